@@ -1,0 +1,1 @@
+"""Broadsheet's application shell: settings, logging and the command line."""

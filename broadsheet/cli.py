@@ -1,0 +1,146 @@
+"""The `broadsheet` command: migrate, ingest, serve, export the schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from broadsheet.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(help="Broadsheet: a GraphQL news backend.", no_args_is_help=True, add_completion=False)
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        err.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+async def _migrate(settings: Settings) -> None:
+    from models.db import create_engine, ensure_database, upgrade
+
+    await ensure_database(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+def _run_migrations(settings: Settings) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        asyncio.run(_migrate(settings))
+    except (SQLAlchemyError, OSError) as error:
+        err.print(f"[red]database {_safe_url(settings)}: cannot migrate: {_first_line(error)}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Create the database if needed and bring its schema to the latest migration."""
+    settings = _settings()
+    _run_migrations(settings)
+    out.print(f"database {_safe_url(settings)} is up to date")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Captured pages (.txt), JSON(L) files, or folders.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Ingest articles: each one in its own transaction; a bad one is reported and skipped."""
+    from ingest.pipeline import ingest_paths
+
+    settings = _settings()
+    _run_migrations(settings)
+    with Progress(
+        TextColumn("[bold]ingesting"),
+        BarColumn(),
+        TextColumn("{task.completed} articles"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("ingest", total=None)
+        summary = asyncio.run(
+            ingest_paths(
+                settings,
+                paths,
+                on_article=lambda: progress.advance(task),
+                on_error=lambda message: err.print(
+                    f"[red]error[/red] {message}", highlight=False, markup=False
+                ),
+            )
+        )
+    table = Table(title="ingest summary", show_header=False)
+    table.add_row("articles new", str(summary.created))
+    table.add_row("articles updated", str(summary.updated))
+    table.add_row("articles failed", str(summary.failed))
+    table.add_row("entities new", str(summary.entities_created))
+    out.print(table)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve GraphQL at /graphql (GraphiQL in a browser) and a health check at /healthz."""
+    import uvicorn
+
+    settings = _settings()
+    _run_migrations(settings)
+    where = f"http://{host}:{port}/graphql"
+    out.print(f"Broadsheet on {where} ({'GraphiQL on' if settings.graphiql else 'GraphiQL off'})")
+    uvicorn.run(
+        "graph.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command("export-schema")
+def export_schema(
+    path: Annotated[Path, typer.Argument(help="Where to write the SDL.")] = Path("schema.graphql"),
+) -> None:
+    """Write the GraphQL schema (SDL) to a file; schema.graphql in the repository is kept this way."""
+    from graph.schema import sdl
+
+    path.write_text(sdl(), encoding="utf-8")
+    out.print(f"wrote {path}")
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else error.__class__.__name__

@@ -1,0 +1,71 @@
+"""One typed settings object, read from ``BROADSHEET_*`` environment variables and validated at start."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set. Each field is ``BROADSHEET_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="BROADSHEET_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///broadsheet.db",
+        description="SQLAlchemy URL. SQLite (default, a file beside you) or PostgreSQL.",
+    )
+    pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections kept open.")
+    pool_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections under bursts.")
+    graphiql: bool = Field(default=True, description="Serve the GraphiQL playground on GET /graphql.")
+    max_query_depth: int = Field(default=10, ge=2, le=50)
+    max_aliases: int = Field(default=30, ge=1, le=1000)
+    max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain ``postgresql://`` and ``sqlite://`` URLs and pick the async driver for them."""
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError(
+                "must look like sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db"
+            )
+        driver = _DRIVERS.get(scheme.lower())
+        if driver is None:
+            raise ValueError(f"unsupported database {scheme!r}: use SQLite or PostgreSQL")
+        return f"{driver}://{rest}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used, with each bad variable named."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, validated once."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"BROADSHEET_{'_'.join(str(part) for part in issue['loc']).upper()}: {issue['msg']}"
+            for issue in error.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

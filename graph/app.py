@@ -1,0 +1,120 @@
+"""The ASGI app: GraphQL (POST and GET, GraphiQL optional), a health check, and a request id on everything."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from broadsheet.settings import Settings, get_settings
+from graph.context import Context
+from graph.schema import build_schema
+from models.db import create_engine
+
+log = logging.getLogger("broadsheet.app")
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class GraphQLEndpoint(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and orjson bodies."""
+
+    def __init__(self, engine_of: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._engine_of = engine_of
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(engine=self._engine_of(), request_id=request.scope.get("request_id", "-"))
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+class RequestId:
+    """Tags each request with an id (the client's X-Request-ID if sane, else a new one) and echoes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        scope["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
+    """The app. Pass an engine to share one (tests); otherwise it opens its own at start-up."""
+    settings = settings or get_settings()
+    state: dict[str, AsyncEngine] = {}
+    if engine is not None:
+        state["engine"] = engine
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        owned = "engine" not in state
+        if owned:
+            state["engine"] = create_engine(
+                settings.database_url,
+                pool_size=settings.pool_size,
+                pool_overflow=settings.pool_overflow,
+                echo=settings.sql_echo,
+            )
+        # Long-lived objects (schema, modules) leave the collector's generations, so per-request
+        # collections only scan per-request garbage.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            if owned:
+                await state.pop("engine").dispose()
+
+    def current_engine() -> AsyncEngine:
+        return state["engine"]
+
+    async def healthz(_request: Request) -> Response:
+        try:
+            async with current_engine().connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    graphql = GraphQLEndpoint(
+        current_engine,
+        schema=build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+    )
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestId)
+    return app

@@ -1,0 +1,241 @@
+"""Article types, and the one place that turns article rows into GraphQL objects (with batched prefetch)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import strawberry
+
+from graph.context import get_context, selects
+from graph.entities import EntityKind, EntityNode
+from graph.errors import ClientError
+from graph.mentions import MentionNode
+from graph.relay import Node, PageInfo, global_id, page_size, parse_time_cursor, time_cursor
+from graph.sections import BreadcrumbItem, SectionNode, section_crumbs
+from resolvers.articles import ArticleQuery, ArticleRow
+from resolvers.sections import SectionTree
+
+#: Adult reading speed used for `readingTimeMinutes`.
+WORDS_PER_MINUTE = 230
+_MENTION_FIELDS = frozenset({"mentions", "people", "organizations", "places"})
+_BODY_FIELDS = frozenset({"body"})
+
+
+@strawberry.interface(description="One block of an article body, in reading order.")
+class BodyBlock:
+    index: int = strawberry.field(description="Position in the body, from 0.")
+
+
+@strawberry.type(description="A paragraph of body text.")
+class Paragraph(BodyBlock):
+    text: str = strawberry.field(description="The paragraph, as plain text.")
+
+
+@strawberry.type(description="A subheading between paragraphs.")
+class Subheading(BodyBlock):
+    text: str = strawberry.field(description="The subheading, as plain text.")
+
+
+@strawberry.type(description="Where the page shows an advertisement. Carries no text.")
+class AdSlot(BodyBlock):
+    pass
+
+
+def _block(index: int, block: dict[str, Any]) -> BodyBlock:
+    kind = block.get("type")
+    if kind == "subheading":
+        return Subheading(index=index, text=block["text"])
+    if kind == "ad_slot":
+        return AdSlot(index=index)
+    return Paragraph(index=index, text=block.get("text", ""))
+
+
+@strawberry.type(description="Where an article came from.")
+class ArticleSource:
+    format: str = strawberry.field(description="How it arrived: `captured` (page text) or `json`.")
+    external_id: str | None = strawberry.field(description="The sender's stable id for it, if any.")
+    url: str | None = strawberry.field(description="Canonical URL, if known.")
+
+
+@strawberry.type(name="Article", description="A news article, with its section trail and who it mentions.")
+class ArticleNode(Node):
+    slug: str = strawberry.field(description="Unique, URL-safe key; use it with `article(slug:)`.")
+    headline: str = strawberry.field(description="The headline.")
+    standfirst: str | None = strawberry.field(
+        description="The one-sentence summary under the headline, if any."
+    )
+    published_at: datetime = strawberry.field(description="First published (UTC, ISO 8601).")
+    updated_at: datetime = strawberry.field(description="Last changed (UTC, ISO 8601).")
+    word_count: int = strawberry.field(description="Words in the body (paragraphs and subheadings).")
+    reading_time_minutes: int = strawberry.field(
+        description=f"Minutes to read at {WORDS_PER_MINUTE} words a minute."
+    )
+    authors: list[str] = strawberry.field(description="Bylines, in order; empty when the source gives none.")
+    url: str | None = strawberry.field(description="Canonical URL, if known.")
+    row: strawberry.Private[ArticleRow]
+    tree: strawberry.Private[SectionTree]
+    loaded_mentions: strawberry.Private[list[MentionNode] | None]
+
+    @strawberry.field(description="Where it came from: format, external id and URL.")
+    def source(self) -> ArticleSource:
+        row = self.row
+        return ArticleSource(format=row.source_format, external_id=row.source_id, url=row.canonical_url)
+
+    @strawberry.field(description="The section it is filed in.")
+    def section(self) -> SectionNode:
+        return SectionNode.of(self.tree.by_id[self.row.section_id], self.tree)
+
+    @strawberry.field(description="Home, each section down to the article's, then the article itself.")
+    def breadcrumbs(self) -> list[BreadcrumbItem]:
+        trail = section_crumbs(self.tree, self.row.section_id)
+        section_path = trail[-1].path.rstrip("/")
+        own = BreadcrumbItem(position=len(trail) + 1, name=self.headline, path=f"{section_path}/{self.slug}")
+        return [*trail, own]
+
+    @strawberry.field(description="The body: paragraphs, subheadings and ad slots, in reading order.")
+    def body(self) -> list[BodyBlock]:
+        return [_block(index, block) for index, block in enumerate(self.row.body or [])]
+
+    @strawberry.field(description="Who and what it mentions, most prominent first.")
+    def mentions(
+        self,
+        kind: Annotated[
+            EntityKind | None, strawberry.argument(description="Only entities of this kind.")
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description="At most this many (1 to 100).")] = None,
+    ) -> list[MentionNode]:
+        found = self.loaded_mentions or []
+        if kind is not None:
+            found = [mention for mention in found if mention.entity.kind is kind]
+        return found if first is None else found[: page_size(first)]
+
+    @strawberry.field(
+        description="The people it mentions, with the role it gives each, most prominent first."
+    )
+    def people(self) -> list[MentionNode]:
+        return self.mentions(kind=EntityKind.PERSON)
+
+    @strawberry.field(description="The organisations it mentions, most prominent first.")
+    def organizations(self) -> list[MentionNode]:
+        return self.mentions(kind=EntityKind.ORGANIZATION)
+
+    @strawberry.field(description="The places it mentions, most prominent first.")
+    def places(self) -> list[MentionNode]:
+        return self.mentions(kind=EntityKind.PLACE)
+
+
+@strawberry.type(description="An article in a list.")
+class ArticleEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: ArticleNode = strawberry.field(description="The article.")
+
+
+@strawberry.type(description="A page of articles, newest first (Relay connection).")
+class ArticleConnection:
+    edges: list[ArticleEdge] = strawberry.field(description="The articles of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages follow.")
+
+    @strawberry.field(description="The articles of this page, without cursors.")
+    def nodes(self) -> list[ArticleNode]:
+        return [edge.node for edge in self.edges]
+
+
+async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> list[ArticleNode]:
+    """GraphQL articles for ``rows``, with everything their selected fields need loaded in batches.
+
+    The section tree, the mentions (entities joined in) and the bodies are each fetched at most once for
+    the whole list, and only when selected, so the fields below are plain attributes and sync lookups.
+    """
+    context = get_context(info)
+    ids = [row.id for row in rows]
+    wants_mentions = selects(info, _MENTION_FIELDS)
+    wants_body = selects(info, _BODY_FIELDS) and any(row.body is None for row in rows)
+    tree, mentions, bodies = await asyncio.gather(
+        context.section_tree(),
+        context.mentions_by_article.load_many(ids) if wants_mentions else _nothing(),
+        context.body_by_article.load_many(ids) if wants_body else _nothing(),
+    )
+    nodes = []
+    for index, row in enumerate(rows):
+        if bodies is not None:
+            row.body = bodies[index]
+        loaded = None
+        if mentions is not None:
+            loaded = [
+                MentionNode(
+                    entity=EntityNode.of(mention.entity),
+                    role=mention.role,
+                    count=mention.count,
+                    salience=mention.salience,
+                    raw_locations=mention.locations,
+                )
+                for mention in mentions[index]
+            ]
+        nodes.append(
+            ArticleNode(
+                id=strawberry.ID(global_id("Article", row.id)),
+                slug=row.slug,
+                headline=row.headline,
+                standfirst=row.standfirst,
+                published_at=row.published_at,
+                updated_at=row.updated_at,
+                word_count=row.word_count,
+                reading_time_minutes=max(1, math.ceil(row.word_count / WORDS_PER_MINUTE)),
+                authors=row.authors,
+                url=row.canonical_url,
+                row=row,
+                tree=tree,
+                loaded_mentions=loaded,
+            )
+        )
+    return nodes
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def article_node(info: strawberry.Info, row: ArticleRow | None) -> ArticleNode | None:
+    return None if row is None else (await article_nodes(info, [row]))[0]
+
+
+async def article_connection(
+    info: strawberry.Info,
+    *,
+    first: int,
+    after: str | None,
+    section_ids: Sequence[int] | None = None,
+    entity_ids: Sequence[int] = (),
+) -> ArticleConnection:
+    size = page_size(first)
+    query = ArticleQuery(
+        limit=size + 1,
+        section_ids=tuple(section_ids) if section_ids is not None else None,
+        entity_ids=tuple(entity_ids),
+        after=parse_time_cursor("articles", after),
+    )
+    rows = await get_context(info).articles_page.load(query)
+    nodes = await article_nodes(info, rows[:size])
+    edges = [
+        ArticleEdge(cursor=time_cursor("articles", node.published_at, node.row.id), node=node)
+        for node in nodes
+    ]
+    page_info = PageInfo(
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+    return ArticleConnection(edges=edges, page_info=page_info)
+
+
+def require(value: str, argument: str) -> str:
+    """A non-blank string argument, stripped."""
+    value = value.strip()
+    if not value:
+        raise ClientError(f"{argument}: must not be empty")
+    return value

@@ -1,0 +1,176 @@
+"""Entity types: the people, organisations and places articles mention."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from graph.context import MAX_RELATED, get_context
+from graph.relay import (
+    Node,
+    PageInfo,
+    global_id,
+    name_cursor,
+    page_size,
+    parse_name_cursor,
+    parse_time_cursor,
+    time_cursor,
+)
+from resolvers.entities import EntityRow
+from resolvers.mentions import EntityArticlesQuery
+
+if TYPE_CHECKING:
+    from graph.articles import ArticleNode
+
+
+@strawberry.enum(description="What a named entity is.")
+class EntityKind(Enum):
+    PERSON = "person"
+    ORGANIZATION = "organization"
+    PLACE = "place"
+
+
+@strawberry.type(
+    name="Entity", description="One real person, organisation or place, however articles name it."
+)
+class EntityNode(Node):
+    slug: str = strawberry.field(
+        description="Stable key, e.g. `vladimir-putin`; use it with `entity(slug:)`."
+    )
+    name: str = strawberry.field(description="Canonical name, e.g. Vladimir Putin.")
+    kind: EntityKind = strawberry.field(description="Person, organization or place.")
+    description: str | None = strawberry.field(description="A one-line description, where known.")
+    wikidata_id: str | None = strawberry.field(description="Wikidata item id (Q...), where known.")
+    row: strawberry.Private[EntityRow]
+
+    @classmethod
+    def of(cls, row: EntityRow) -> EntityNode:
+        return cls(
+            id=strawberry.ID(global_id("Entity", row.id)),
+            slug=row.slug,
+            name=row.name,
+            kind=EntityKind(row.kind),
+            description=row.description,
+            wikidata_id=row.wikidata_id,
+            row=row,
+        )
+
+    @strawberry.field(description="Every name articles use for it (Putin, Vladimir Putin), sorted.")
+    async def aliases(self, info: strawberry.Info) -> list[str]:
+        return await get_context(info).aliases_by_entity.load(self.row.id)
+
+    @strawberry.field(description="How many articles mention it.")
+    async def article_count(self, info: strawberry.Info) -> int:
+        return await get_context(info).article_count_by_entity.load(self.row.id)
+
+    @strawberry.field(
+        description="Published articles that mention it, newest first, with the role each gives."
+    )
+    async def articles(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> EntityArticleConnection:
+        from graph.articles import article_nodes
+
+        size = page_size(first)
+        query = EntityArticlesQuery(self.row.id, size + 1, parse_time_cursor("entity-articles", after))
+        rows = await get_context(info).entity_articles_page.load(query)
+        page = rows[:size]
+        nodes = await article_nodes(info, [row.article for row in page])
+        edges = [
+            EntityArticleEdge(
+                cursor=time_cursor("entity-articles", row.article.published_at, row.article.id),
+                node=node,
+                role=row.role,
+                count=row.count,
+                salience=row.salience,
+            )
+            for row, node in zip(page, nodes, strict=True)
+        ]
+        return EntityArticleConnection(edges=edges, page_info=_page_info(edges, len(rows) > size, after))
+
+    @strawberry.field(
+        description="The entities most often mentioned in the same articles, most shared first."
+    )
+    async def mentioned_with(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 50.")] = 10,
+    ) -> list[CoMentionedEntity]:
+        size = page_size(first, maximum=MAX_RELATED)
+        related = await get_context(info).co_mentioned_by_entity.load(self.row.id)
+        return [
+            CoMentionedEntity(entity=EntityNode.of(item.entity), shared_articles=item.shared_articles)
+            for item in related[:size]
+        ]
+
+
+@strawberry.type(description="An entity seen in the same articles as another, and how often.")
+class CoMentionedEntity:
+    entity: EntityNode = strawberry.field(description="The other entity.")
+    shared_articles: int = strawberry.field(description="Articles that mention both.")
+
+
+@strawberry.type(description="An article that mentions an entity, with what the article says of it.")
+class EntityArticleEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: Annotated[ArticleNode, strawberry.lazy("graph.articles")] = strawberry.field(
+        description="The article."
+    )
+    role: str | None = strawberry.field(description='The role the article gives it ("Russian President").')
+    count: int = strawberry.field(description="How many times the article mentions it.")
+    salience: float = strawberry.field(description="How central it is to the article, 0 to 1.")
+
+
+@strawberry.type(description="A page of the articles that mention an entity.")
+class EntityArticleConnection:
+    edges: list[EntityArticleEdge] = strawberry.field(description="The articles of this page, newest first.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages follow.")
+
+
+@strawberry.type(description="An entity in a list.")
+class EntityEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this edge.")
+    node: EntityNode = strawberry.field(description="The entity.")
+
+
+@strawberry.type(description="A page of entities, by name.")
+class EntityConnection:
+    edges: list[EntityEdge] = strawberry.field(description="The entities of this page, by name.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages follow.")
+
+
+def _page_info(
+    edges: list[EntityArticleEdge] | list[EntityEdge], has_next: bool, after: str | None
+) -> PageInfo:
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+        end_cursor=edges[-1].cursor if edges else None,
+    )
+
+
+async def entity_connection(
+    info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None
+) -> EntityConnection:
+    from resolvers.entities import list_entities
+
+    size = page_size(first)
+    key = parse_name_cursor("entities", after)
+    rows = await get_context(info).read(
+        lambda connection: list_entities(
+            connection, kind=kind.value if kind else None, after=key, limit=size + 1
+        )
+    )
+    edges = [
+        EntityEdge(cursor=name_cursor("entities", row.name, row.id), node=EntityNode.of(row))
+        for row in rows[:size]
+    ]
+    return EntityConnection(edges=edges, page_info=_page_info(edges, len(rows) > size, after))

@@ -1,0 +1,182 @@
+"""The schema: root queries, safety limits and caches."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from broadsheet.settings import Settings
+from graph.articles import (
+    AdSlot,
+    ArticleConnection,
+    ArticleNode,
+    Paragraph,
+    Subheading,
+    article_connection,
+    article_node,
+    require,
+)
+from graph.context import get_context
+from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
+from graph.errors import ClientError, is_internal
+from graph.relay import Node, parse_global_id
+from graph.sections import SectionNode, section_by_path
+
+log = logging.getLogger("broadsheet.graphql")
+
+
+@strawberry.type(description="Read the newsroom's articles, sections and the entities they mention.")
+class Query:
+    @strawberry.field(description="Any object by its global id (Relay).")
+    async def node(
+        self,
+        info: strawberry.Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
+    ) -> Node | None:
+        type_name, key = parse_global_id(id)
+        context = get_context(info)
+        if type_name == "Article":
+            return await article_node(info, await context.article_by_id.load(key))
+        if type_name == "Entity":
+            entity = await context.entity_by_id.load(key)
+            return None if entity is None else EntityNode.of(entity)
+        if type_name == "Section":
+            tree = await context.section_tree()
+            row = tree.by_id.get(key)
+            return None if row is None else SectionNode.of(row, tree)
+        raise ClientError(f"id: {id!r} is not a Broadsheet id")
+
+    @strawberry.field(description="A published article by its slug; null when there is none.")
+    async def article(
+        self,
+        info: strawberry.Info,
+        slug: Annotated[str, strawberry.argument(description="The article's slug.")],
+    ) -> ArticleNode | None:
+        row = await get_context(info).article_by_slug.load(require(slug, "slug"))
+        return await article_node(info, row)
+
+    @strawberry.field(
+        description="Published articles, newest first, optionally by section and by who they mention."
+    )
+    async def articles(
+        self,
+        info: strawberry.Info,
+        section: Annotated[
+            str | None, strawberry.argument(description='Section path, e.g. "europe" or "news/business".')
+        ] = None,
+        include_subsections: Annotated[
+            bool, strawberry.argument(description="With `section`: also articles of sections below it.")
+        ] = True,
+        mentioning: Annotated[
+            list[str] | None,
+            strawberry.argument(description="Entity slugs; only articles that mention all of them."),
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> ArticleConnection:
+        context = get_context(info)
+        section_ids = None
+        if section is not None:
+            found = await section_by_path(info, section)
+            if found is None:
+                raise ClientError(f"section: no section at path {section!r}")
+            section_ids = found.tree.subtree_ids(found.row.id) if include_subsections else [found.row.id]
+        entity_ids = []
+        for slug in mentioning or []:
+            entity = await context.entity_by_slug.load(slug)
+            if entity is None:
+                raise ClientError(f"mentioning: no entity with slug {slug!r}")
+            entity_ids.append(entity.id)
+        return await article_connection(
+            info, first=first, after=after, section_ids=section_ids, entity_ids=entity_ids
+        )
+
+    @strawberry.field(description='A section by path ("" or "/" for Home, "europe", "news/business").')
+    async def section(
+        self,
+        info: strawberry.Info,
+        path: Annotated[str, strawberry.argument(description="The section's path.")],
+    ) -> SectionNode | None:
+        return await section_by_path(info, path)
+
+    @strawberry.field(
+        description="Every section, in tree order (Home first, each parent before its children)."
+    )
+    async def sections(self, info: strawberry.Info) -> list[SectionNode]:
+        tree = await get_context(info).section_tree()
+        return [SectionNode.of(row, tree) for row in tree.walk()]
+
+    @strawberry.field(description="An entity by its slug; null when there is none.")
+    async def entity(
+        self,
+        info: strawberry.Info,
+        slug: Annotated[str, strawberry.argument(description="The entity's slug.")],
+    ) -> EntityNode | None:
+        row = await get_context(info).entity_by_slug.load(require(slug, "slug"))
+        return None if row is None else EntityNode.of(row)
+
+    @strawberry.field(description="Entities by name, optionally of one kind.")
+    async def entities(
+        self,
+        info: strawberry.Info,
+        kind: Annotated[
+            EntityKind | None, strawberry.argument(description="Only entities of this kind.")
+        ] = None,
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="`endCursor` of the previous page.")
+        ] = None,
+    ) -> EntityConnection:
+        return await entity_connection(info, kind=kind, first=first, after=after)
+
+
+class BroadsheetSchema(strawberry.Schema):
+    """Logs what it masks, with the request id, so an operator can trace a client's 'Unexpected error'."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = getattr(execution_context.context, "request_id", "-") if execution_context else "-"
+        for error in errors:
+            if is_internal(error):
+                log.error(
+                    "request %s: unexpected error at %s",
+                    request_id,
+                    error.path,
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return BroadsheetSchema(
+        query=Query,
+        types=[ArticleNode, SectionNode, EntityNode, Paragraph, Subheading, AdSlot],
+        extensions=[
+            # Factories: each operation gets fresh extension instances (they keep per-operation state).
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: MaskErrors(should_mask_error=is_internal, error_message="Unexpected error."),
+        ],
+    )
+
+
+def sdl() -> str:
+    """The schema as SDL, as committed in schema.graphql."""
+    return build_schema(Settings()).as_str() + "\n"

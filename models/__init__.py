@@ -1,0 +1,12 @@
+"""SQLModel tables and the database engine. Importing this package registers every table."""
+
+from sqlmodel import SQLModel
+
+from models.articles import Article, ArticleStatus
+from models.entities import Entity, EntityAlias
+from models.mentions import Mention
+from models.sections import ROOT_PATH, Section
+
+metadata = SQLModel.metadata
+
+__all__ = ["ROOT_PATH", "Article", "ArticleStatus", "Entity", "EntityAlias", "Mention", "Section", "metadata"]

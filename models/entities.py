@@ -1,0 +1,40 @@
+"""Entities: one row per real person, organisation or place, with the names it goes by."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.types import UTCDateTime, utcnow
+
+
+class Entity(SQLModel, table=True):
+    """A person, organization or place. ``slug`` is its stable public key."""
+
+    __tablename__ = "entity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    name: str = Field(max_length=300)
+    slug: str = Field(max_length=300, unique=True)
+    description: str | None = Field(default=None, max_length=2000)
+    wikidata_id: str | None = Field(default=None, max_length=20)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"default": utcnow}
+    )
+
+
+class EntityAlias(SQLModel, table=True):
+    """A name an entity goes by; ``normalized`` is the lookup key used to link new mentions."""
+
+    __tablename__ = "entity_alias"
+    __table_args__ = (UniqueConstraint("entity_id", "normalized", name="uq_entity_alias_entity_normalized"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entity_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)
+    )
+    alias: str = Field(max_length=300)
+    normalized: str = Field(max_length=300, index=True)

@@ -1,0 +1,202 @@
+"""Articles: light rows for lists (no body unless asked), keyset pages, and the writes ingestion needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, insert, literal, select, tuple_, union_all, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Article, ArticleStatus, Mention
+from models.types import utcnow
+
+_article = Article.__table__  # type: ignore[attr-defined]
+_mention = Mention.__table__  # type: ignore[attr-defined]
+
+LIST_COLUMNS = (
+    _article.c.id,
+    _article.c.slug,
+    _article.c.headline,
+    _article.c.standfirst,
+    _article.c.section_id,
+    _article.c.published_at,
+    _article.c.updated_at,
+    _article.c.word_count,
+    _article.c.authors,
+    _article.c.canonical_url,
+    _article.c.source_format,
+    _article.c.source_id,
+)
+NEWEST_FIRST = (_article.c.published_at.desc(), _article.c.id.desc())
+
+
+@dataclass(slots=True)
+class ArticleRow:
+    id: int
+    slug: str
+    headline: str
+    standfirst: str | None
+    section_id: int
+    published_at: datetime
+    updated_at: datetime
+    word_count: int
+    authors: list[str]
+    canonical_url: str | None
+    source_format: str
+    source_id: str | None
+    body: list[dict[str, Any]] | None = None
+
+
+#: Where a page of newest-first articles resumes: strictly older than this (published_at, id).
+ArticleKey = tuple[datetime, int]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleQuery:
+    """One page of published articles, newest first. ``limit`` rows are returned at most."""
+
+    limit: int
+    section_ids: tuple[int, ...] | None = None
+    entity_ids: tuple[int, ...] = ()
+    after: ArticleKey | None = None
+
+
+def _columns(with_body: bool) -> tuple[Any, ...]:
+    return (*LIST_COLUMNS, _article.c.body) if with_body else LIST_COLUMNS
+
+
+def _row(values: Sequence[Any], with_body: bool) -> ArticleRow:
+    row = ArticleRow(*values[: len(LIST_COLUMNS)])
+    if with_body:
+        row.body = values[len(LIST_COLUMNS)]
+    return row
+
+
+async def articles_by_slugs(
+    connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool
+) -> dict[str, ArticleRow]:
+    statement = select(*_columns(with_body)).where(
+        _article.c.slug.in_(slugs), _article.c.status == ArticleStatus.PUBLISHED
+    )
+    rows = [_row(values, with_body) for values in await connection.execute(statement)]
+    return {row.slug: row for row in rows}
+
+
+async def articles_by_ids(
+    connection: AsyncConnection, ids: Sequence[int], *, with_body: bool
+) -> dict[int, ArticleRow]:
+    statement = select(*_columns(with_body)).where(
+        _article.c.id.in_(ids), _article.c.status == ArticleStatus.PUBLISHED
+    )
+    rows = [_row(values, with_body) for values in await connection.execute(statement)]
+    return {row.id: row for row in rows}
+
+
+def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
+    statement = select(*columns).where(_article.c.status == ArticleStatus.PUBLISHED)
+    if query.section_ids is not None:
+        statement = statement.where(_article.c.section_id.in_(query.section_ids))
+    for entity_id in query.entity_ids:
+        statement = statement.where(
+            exists().where(and_(_mention.c.article_id == _article.c.id, _mention.c.entity_id == entity_id))
+        )
+    if query.after is not None:
+        statement = statement.where(tuple_(_article.c.published_at, _article.c.id) < tuple_(*query.after))
+    return statement.order_by(*NEWEST_FIRST).limit(query.limit)
+
+
+async def list_articles(
+    connection: AsyncConnection, queries: Sequence[ArticleQuery], *, with_body: bool
+) -> list[list[ArticleRow]]:
+    """Several pages in one statement (a UNION ALL of keyset pages), one list per query, in order."""
+    columns = _columns(with_body)
+    if len(queries) == 1:
+        rows = await connection.execute(_page(queries[0], columns))
+        return [[_row(values, with_body) for values in rows]]
+    pages = [
+        select(page_rows)
+        for page_rows in (
+            _page(query, (*columns, literal(number).label("query_number"))).subquery()
+            for number, query in enumerate(queries)
+        )
+    ]
+    result: list[list[ArticleRow]] = [[] for _ in queries]
+    for values in await connection.execute(union_all(*pages)):
+        result[values[-1]].append(_row(values, with_body))
+    for page in result:
+        page.sort(key=lambda row: (row.published_at, row.id), reverse=True)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleFields:
+    """What ingestion writes to an article row."""
+
+    slug: str | None
+    headline: str
+    standfirst: str | None
+    body: list[dict[str, Any]]
+    section_id: int
+    published_at: datetime | None
+    source_format: str
+    source_id: str | None
+    canonical_url: str | None
+    authors: list[str]
+    word_count: int
+
+
+async def find_article(
+    connection: AsyncConnection, fields: ArticleFields, derived_slug: str
+) -> tuple[int, str] | None:
+    """The stored article (id, slug) this one is a new version of: same source id, else URL, else slug."""
+    if fields.source_id is not None:
+        condition = _article.c.source_id == fields.source_id
+    elif fields.canonical_url is not None:
+        condition = _article.c.canonical_url == fields.canonical_url
+    else:
+        condition = _article.c.slug == (fields.slug or derived_slug)
+    found = (await connection.execute(select(_article.c.id, _article.c.slug).where(condition))).first()
+    return None if found is None else (found.id, found.slug)
+
+
+async def insert_article(connection: AsyncConnection, fields: ArticleFields, slug: str) -> int:
+    now = utcnow()
+    values = _writable(fields)
+    values.update(slug=slug, published_at=fields.published_at or now, updated_at=now, created_at=now)
+    return int(await connection.scalar(insert(_article).values(**values).returning(_article.c.id)))
+
+
+async def update_article(connection: AsyncConnection, article_id: int, fields: ArticleFields) -> None:
+    """Replace the content; keep the slug and first publication time unless the source states them."""
+    values = _writable(fields)
+    if fields.slug is not None:
+        values["slug"] = fields.slug
+    if fields.published_at is not None:
+        values["published_at"] = fields.published_at
+    values["updated_at"] = utcnow()
+    await connection.execute(update(_article).where(_article.c.id == article_id).values(**values))
+
+
+async def slug_taken(connection: AsyncConnection, slug: str, except_id: int | None = None) -> bool:
+    statement = select(_article.c.id).where(_article.c.slug == slug)
+    if except_id is not None:
+        statement = statement.where(_article.c.id != except_id)
+    return await connection.scalar(statement.limit(1)) is not None
+
+
+def _writable(fields: ArticleFields) -> dict[str, Any]:
+    return {
+        "headline": fields.headline,
+        "standfirst": fields.standfirst,
+        "body": fields.body,
+        "section_id": fields.section_id,
+        "status": ArticleStatus.PUBLISHED,
+        "source_format": fields.source_format,
+        "source_id": fields.source_id,
+        "canonical_url": fields.canonical_url,
+        "authors": fields.authors,
+        "word_count": fields.word_count,
+    }

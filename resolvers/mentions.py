@@ -1,0 +1,106 @@
+"""Mentions: an article's entities (joined in one batch), and an entity's articles (with the role in each)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, literal, select, tuple_, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Article, ArticleStatus, Entity, Mention
+from resolvers.articles import LIST_COLUMNS, NEWEST_FIRST, ArticleKey, ArticleRow
+from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
+
+_mention = Mention.__table__  # type: ignore[attr-defined]
+_entity = Entity.__table__  # type: ignore[attr-defined]
+_article = Article.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class MentionRow:
+    article_id: int
+    role: str | None
+    count: int
+    salience: float
+    first_position: int
+    locations: list[list[Any]]
+    entity: EntityRow
+
+
+async def mentions_by_article_ids(
+    connection: AsyncConnection, ids: Sequence[int]
+) -> dict[int, list[MentionRow]]:
+    """Every mention of each article, its entity joined in, most prominent first."""
+    statement = (
+        select(
+            _mention.c.article_id,
+            _mention.c.role,
+            _mention.c.count,
+            _mention.c.salience,
+            _mention.c.first_position,
+            _mention.c.locations,
+            *ENTITY_COLUMNS,
+        )
+        .join(_entity, _entity.c.id == _mention.c.entity_id)
+        .where(_mention.c.article_id.in_(ids))
+        .order_by(_mention.c.article_id, _mention.c.salience.desc(), _mention.c.first_position)
+    )
+    mentions: dict[int, list[MentionRow]] = {article_id: [] for article_id in ids}
+    for row in await connection.execute(statement):
+        mentions[row[0]].append(MentionRow(*row[:6], entity_row(row[6:])))
+    return mentions
+
+
+@dataclass(slots=True)
+class EntityArticleRow:
+    article: ArticleRow
+    role: str | None
+    count: int
+    salience: float
+
+
+@dataclass(frozen=True, slots=True)
+class EntityArticlesQuery:
+    """One page of the articles that mention an entity, newest first."""
+
+    entity_id: int
+    limit: int
+    after: ArticleKey | None = None
+
+
+async def list_entity_articles(
+    connection: AsyncConnection, queries: Sequence[EntityArticlesQuery]
+) -> list[list[EntityArticleRow]]:
+    """Several entities' pages in one statement, one list per query, in order."""
+    pages = []
+    for number, query in enumerate(queries):
+        page = (
+            select(*LIST_COLUMNS, _mention.c.role, _mention.c.count, _mention.c.salience)
+            .add_columns(literal(number).label("query_number"))
+            .join(_article, _article.c.id == _mention.c.article_id)
+            .where(_mention.c.entity_id == query.entity_id, _article.c.status == ArticleStatus.PUBLISHED)
+        )
+        if query.after is not None:
+            page = page.where(tuple_(_article.c.published_at, _article.c.id) < tuple_(*query.after))
+        pages.append(page.order_by(*NEWEST_FIRST).limit(query.limit))
+    statement = pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+    result: list[list[EntityArticleRow]] = [[] for _ in queries]
+    width = len(LIST_COLUMNS)
+    for values in await connection.execute(statement):
+        result[values[-1]].append(
+            EntityArticleRow(ArticleRow(*values[:width]), values[width], values[width + 1], values[width + 2])
+        )
+    for page_rows in result:
+        page_rows.sort(key=lambda row: (row.article.published_at, row.article.id), reverse=True)
+    return result
+
+
+async def replace_mentions(
+    connection: AsyncConnection, article_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Make the article's mentions exactly ``rows`` (each a Mention column mapping without article_id)."""
+    await connection.execute(delete(_mention).where(_mention.c.article_id == article_id))
+    if rows:
+        await connection.execute(insert(_mention), [{**row, "article_id": article_id} for row in rows])

@@ -1,0 +1,115 @@
+"""The section tree: read whole (it is small), written one path at a time by ingestion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slugify import slugify
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import ROOT_PATH, Section
+
+ROOT_NAME = "Home"
+_table = Section.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class SectionRow:
+    id: int
+    parent_id: int | None
+    slug: str
+    name: str
+    path: str
+    children: list[SectionRow] = field(default_factory=list)
+    depth: int = 0
+
+
+@dataclass(slots=True)
+class SectionTree:
+    """Every section, indexed by id and path, with each node's children in name order."""
+
+    by_id: dict[int, SectionRow]
+    by_path: dict[str, SectionRow]
+    root: SectionRow | None
+    # Breadcrumb trails already built from this tree, by section id, for the layer above to reuse.
+    crumbs: dict[int, Any] = field(default_factory=dict)
+
+    def lineage(self, section_id: int) -> list[SectionRow]:
+        """The sections from the root down to ``section_id``, both included."""
+        chain: list[SectionRow] = []
+        node: SectionRow | None = self.by_id.get(section_id)
+        while node is not None:
+            chain.append(node)
+            node = self.by_id.get(node.parent_id) if node.parent_id is not None else None
+        chain.reverse()
+        return chain
+
+    def subtree_ids(self, section_id: int) -> list[int]:
+        """``section_id`` and every section below it."""
+        ids: list[int] = []
+        stack = [self.by_id[section_id]]
+        while stack:
+            node = stack.pop()
+            ids.append(node.id)
+            stack.extend(node.children)
+        return ids
+
+    def walk(self) -> list[SectionRow]:
+        """Every section in tree order (a parent before its children)."""
+        ordered: list[SectionRow] = []
+        stack = [self.root] if self.root else []
+        while stack:
+            node = stack.pop()
+            ordered.append(node)
+            stack.extend(reversed(node.children))
+        return ordered
+
+
+async def load_section_tree(connection: AsyncConnection) -> SectionTree:
+    result = await connection.execute(
+        select(_table.c.id, _table.c.parent_id, _table.c.slug, _table.c.name, _table.c.path)
+    )
+    by_id = {row.id: SectionRow(row.id, row.parent_id, row.slug, row.name, row.path) for row in result}
+    root = None
+    for node in by_id.values():
+        if node.parent_id is None:
+            root = node
+        else:
+            by_id[node.parent_id].children.append(node)
+    for node in by_id.values():
+        node.children.sort(key=lambda child: child.name.casefold())
+    tree = SectionTree(by_id=by_id, by_path={node.path: node for node in by_id.values()}, root=root)
+    for node in tree.walk():
+        node.depth = 0 if node.parent_id is None else by_id[node.parent_id].depth + 1
+    return tree
+
+
+def normalize_path(path: str) -> str:
+    """A client's path ("/News/Business/", "news/business") as stored ("news/business")."""
+    return "/".join(slugify(part) for part in path.strip().strip("/").split("/") if part.strip())
+
+
+async def ensure_section_path(connection: AsyncConnection, names: Sequence[str]) -> int:
+    """The id of the section at ``names`` below Home, creating Home and any missing level."""
+    parent_id = await _ensure(connection, None, ROOT_NAME, ROOT_PATH)
+    path = ROOT_PATH
+    for name in names:
+        slug = slugify(name)
+        path = f"{path}/{slug}" if path else slug
+        parent_id = await _ensure(connection, parent_id, name, path)
+    return parent_id
+
+
+async def _ensure(connection: AsyncConnection, parent_id: int | None, name: str, path: str) -> int:
+    existing = await connection.scalar(select(_table.c.id).where(_table.c.path == path))
+    if existing is not None:
+        return int(existing)
+    slug = path.rsplit("/", 1)[-1] if path else slugify(name)
+    return int(
+        await connection.scalar(
+            insert(_table).values(parent_id=parent_id, slug=slug, name=name, path=path).returning(_table.c.id)
+        )
+    )
