@@ -1,0 +1,279 @@
+"""Parse articles given as JSON (one object or an array) or JSON Lines (one object a line).
+
+Each object is one article, checked by a pydantic model; a bad object becomes an ``IngestError``
+naming its line (JSON Lines) or record (JSON array) and the field, and the other objects still parse.
+
+Fields: ``headline`` (required), ``section`` (a path under Home: ``"Europe"``, ``"News/Business"``),
+``standfirst``, ``body`` (paragraphs separated by blank lines), ``published_at`` (ISO 8601, naive
+means UTC), ``url`` (absolute http/https), ``authors`` (list of names), ``source_id`` (string or
+integer), ``slug`` (lowercase letters, digits, hyphens). Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from ingest.captured import is_subheading, normalise, read_text
+from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.errors import IngestError, location
+
+JSON_SUFFIXES = frozenset({".json"})
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def _shown(value: Any) -> str:
+    """A bad value as JSON, shortened, for an error message."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), "a number")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(normalise(text).split())
+
+
+class _Record(BaseModel):
+    """One article object. Strict about types: ``"headline": 5`` is an error, not ``"5"``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    headline: StrictStr
+    section: tuple[str, ...] = ()
+    standfirst: StrictStr | None = None
+    body: StrictStr | None = None
+    published_at: datetime | None = None
+    url: StrictStr | None = None
+    authors: tuple[str, ...] = ()
+    source_id: StrictStr | None = None
+    slug: StrictStr | None = None
+
+    @field_validator("headline")
+    @classmethod
+    def _headline(cls, value: str) -> str:
+        value = _one_line(value)
+        if not value:
+            raise PydanticCustomError("empty", "must not be empty")
+        return value
+
+    @field_validator("standfirst")
+    @classmethod
+    def _standfirst(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _one_line(value) or None
+
+    @field_validator("section", mode="before")
+    @classmethod
+    def _section(cls, value: Any) -> tuple[str, ...]:
+        """``"News/Business"`` -> ``("News", "Business")``; a leading ``Home`` is the root and dropped."""
+        if value is None:
+            return ()
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "section_type", f'expected a path such as "News/Business", got {_json_type(value)}'
+            )
+        names = [" ".join(name.split()) for name in value.strip().strip("/").split("/")]
+        if names == [""]:
+            return ()
+        if "" in names:
+            raise PydanticCustomError("section_empty", f"empty section name in {_shown(value)}")
+        return tuple(names[1:] if names[0].casefold() == "home" else names)
+
+    @field_validator("published_at", mode="before")
+    @classmethod
+    def _published_at(cls, value: Any) -> datetime | None:
+        """ISO 8601 with a time; a naive time is UTC. Stored as an aware UTC datetime."""
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise PydanticCustomError("datetime_type", f"not an ISO 8601 date-time ({_shown(value)})")
+        text = value.strip()
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            raise PydanticCustomError("datetime_no_time", f"a date without a time ({_shown(value)})")
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise PydanticCustomError(
+                "datetime_parsing", f"not an ISO 8601 date-time ({_shown(value)})"
+            ) from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if (
+            parts.scheme.lower() not in ("http", "https")
+            or not parts.hostname
+            or any(c.isspace() for c in value)
+        ):
+            raise PydanticCustomError("url", f"not an absolute http or https URL ({_shown(value)})")
+        return value
+
+    @field_validator("authors", mode="before")
+    @classmethod
+    def _authors(cls, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise PydanticCustomError("authors_type", f"expected a list of names, got {_json_type(value)}")
+        names = []
+        for index, name in enumerate(value):
+            if not isinstance(name, str) or not _one_line(name):
+                raise PydanticCustomError("author", f"author {index + 1} is not a name ({_shown(name)})")
+            names.append(_one_line(name))
+        return tuple(names)
+
+    @field_validator("source_id", mode="before")
+    @classmethod
+    def _source_id(cls, value: Any) -> str | None:
+        """Feeds give ids as strings or integers; both are kept as text."""
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "source_id_type", f"expected a string or an integer, got {_json_type(value)}"
+            )
+        if not value.strip():
+            raise PydanticCustomError("empty", "must not be empty")
+        return value.strip()
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not _SLUG.fullmatch(value):
+            raise PydanticCustomError(
+                "slug", f"only lowercase letters, digits and single hyphens ({_shown(value)})"
+            )
+        return value
+
+    def to_draft(self, origin: str) -> ArticleDraft:
+        return ArticleDraft(
+            headline=self.headline,
+            blocks=body_blocks(self.body or ""),
+            section_path=self.section,
+            standfirst=self.standfirst,
+            slug=self.slug,
+            published_at=self.published_at,
+            url=self.url,
+            authors=self.authors,
+            source_id=self.source_id,
+            source_format="json",
+            origin=origin,
+        )
+
+
+def body_blocks(body: str) -> list[Block]:
+    """Paragraphs separated by blank lines; a one-line paragraph may be a subheading (same rule as pages)."""
+    blocks = []
+    for chunk in re.split(r"\n{2,}", normalise(body)):
+        lines = [line for line in chunk.split("\n") if line]
+        if not lines:
+            continue
+        text = " ".join(lines)
+        kind = BlockKind.SUBHEADING if len(lines) == 1 and is_subheading(text) else BlockKind.PARAGRAPH
+        blocks.append(Block(kind, text))
+    return blocks
+
+
+def parse_record(
+    value: Any, *, source: str, line: int | None = None, record: int | None = None
+) -> ArticleDraft | IngestError:
+    """One decoded JSON value -> a draft, or the error that says which field is wrong and why."""
+    if not isinstance(value, dict):
+        return IngestError(
+            source, f"expected a JSON object, got {_json_type(value)}", line=line, record=record
+        )
+    try:
+        return _Record.model_validate(value).to_draft(location(source, line=line, record=record))
+    except ValidationError as error:
+        issues = error.errors(include_url=False)
+        first = issues[0]
+        message = _message(first)
+        others = sorted({_field(issue["loc"]) for issue in issues[1:]} - {_field(first["loc"])})
+        if others:
+            message += f" (also invalid: {', '.join(others)})"
+        return IngestError(source, message, line=line, record=record, field=_field(first["loc"]))
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return str(loc[0])
+
+
+def _message(issue: ErrorDetails) -> str:
+    """Pydantic's wording for built-in checks, ours (already clear) for the custom ones."""
+    if issue["type"] == "missing":
+        return "required field is missing"
+    if issue["type"] == "string_type":
+        return f"expected a string, got {_json_type(issue['input'])}"
+    return str(issue["msg"])
+
+
+def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
+    """Every article in a ``.json`` or ``.jsonl``/``.ndjson`` file, each a draft or its own error."""
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in JSON_SUFFIXES | JSON_LINES_SUFFIXES:
+        yield IngestError(source, "not a JSON file: expected .json, .jsonl or .ndjson")
+        return
+    try:
+        text = read_text(path)
+    except IngestError as error:
+        yield error
+        return
+    if not text.strip():
+        yield IngestError(source, "empty file: no articles")
+    elif suffix in JSON_SUFFIXES:
+        yield from _json_document(text, source)
+    else:
+        yield from _json_lines(text, source)
+
+
+def _json_document(text: str, source: str) -> Iterator[ArticleDraft | IngestError]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        yield IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=error.lineno)
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value, start=1):
+            yield parse_record(item, source=source, record=index)
+    else:
+        yield parse_record(value, source=source)
+
+
+def _json_lines(text: str, source: str) -> Iterator[ArticleDraft | IngestError]:
+    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=number)
+            continue
+        yield parse_record(value, source=source, line=number)
