@@ -1,0 +1,141 @@
+"""Write one parsed article, its section path, entities and mentions, in one transaction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from slugify import slugify
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ingest.document import ArticleDraft, Block, BlockKind, MentionDraft, TextField
+from ingest.entities import find_mentions
+from resolvers.articles import ArticleFields, find_article, insert_article, slug_taken, update_article
+from resolvers.entities import resolve_entity
+from resolvers.mentions import replace_mentions
+from resolvers.sections import ensure_section_path
+
+SLUG_MAX = 120
+_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What storing one article did."""
+
+    article_id: int
+    slug: str
+    created: bool
+    entities_created: int
+
+
+class StoreError(Exception):
+    """The article cannot be stored as given (the message names the field)."""
+
+
+async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
+    """Insert or update the article and replace its mentions; all of it or none of it is written.
+
+    The same article ingested again (same source id, else canonical URL, else slug) is updated in place, so
+    its id, slug and entity links stay stable.
+    """
+    mentions = find_mentions(draft)
+    derived_slug = slugify(draft.headline, max_length=SLUG_MAX, word_boundary=True) or "article"
+    async with engine.begin() as connection:
+        fields = ArticleFields(
+            slug=draft.slug,
+            headline=draft.headline,
+            standfirst=draft.standfirst,
+            body=[_block_json(block) for block in draft.blocks],
+            section_id=await ensure_section_path(connection, draft.section_path),
+            published_at=draft.published_at,
+            source_format=draft.source_format,
+            source_id=draft.source_id,
+            canonical_url=draft.url,
+            authors=list(draft.authors),
+            word_count=word_count(draft),
+        )
+        existing = await find_article(connection, fields, derived_slug)
+        existing_id = existing[0] if existing else None
+        if fields.slug is not None and await slug_taken(connection, fields.slug, except_id=existing_id):
+            raise StoreError(f"slug: {fields.slug!r} is already used by another article")
+        if existing is None:
+            slug = fields.slug or await _free_slug(connection, derived_slug)
+            article_id = await insert_article(connection, fields, slug)
+        else:
+            article_id, slug = existing[0], fields.slug or existing[1]
+            await update_article(connection, article_id, fields)
+        entities_created = 0
+        by_entity: dict[int, dict[str, Any]] = {}
+        for mention in mentions:
+            entity_id, new = await resolve_entity(
+                connection, name=mention.name, kind=mention.kind, surface_forms=mention.surface_forms
+            )
+            entities_created += new
+            _merge(by_entity, entity_id, mention, draft)
+        await replace_mentions(connection, article_id, list(by_entity.values()))
+    return Stored(article_id, slug, created=existing is None, entities_created=entities_created)
+
+
+async def _free_slug(connection: AsyncConnection, base: str) -> str:
+    slug, suffix = base, 1
+    while await slug_taken(connection, slug):
+        suffix += 1
+        slug = f"{base}-{suffix}"
+    return slug
+
+
+def _block_json(block: Block) -> dict[str, Any]:
+    if block.kind is BlockKind.AD_SLOT:
+        return {"type": block.kind.value}
+    return {"type": block.kind.value, "text": block.text}
+
+
+def word_count(draft: ArticleDraft) -> int:
+    """Words a reader reads in the body: paragraphs and subheadings, not ad slots."""
+    return sum(
+        len(_WORD.findall(block.text)) for block in draft.blocks if block.kind is not BlockKind.AD_SLOT
+    )
+
+
+def reading_offset(draft: ArticleDraft, field: TextField, block: int | None, start: int) -> int:
+    """A location as one offset into the article read top to bottom (headline, standfirst, body)."""
+    offset = 0
+    if field is TextField.HEADLINE:
+        return start
+    offset += len(draft.headline) + 1
+    if field is TextField.STANDFIRST:
+        return offset + start
+    offset += len(draft.standfirst or "") + 1
+    for index, body_block in enumerate(draft.blocks):
+        if index == block:
+            return offset + start
+        offset += len(body_block.text) + 1
+    return offset + start
+
+
+def _merge(
+    by_entity: dict[int, dict[str, Any]], entity_id: int, mention: MentionDraft, draft: ArticleDraft
+) -> None:
+    """Fold a mention into its entity's row; two names for one entity ("US", "United States") add up."""
+    locations = [[loc.field.value, loc.block, loc.start, loc.end] for loc in mention.locations]
+    first = min(
+        (reading_offset(draft, loc.field, loc.block, loc.start) for loc in mention.locations), default=0
+    )
+    row = by_entity.get(entity_id)
+    if row is None:
+        by_entity[entity_id] = {
+            "entity_id": entity_id,
+            "role": mention.role,
+            "count": mention.count,
+            "first_position": first,
+            "salience": mention.salience,
+            "locations": locations,
+        }
+        return
+    row["role"] = row["role"] or mention.role
+    row["count"] += mention.count
+    row["first_position"] = min(row["first_position"], first)
+    row["salience"] = max(row["salience"], mention.salience)
+    row["locations"] = row["locations"] + locations

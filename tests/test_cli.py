@@ -1,0 +1,133 @@
+"""The `broadsheet` command, run as a user runs it: a real process against the test databases."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ROOT, SAMPLES
+from tests.shared import shared_path
+
+
+async def broadsheet(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the command in a child process, off the event loop."""
+    return await asyncio.to_thread(_run, args, database_url, env)
+
+
+def _run(args: tuple[str, ...], database_url: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "BROADSHEET_DATABASE_URL": database_url, "COLUMNS": "200", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "broadsheet", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+
+
+async def _count(engine: AsyncEngine, table: str) -> int:
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text(f"SELECT count(*) FROM {table}")))
+
+
+async def test_ingest_seed_twice_gives_one_article(engine: AsyncEngine, database_url: str) -> None:
+    seed = str(shared_path("seed", "daily-guardian-peace-talks.txt"))
+    first = await broadsheet("ingest", "--quiet", seed, database_url=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "articles new" in first.stdout and "│ 1" in first.stdout.split("articles new")[1].splitlines()[0]
+    second = await broadsheet("ingest", "--quiet", seed, database_url=database_url)
+    assert second.returncode == 0, second.stderr
+    assert "│ 1" in second.stdout.split("articles updated")[1].splitlines()[0]
+    assert await _count(engine, "article") == 1
+
+
+async def test_samples_folder_ingests_cleanly(engine: AsyncEngine, database_url: str) -> None:
+    result = await broadsheet("ingest", "--quiet", str(SAMPLES), database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert await _count(engine, "article") == 7
+
+
+async def test_bad_record_is_reported_and_the_rest_go_in(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    good = {
+        "headline": "Harbour reopens after storm",
+        "body": "Ships returned on Monday.",
+        "source_id": "a-1",
+    }
+    records = [
+        json.dumps(good),
+        json.dumps({"headline": "Bridge vote delayed", "published_at": "last Tuesday", "source_id": "a-2"}),
+        json.dumps({**good, "headline": "Ferry timetable changes", "source_id": "a-3"}),
+    ]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(records) + "\n", encoding="utf-8")
+    result = await broadsheet("ingest", "--quiet", str(feed), database_url=database_url)
+    assert result.returncode == 1
+    assert f"{feed}:2" in result.stderr and "published_at" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert await _count(engine, "article") == 2
+
+
+async def test_bad_settings_stop_the_command_with_a_message() -> None:
+    result = await broadsheet("migrate", database_url="mysql://root@localhost/news")
+    assert result.returncode == 2
+    assert "BROADSHEET_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_serve_answers_over_real_http(engine: AsyncEngine, database_url: str) -> None:
+    seed = str(shared_path("seed", "daily-guardian-peace-talks.txt"))
+    assert (await broadsheet("ingest", "--quiet", seed, database_url=database_url)).returncode == 0
+    port = _free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "broadsheet",
+        "serve",
+        "--port",
+        str(port),
+        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _attempt in range(150):
+                try:
+                    health = await http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    if server.returncode is not None:
+                        break
+                    await asyncio.sleep(0.2)
+            else:
+                pytest.fail("server did not answer within 30 s")
+            assert server.returncode is None, await server.stderr.read() if server.stderr else b""
+            assert health.json() == {"status": "ok", "database": "ok"}
+            query = "{ articles(first: 1) { edges { node { headline } } } }"
+            answer = await http.get("/graphql", params={"query": query})
+            assert answer.json()["data"]["articles"]["edges"][0]["node"]["headline"].startswith(
+                "Putin, Trump"
+            )
+    finally:
+        server.terminate()
+        await server.wait()

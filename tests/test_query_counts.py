@@ -1,0 +1,98 @@
+"""No N+1: the front page costs the same few SQL statements for 5 articles as for 50."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.store import store_article
+from tests.conftest import StatementLog, data_of, graphql
+
+FRONT_PAGE = """
+query FrontPage($first: Int!) {
+  articles(first: $first) {
+    edges {
+      cursor
+      node {
+        id slug headline standfirst publishedAt
+        section { name path }
+        breadcrumbs { name path }
+        people { role count entity { name kind slug } }
+        mentions(first: 10) { role count entity { name kind } }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+SECTIONS = [
+    ("Europe",),
+    ("World", "Africa"),
+    ("News", "Business"),
+    ("Science",),
+    ("Sport", "Football", "Cups"),
+]
+
+
+PEOPLE = [("Amara", "Okafor"), ("Tomas", "Berg"), ("Lena", "Brandt"), ("Mats", "Eriksen"), ("Priya", "Raman")]
+PLACES = ["Lisbon", "Madrid", "Vienna", "Athens"]
+
+
+async def _archive(engine: AsyncEngine, size: int) -> None:
+    """``size`` articles, each naming two of five people (with roles), one of four cities and a bank."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for number in range(size):
+        (first, last), (other_first, other_last) = PEOPLE[number % 5], PEOPLE[(number + 1) % 5]
+        body = (
+            f"Finance Minister {first} {last} met Deputy Mayor {other_first} {other_last} in "
+            f"{PLACES[number % 4]} on Monday. {last} said the Bank of Portugal agreed."
+        )
+        draft = ArticleDraft(
+            headline=f"Talks number {number} end without a deal",
+            blocks=[Block(BlockKind.PARAGRAPH, body)],
+            section_path=SECTIONS[number % len(SECTIONS)],
+            standfirst="A short summary.",
+            published_at=start + timedelta(hours=number),
+            source_id=f"wire-{number}",
+            source_format="json",
+        )
+        await store_article(engine, draft)
+
+
+@pytest.mark.parametrize("query", [FRONT_PAGE])
+async def test_front_page_statements_do_not_grow_with_page_size(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog, query: str
+) -> None:
+    await _archive(engine, 55)
+    counts = {}
+    for first in (5, 50):
+        sql.clear()
+        articles = data_of(await graphql(client, query, {"first": first}))["articles"]
+        assert len(articles["edges"]) == first
+        assert all(edge["node"]["people"] for edge in articles["edges"])
+        assert all(len(edge["node"]["breadcrumbs"]) >= 3 for edge in articles["edges"])
+        counts[first] = sql.count
+    assert counts[5] == counts[50] == 3, sql.statements  # articles, section tree, mentions with entities
+
+
+async def test_entity_pages_are_batched(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    await _archive(engine, 12)
+    query = """
+    query { entities(first: 30) { edges { node {
+        name articleCount aliases mentionedWith(first: 3) { sharedArticles entity { name } }
+        articles(first: 2) { edges { role count node {
+          headline breadcrumbs { name } people { entity { name } } } } }
+    } } } }
+    """
+    sql.clear()
+    edges = data_of(await graphql(client, query))["entities"]["edges"]
+    assert len(edges) == 10  # five people, four cities, one bank
+    # entities page, counts, aliases, co-mentions, articles per entity (one UNION), section tree, mentions
+    assert sql.count == 7, sql.statements

@@ -1,0 +1,57 @@
+"""The committed SDL matches the code, and the migrations match the models on both databases."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import models
+from graph.schema import sdl
+from models.db import downgrade, upgrade
+from tests.conftest import ROOT
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "schema.graphql").read_text(encoding="utf-8")
+    assert committed == sdl(), "schema.graphql is stale: run `broadsheet export-schema`"
+
+
+def test_every_type_and_field_is_described() -> None:
+    from broadsheet.settings import Settings
+    from graph.schema import build_schema
+
+    schema = build_schema(Settings())._schema
+    missing = []
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or name in {"String", "Int", "Float", "Boolean", "ID", "DateTime"}:
+            continue
+        if not graphql_type.description:
+            missing.append(name)
+        for field_name, field in getattr(graphql_type, "fields", {}).items():
+            if not field.description:
+                missing.append(f"{name}.{field_name}")
+            for argument_name, argument in getattr(field, "args", {}).items():
+                if not argument.description:
+                    missing.append(f"{name}.{field_name}({argument_name})")
+    assert missing == []
+
+
+async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), models.metadata)
+        )
+    assert differences == []
+
+
+async def test_migrations_go_down_and_up_again(engine: AsyncEngine) -> None:
+    await downgrade(engine, "base")
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert tables <= {"alembic_version"}
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    assert set(models.metadata.tables) <= tables
