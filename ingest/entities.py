@@ -1,0 +1,828 @@
+"""People, organisations and places in news text, and what one article says about each.
+
+Two steps, kept apart so that a trained tagger can replace the first without touching the second:
+
+- ``extract(text)`` finds names. For now it is rule-based: runs of capitalised words, typed by a
+  curated gazetteer (``ingest/gazetteer/*.txt``, read once at import), titles and honorifics, known
+  first names and organisation or place suffixes. In a headline (title case or capitals) and at the
+  start of a sentence a capital letter proves nothing, so there only gazetteer names, first names
+  and names the same text establishes elsewhere count.
+- ``find_mentions(draft)`` runs ``extract`` over an article and turns its spans into one
+  ``MentionDraft`` per entity: partial names linked to full ones, roles, counts and salience.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+
+from ingest.document import ArticleDraft, BlockKind, EntityKind, Location, MentionDraft, Span, TextField
+
+# --------------------------------------------------------------------------------------------------
+# Word lists: plain text written for the project, read once at import.
+# --------------------------------------------------------------------------------------------------
+
+
+def _lines(name: str) -> Iterator[str]:
+    """The lines of ``ingest/gazetteer/<name>`` that are neither blank nor comments."""
+    text = (resources.files("ingest") / "gazetteer" / name).read_text(encoding="utf-8")
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            yield line
+
+
+def _key(word: str) -> str:
+    """How a word is looked up: case-folded, curly apostrophes made straight."""
+    return word.replace("’", "'").casefold()
+
+
+def _word_lists(name: str) -> dict[str, frozenset[str]]:
+    """The ``[section]`` word lists of one file."""
+    sections: dict[str, set[str]] = {}
+    current: set[str] = set()
+    for line in _lines(name):
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), set())
+        else:
+            current.update(_key(word) for word in line.split())
+    return {section: frozenset(words) for section, words in sections.items()}
+
+
+_WORDS = _word_lists("words.txt")
+_STOP = _WORDS["stop"]
+_TIME = _WORDS["time"]
+_MINOR = _WORDS["minor"]
+_HONORIFICS = _WORDS["honorific"]
+_ABBREVIATIONS = _WORDS["abbreviation"]
+_TITLES = _WORDS["title"]
+_MODIFIERS = _WORDS["title_modifier"]
+_PARTICLES = _WORDS["particle"]
+_ORG_SUFFIXES = _WORDS["org_suffix"]
+_ORG_HEADS = _WORDS["org_head"]
+_PLACE_SUFFIXES = _WORDS["place_suffix"]
+_PLACE_HEADS = _WORDS["place_head"]
+_PLACE_PREFIXES = _WORDS["place_prefix"]
+_LOCATIVES = _WORDS["locative"]
+_FIRST_NAMES = frozenset(_key(word) for line in _lines("first_names.txt") for word in line.split())
+_DEMONYMS = frozenset(word for line in _lines("demonyms.txt") for word in line.split())
+_LINKS = frozenset({"of", "for"})  # inside a name: Bank of England, Royal Institute for Cultural Heritage
+_LINK_HEADS = _ORG_HEADS | _ORG_SUFFIXES | _PLACE_HEADS | _TITLES | _MODIFIERS  # what a link may follow
+
+# --------------------------------------------------------------------------------------------------
+# Tokens
+# --------------------------------------------------------------------------------------------------
+
+# Dotted abbreviations (U.S.), words with inner apostrophes, hyphens or ampersands (O’Brien, AT&T,
+# Putin’s, 1996-08-30), then any other single character.
+_TOKEN_RE = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’&-]\w+)*|\S")
+_SENTENCE_END = frozenset(".!?…")
+_OPENERS = frozenset("\"'“‘([«•*")  # may stand before the first word of a sentence
+
+
+@dataclass(slots=True)
+class _Token:
+    start: int
+    end: int  # without a possessive ’s
+    text: str  # without a possessive ’s
+    key: str  # _key(text)
+    word: bool  # starts with a letter
+    cap: bool  # starts with a capital
+    upper: bool  # all capitals, two letters or more
+    possessive: bool
+
+
+def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
+    tokens = []
+    for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
+        word = match.group()
+        possessive = len(word) > 2 and word[-2:].lower() in ("’s", "'s")
+        core = word[:-2] if possessive else word
+        tokens.append(
+            _Token(
+                start=match.start(),
+                end=match.end() - 2 * possessive,
+                text=core,
+                key=_key(core),
+                word=word[0].isalpha(),
+                cap=word[0].isupper(),
+                upper=len(core) > 1 and core.isupper(),
+                possessive=possessive,
+            )
+        )
+    return tokens
+
+
+def _is_demonym(key: str) -> bool:
+    """Ukrainian, Ukrainians, pro-Russian: words of nationality, not places."""
+    last = key.rsplit("-", 1)[-1]
+    return last in _DEMONYMS or (last.endswith("s") and last[:-1] in _DEMONYMS)
+
+
+def _singular_title(key: str) -> str | None:
+    """The title a word names, in the singular ("envoys" -> "envoy"); None if it names none."""
+    if key in _TITLES:
+        return key
+    for plural, singular in (("ies", "y"), ("s", "")):
+        if key.endswith(plural) and (base := key[: -len(plural)] + singular) in _TITLES:
+            return base
+    return None
+
+
+def _is_role_word(key: str) -> bool:
+    """A word that may stand in a title: Deputy, Defence, Minister, envoys, Russian."""
+    return _singular_title(key) is not None or key in _MODIFIERS or _is_demonym(key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Gazetteer of places and organisations
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    kind: EntityKind
+    name: str  # canonical name
+    capitals: bool  # an alias in capitals (US, NATO) only matches text in capitals ("Us" is no country)
+
+
+def _load_gazetteer() -> tuple[dict[tuple[str, ...], _Known], dict[str, int]]:
+    """Every alias's token keys -> its entry; and the longest alias starting with each first key."""
+    known: dict[tuple[str, ...], _Known] = {}
+    for filename, kind in (("places.txt", EntityKind.PLACE), ("organizations.txt", EntityKind.ORGANIZATION)):
+        for line in _lines(filename):
+            names = [name.strip() for name in line.split("|")]
+            for alias in names:
+                keys = tuple(token.key for token in _tokens(alias))
+                known.setdefault(keys, _Known(kind, names[0], alias.isupper()))
+    longest: dict[str, int] = {}
+    for keys in known:
+        longest[keys[0]] = max(longest.get(keys[0], 0), len(keys))
+    return known, longest
+
+
+_KNOWN, _LONGEST = _load_gazetteer()
+
+
+def _known_at(tokens: list[_Token], i: int, end: int) -> tuple[int, _Known] | None:
+    """The longest gazetteer name in ``tokens[i:end]`` that starts at ``i``: its length and entry."""
+    first = tokens[i]
+    if not first.cap:
+        return None
+    for length in range(min(_LONGEST.get(first.key, 0), end - i), 0, -1):
+        words = tokens[i : i + length]
+        if any(token.possessive for token in words[:-1]) or not words[-1].cap:
+            continue
+        known = _KNOWN.get(tuple(token.key for token in words))
+        if known and (not known.capitals or all(token.upper or not token.word for token in words)):
+            return length, known
+    return None
+
+
+def _known_kind(tokens: list[_Token]) -> EntityKind | None:
+    """The kind of the gazetteer name the tokens make up exactly, if they do."""
+    known = _known_at(tokens, 0, len(tokens)) if tokens else None
+    return known[1].kind if known and known[0] == len(tokens) else None
+
+
+def _canonical(kind: EntityKind, text: str) -> str:
+    """The gazetteer's name for a place or organisation ("US" -> "United States"), else the text."""
+    known = _KNOWN.get(tuple(token.key for token in _tokens(text)))
+    return known.name if known and known.kind is kind else _spaced(text)
+
+
+def _spaced(text: str) -> str:
+    """Words as written, one plain space between them (captured pages use no-break spaces)."""
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------------------------------
+# Name finding
+# --------------------------------------------------------------------------------------------------
+
+
+class _Mode(Enum):
+    """How a line is written: a capital letter means less in a headline than in running text."""
+
+    NORMAL = "normal"
+    TITLE = "title"  # Putin, Trump to Skip Ukraine’s Peace Talks Proposed by Kremlin
+    CAPS = "caps"  # PUTIN, TRUMP TO SKIP UKRAINE’S PEACE TALKS
+
+
+class _Evidence(Enum):
+    """How sure the rules are that a piece is a name, and of what kind."""
+
+    STRONG = "strong"  # typed by the gazetteer, a title, a first name or a suffix
+    WEAK = "weak"  # capitalised in running text; the kind is a guess the rest of the text may correct
+    DEFERRED = "deferred"  # capitals that prove nothing: kept only where the text establishes the name
+
+
+@dataclass(slots=True)
+class _Piece:
+    tokens: list[_Token]
+    evidence: _Evidence
+    kind: EntityKind | None = None  # None only while DEFERRED
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(token.key for token in self.tokens)
+
+
+def _mode(tokens: list[_Token]) -> _Mode:
+    words = [token for token in tokens if token.word]
+    long_words = [token for token in words if len(token.text) > 1]
+    if len(long_words) >= 2 and sum(token.upper for token in long_words) >= 0.8 * len(long_words):
+        return _Mode.CAPS
+    if len(words) < 3 or any(not token.cap and token.key not in _MINOR for token in words):
+        return _Mode.NORMAL
+    # Every word capitalised but small ones: a headline if it has small words ("to", "But") or no
+    # figures (a table row such as "Leicestershire 22 Somerset 4" has figures and is no headline).
+    capitalised = sum(token.cap and token.key not in _MINOR for token in words)
+    has_minor = any(token.key in _MINOR for token in words[1:])
+    has_figures = any(token.text[0].isdigit() for token in tokens)
+    return _Mode.TITLE if capitalised >= 2 and (has_minor or not has_figures) else _Mode.NORMAL
+
+
+def _is_name_word(tokens: list[_Token], j: int, start: int) -> bool:
+    """Whether ``tokens[j]`` can stand in a name: not "However", "Sunday", "F-16" or "Kremlin-backed"."""
+    token = tokens[j]
+    if not (token.word and token.cap) or any(char.isdigit() for char in token.text):
+        return False
+    if len(token.text) == 1:  # an initial, even "A.", as in A. Mullally; a lone letter is no name
+        return j + 1 < len(tokens) and tokens[j + 1].text == "."
+    if token.key in _STOP or token.text.rsplit("-", 1)[-1][0].islower():
+        return False
+    # "May" is a month, but not in "Theresa May".
+    return token.key not in _TIME or (j > start and tokens[j - 1].key in _FIRST_NAMES)
+
+
+def _is_particle_name(token: _Token) -> bool:
+    """A lower-case particle joined to a surname: al-Assad, bin-Salman."""
+    particle, _, rest = token.text.partition("-")
+    return not token.cap and particle.casefold() in _PARTICLES and rest[:1].isupper()
+
+
+def _after_link(tokens: list[_Token], j: int) -> int | None:
+    """If ``tokens[j]`` starts small words inside a name (von der Leyen, Bank of the West, P & O,
+    Offshore Workers’ Union), the index of the capitalised word after them."""
+    token, previous, k = tokens[j], tokens[j - 1], j + 1
+    if token.key in _LINKS:
+        if previous.key not in _LINK_HEADS:
+            return None
+        if k < len(tokens) and tokens[k].key == "the":
+            k += 1
+    elif token.text in "'’":  # a plural possessive, written right after the word
+        if previous.end != token.start or not previous.key.endswith("s"):
+            return None
+    elif not token.cap and token.key in _PARTICLES:
+        while k < len(tokens) and not tokens[k].cap and tokens[k].key in _PARTICLES:
+            k += 1
+    elif token.text != "&":
+        return None
+    return k if k < len(tokens) and tokens[k].word and tokens[k].cap else None
+
+
+def _run_end(tokens: list[_Token], i: int) -> int:
+    """Where the run of name words starting at ``tokens[i]`` ends (exclusive); ``i`` if none starts."""
+    n, j = len(tokens), i
+    while j < n:
+        token = tokens[j]
+        if known := _known_at(tokens, j, n):  # first, for names with small words: Bosnia and Herzegovina
+            j += known[0]
+            if tokens[j - 1].possessive:
+                break
+        elif _is_name_word(tokens, j, i) or (j > i and _is_particle_name(token)):
+            j += 1
+            if token.possessive:
+                break
+            # The period of an initial or abbreviation stays in the name: George W. Bush, Mr. Putin.
+            if j < n and tokens[j].text == "." and (len(token.text) == 1 or token.key in _ABBREVIATIONS):
+                j += 1
+        elif j > i and (following := _after_link(tokens, j)):
+            j = following
+        else:
+            break
+    return j
+
+
+def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
+    """Runs of name words in one line: (start, end, whether the run opens a sentence)."""
+    i, opens = 0, True
+    while i < len(tokens):
+        token = tokens[i]
+        end = _run_end(tokens, i) if token.cap else i
+        if end > i:
+            yield i, end, opens
+            opens, i = tokens[end - 1].text == ".", end
+            continue
+        if token.text in _SENTENCE_END:
+            opens = True
+        elif token.text not in _OPENERS:
+            opens = False
+        i += 1
+
+
+def _pieces(tokens: list[_Token]) -> Iterator[_Piece]:
+    """The names in one line."""
+    mode = _mode(tokens)
+    last: _Piece | None = None
+    for start, end, opens in _runs(tokens):
+        if mode is not _Mode.NORMAL:
+            yield from _classify_headline(tokens[start:end])
+            continue
+        before = tokens[start - 1] if start and not tokens[start - 1].cap else None
+        partner = None  # "Dublin and Cork": a name joined to a typed one is likely of its kind
+        if before and before.key in ("and", "or") and last and last.tokens[-1] is tokens[start - 2]:
+            partner = last.kind
+        for piece in _classify(tokens[start:end], opens, before, partner):
+            last = piece
+            yield piece
+
+
+def _classify(
+    run: list[_Token], opens: bool = False, before: _Token | None = None, partner: EntityKind | None = None
+) -> Iterator[_Piece]:
+    """Type one run of capitalised words in running text. ``opens``: it starts a sentence; ``before``:
+    the lower-case word before it; ``partner``: the kind of a name it is joined to by "and"."""
+    words = [token for token in run if token.word]
+    keys = [token.key for token in words]
+    several = len(words) > 1
+    if kind := _known_kind(run):
+        yield _Piece(run, _Evidence.STRONG, kind)
+    elif keys[0] in _PLACE_PREFIXES and several and _known_kind(run[1:]) is EntityKind.PLACE:
+        yield _Piece(run, _Evidence.STRONG, EntityKind.PLACE)  # Blue Nile, Greater London
+    elif several and (pieces := _known_pieces(run, whole=True)):
+        yield from pieces  # "US House of Representatives": two gazetteer names
+    elif several and (kind := _suffix_kind(keys)):
+        yield _Piece(run, _Evidence.STRONG, kind)
+    elif split := _title_split(run):
+        yield from _classify_title(run[:split])
+        yield _Piece(run[split:], _Evidence.STRONG, EntityKind.PERSON)
+    elif any(_is_role_word(key) or key in _HONORIFICS for key in keys) and all(map(_is_title_part, run)):
+        yield from _classify_title(run)  # "US President", "Foreign Minister": a title, no name
+    elif _is_demonym(keys[-1]):
+        return  # "South African", "Latin American": descriptions, not names
+    elif _is_demonym(keys[0]):
+        yield from _classify(run[1:], False, before, partner)
+    elif (several and keys[0] in _FIRST_NAMES) or (before and _singular_title(before.key)):
+        yield _Piece(run, _Evidence.STRONG, EntityKind.PERSON)  # Steve Witkoff; envoys Witkoff
+    elif several and keys[0] in _ORG_HEADS:
+        yield _Piece(run, _Evidence.STRONG, EntityKind.ORGANIZATION)  # Union Cycliste Internationale
+    elif several and (pieces := _known_pieces(run, whole=False)):
+        yield from pieces
+    elif not several and keys[0] in _ORG_SUFFIXES | _PLACE_SUFFIXES:
+        return  # "the Ministry", "the Bank": a common noun, not a name
+    elif opens and not several:
+        yield _Piece(run, _Evidence.DEFERRED)  # "Frustrated with both sides, ..."
+    else:
+        yield _Piece(run, _Evidence.WEAK, _guess(several, before, partner))
+
+
+def _guess(several: bool, before: _Token | None, partner: EntityKind | None) -> EntityKind:
+    """The kind of a capitalised name nothing else types. Two words or more are most often a person;
+    one word joined to a typed name is of its kind, after "in" or "near" a place; any other single
+    word that is no part of a person the text names in full is more often a company, club or body."""
+    if several:
+        return EntityKind.PERSON
+    if partner:
+        return partner
+    return EntityKind.PLACE if before and before.key in _LOCATIVES else EntityKind.ORGANIZATION
+
+
+def _suffix_kind(keys: list[str]) -> EntityKind | None:
+    """Nordlys Energy, Bank of England: organisations; North Sea, Lake Nasser: places."""
+    linked = {keys[i - 1] for i in range(1, len(keys)) if keys[i] in _LINKS}
+    if keys[-1] in _ORG_SUFFIXES or linked & _ORG_HEADS:
+        return EntityKind.ORGANIZATION
+    if keys[-1] in _PLACE_SUFFIXES or keys[0] in _PLACE_HEADS:
+        return EntityKind.PLACE
+    return None
+
+
+def _is_title_part(token: _Token) -> bool:
+    """A token that may stand in a title before a name: US, President, of, the, Mr, "."."""
+    key = token.key
+    return (
+        not token.word
+        or _is_role_word(key)
+        or key in _HONORIFICS
+        or key in _LINKS
+        or key == "the"
+        or _known_at([token], 0, 1) is not None
+    )
+
+
+def _title_split(run: list[_Token]) -> int | None:
+    """Where the name starts after a title or honorific: "US President | Donald Trump", "Mr | Putin".
+
+    The name is the longest tail of other words (the period of an initial included); the part
+    before it must hold a title or honorific.
+    """
+    split = len(run)
+    while split and (not _is_title_part(run[split - 1]) or _is_initial_period(run, split - 1)):
+        split -= 1
+    if split in (0, len(run)) or not (run[split].cap or run[split].key in _PARTICLES):
+        return None
+    has_head = any(_singular_title(token.key) or token.key in _HONORIFICS for token in run[:split])
+    return split if has_head else None
+
+
+def _is_initial_period(run: list[_Token], i: int) -> bool:
+    return run[i].text == "." and i > 0 and len(run[i - 1].text) == 1
+
+
+def _classify_title(title: list[_Token]) -> Iterator[_Piece]:
+    """Names inside a title: "US" in "US President", "Bank of England" in "Bank of England Governor"."""
+    part: list[_Token] = []
+    for token in [*title, None]:
+        if token is not None and not (
+            not token.word
+            or _singular_title(token.key)
+            or token.key in _HONORIFICS
+            # "Energy" in "Energy Minister" is part of the title, in "Nordlys Energy Chief" of a name
+            or (
+                (token.key in _MODIFIERS or _is_demonym(token.key))
+                and not (part and token.key in _ORG_SUFFIXES)
+            )
+        ):
+            part.append(token)
+            continue
+        while part and (part[0].key in _LINKS or part[0].key == "the"):
+            part.pop(0)
+        while part and (part[-1].key in _LINKS or part[-1].key == "the"):
+            part.pop()
+        if part:
+            yield from _classify(part)
+        part = []
+
+
+def _known_pieces(run: list[_Token], whole: bool) -> list[_Piece]:
+    """Gazetteer names inside a run, and what stands between them typed on its own; with ``whole``,
+    only if gazetteer names make up the whole run. Empty if there are none."""
+    pieces: list[_Piece] = []
+    i = rest = 0
+    while i < len(run):
+        if known := _known_at(run, i, len(run)):
+            if rest < i:
+                if whole:
+                    return []
+                pieces.extend(_classify(run[rest:i]))
+            pieces.append(_Piece(run[i : i + known[0]], _Evidence.STRONG, known[1].kind))
+            i = rest = i + known[0]
+        else:
+            i += 1
+    if pieces and rest < len(run):
+        if whole:
+            return []
+        pieces.extend(_classify(run[rest:]))
+    return pieces
+
+
+def _classify_headline(run: list[_Token]) -> Iterator[_Piece]:
+    """In a headline only gazetteer names, first name + surname and Mr/Mrs + surname are evidence;
+    the rest waits for the text to establish it."""
+    i = loose = 0
+    while i < len(run):
+        token = run[i]
+        following = run[i + 1] if i + 1 < len(run) else None
+        width, kind = 0, EntityKind.PERSON
+        if known := _known_at(run, i, len(run)):
+            width, kind = known[0], known[1].kind
+        elif following and following.word and not _is_title_part(following):
+            if token.key in _FIRST_NAMES and not token.possessive:
+                width = 2
+            elif token.key in _HONORIFICS:
+                i, width = i + 1, 1  # the honorific is no part of the name
+        if not width:
+            i += 1
+            continue
+        if loose < i:
+            yield _Piece(run[loose:i], _Evidence.DEFERRED)
+        yield _Piece(run[i : i + width], _Evidence.STRONG, kind)
+        i = loose = i + width
+    if loose < len(run):
+        yield _Piece(run[loose:], _Evidence.DEFERRED)
+
+
+class _Vocabulary:
+    """What the text itself establishes: full names, and the parts that stand for them elsewhere (a
+    person's surname or first name, an organisation's name without its suffix: "Nordlys")."""
+
+    def __init__(self) -> None:
+        self.full: dict[tuple[str, ...], EntityKind] = {}
+        self.partial: dict[tuple[str, ...], EntityKind] = {}
+
+    def learn(self, piece: _Piece) -> None:
+        assert piece.kind is not None
+        keys = piece.keys
+        self.full.setdefault(keys, piece.kind)
+        if len(keys) > 1 and piece.kind is EntityKind.PERSON:
+            self.partial.setdefault(keys[-1:], piece.kind)
+            self.partial.setdefault(keys[:1], piece.kind)
+        elif len(keys) > 1 and piece.kind is EntityKind.ORGANIZATION and keys[-1] in _ORG_SUFFIXES:
+            self.partial.setdefault(keys[:-1], piece.kind)
+
+    def get(self, keys: tuple[str, ...]) -> EntityKind | None:
+        return self.full.get(keys) or self.partial.get(keys)
+
+    def find(self, run: list[_Token]) -> Iterator[_Piece]:
+        """The established names in a run of deferred words, longest first."""
+        i = 0
+        while i < len(run):
+            for width in range(len(run) - i, 0, -1):
+                kind = self.get(tuple(token.key for token in run[i : i + width]))
+                if kind is not None and run[i].cap and run[i + width - 1].word:
+                    yield _Piece(run[i : i + width], _Evidence.STRONG, kind)
+                    i += width
+                    break
+            else:
+                i += 1
+
+
+def extract(text: str) -> list[Span]:
+    """Person, organisation and place names in ``text``, in order, as character spans.
+
+    Each line is read on its own (a headline, a paragraph, a CoNLL sentence), but the text is one
+    document: a name established in running text is also found in its headlines, and a surname
+    alone takes the kind of the full name.
+    """
+    pieces: list[_Piece] = []
+    position = 0
+    for line in text.split("\n"):
+        pieces.extend(_pieces(_tokens(text, position, position + len(line))))
+        position += len(line) + 1
+    vocabulary = _Vocabulary()
+    for piece in pieces:
+        if piece.evidence is _Evidence.STRONG:
+            vocabulary.learn(piece)
+    # Longer names first, so that "Brandt" finds "Lena Brandt" even where no first name typed it.
+    for piece in sorted((p for p in pieces if p.evidence is _Evidence.WEAK), key=lambda p: -len(p.tokens)):
+        piece.kind = vocabulary.get(piece.keys) or piece.kind
+        vocabulary.learn(piece)
+    spans = []
+    for piece in pieces:
+        for found in vocabulary.find(piece.tokens) if piece.evidence is _Evidence.DEFERRED else [piece]:
+            assert found.kind is not None
+            start, end = found.tokens[0].start, found.tokens[-1].end
+            spans.append(Span(start, end, found.kind, text[start:end]))
+    return spans
+
+
+# --------------------------------------------------------------------------------------------------
+# Mentions in an article: roles, linking, salience
+# --------------------------------------------------------------------------------------------------
+
+# Salience weights (they sum to 1): in the headline, in the standfirst, how early the first mention
+# stands in reading order, and how often the article names it against its most-named entity.
+_HEADLINE_WEIGHT = 0.35
+_STANDFIRST_WEIGHT = 0.15
+_POSITION_WEIGHT = 0.25
+_COUNT_WEIGHT = 0.25
+
+_LIST_GAP = re.compile(r"\s*(?:,\s*and|,|and|&)\s*")
+_APPOSITIVE = re.compile(
+    r",\s+(?:(?:the|a|an)\s+)?([^,.;:()“”\"]+?)\s*(?=[,.;:)]|\s+(?:who|which|that|whose)\b|$)"
+)
+_APPOSITIVE_LINKS = frozenset({"of", "for", "at", "on", "in", "to", "with"})
+
+
+@dataclass(slots=True)
+class _Field:
+    """One text of the article (headline, standfirst, a body block) and where it starts in reading order."""
+
+    text_field: TextField
+    block: int | None
+    text: str
+    offset: int
+    tokens: list[_Token]
+    token_starts: list[int]
+    named: set[int] = field(default_factory=set)  # starts of tokens inside a place or organisation name
+
+
+@dataclass(slots=True)
+class _Mention:
+    span: Span  # offsets in its field's text
+    source: _Field
+    position: int  # offset in reading order
+    role: str | None = None
+    plural_role: bool = False  # "envoys Steve Witkoff": the title also covers the next name in a list
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(_key(word) for word in self.span.text.split())
+
+
+def _fields(draft: ArticleDraft) -> list[_Field]:
+    texts: list[tuple[TextField, int | None, str]] = [(TextField.HEADLINE, None, draft.headline)]
+    if draft.standfirst:
+        texts.append((TextField.STANDFIRST, None, draft.standfirst))
+    texts += [
+        (TextField.BODY, index, block.text)
+        for index, block in enumerate(draft.blocks)
+        if block.kind is not BlockKind.AD_SLOT and block.text
+    ]
+    fields, offset = [], 0
+    for kind, block, text in texts:
+        tokens = _tokens(text)
+        fields.append(_Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
+        offset += len(text) + 1
+    return fields
+
+
+def _mentions(fields: list[_Field]) -> list[_Mention]:
+    """Every span ``extract`` finds in the article, read as one text with one field a line."""
+    starts = [f.offset for f in fields]
+    mentions = []
+    for span in extract("\n".join(f.text for f in fields)):
+        source = fields[bisect.bisect_right(starts, span.start) - 1]
+        local = Span(span.start - source.offset, span.end - source.offset, span.kind, span.text)
+        mentions.append(_Mention(local, source, span.start))
+        if span.kind is not EntityKind.PERSON:
+            first = bisect.bisect_left(source.token_starts, local.start)
+            last = bisect.bisect_left(source.token_starts, local.end)
+            source.named.update(source.token_starts[first:last])
+    return mentions
+
+
+def _role_before(mention: _Mention) -> tuple[str, bool] | None:
+    """A title written just before the name, and whether it is plural: ("US President", False) for
+    US President Donald Trump, ("envoy", True) for envoys Steve Witkoff.
+
+    Title words, their modifiers, nationalities, "of" and place or organisation names may stand in
+    it; it must hold a title word.
+    """
+    source = mention.source
+    tokens, end = source.tokens, bisect.bisect_left(source.token_starts, mention.span.start)
+    start = end
+    while start and tokens[start - 1].word:
+        token = tokens[start - 1]
+        if not (_is_role_word(token.key) or token.key in _LINKS or token.start in source.named):
+            break
+        start -= 1
+    while start < end and tokens[start].key in _LINKS:
+        start += 1
+    heads = [token for token in tokens[start:end] if _singular_title(token.key)]
+    if not heads:
+        return None
+    head = heads[-1]
+    singular = _singular_title(head.key)
+    plural = singular != head.key
+    written = head.text
+    if plural:  # "envoys" -> "envoy", "Secretaries" -> "Secretary"; case as written
+        written = (
+            written[:-3] + ("Y" if written.isupper() else "y")
+            if singular == head.key[:-3] + "y"
+            else written[:-1]
+        )
+    text = source.text
+    role = text[tokens[start].start : head.start] + written + text[head.end : tokens[end - 1].end]
+    return _spaced(role), plural
+
+
+def _role_after(mention: _Mention) -> str | None:
+    """A title in apposition: "Marco Rubio, the Secretary of State," -> "Secretary of State".
+
+    The phrase holds a title word among its first five words; after that come only capitalised or
+    title words, unless a small word ("of", "at") opens a longer phrase: "an analyst at Calder
+    Securities" is a role, "the minister said" is not.
+    """
+    match = _APPOSITIVE.match(mention.source.text, mention.span.end)
+    if not match:
+        return None
+    words = [token for token in _tokens(match.group(1)) if token.word]
+    heads = [i for i, token in enumerate(words[:5]) if token.key in _TITLES]
+    if not heads or len(words) > 12 or words[0].key in _STOP:
+        return None
+    for token in words[heads[0] + 1 :]:
+        if token.key in _APPOSITIVE_LINKS:
+            break
+        if not (token.cap or _is_role_word(token.key)):
+            return None
+    return _spaced(match.group(1))
+
+
+def _find_roles(mentions: list[_Mention]) -> None:
+    """Give each person mention the role written with it: a title before the name, a plural title
+    shared along a list ("envoys A and B"), or a title in apposition after it."""
+    previous: _Mention | None = None
+    for mention in mentions:
+        if mention.span.kind is not EntityKind.PERSON:
+            continue
+        if before := _role_before(mention):
+            mention.role, mention.plural_role = before
+        elif (
+            previous is not None
+            and previous.plural_role
+            and previous.source is mention.source
+            and _LIST_GAP.fullmatch(mention.source.text, previous.span.end, mention.span.start)
+        ):
+            mention.role, mention.plural_role = previous.role, True
+        else:
+            mention.role = _role_after(mention)
+        previous = mention
+
+
+def _more_specific(new: str, old: str) -> bool:
+    """Whether ``new`` says more than ``old``: "US President" than "President"."""
+    return len(new) > len(old) and f" {_key(old)} " in f" {_key(new)} "
+
+
+@dataclass(slots=True)
+class _Entity:
+    kind: EntityKind
+    name: str
+    mentions: list[_Mention] = field(default_factory=list)
+
+
+def _link(mentions: list[_Mention]) -> list[_Entity]:
+    """One entity per thing the article names.
+
+    Places and organisations: one per canonical name ("US" -> "United States"), or as written; a
+    shorter organisation name that begins exactly one longer one joins it ("Nordlys" -> "Nordlys
+    Energy"). People: one per full name (two words or more). A one-word mention joins the full name
+    it is the last word of (failing that, the first word of), before or after it in the article. If
+    several full names share that word, it joins the one last named in full before it; if none was
+    named before it, it joins none and stands on its own.
+    """
+    entities: dict[tuple[EntityKind, str], _Entity] = {}
+    surnames: list[_Mention] = []
+    for mention in mentions:
+        kind = mention.span.kind
+        if kind is EntityKind.PERSON and len(mention.words) == 1:
+            surnames.append(mention)
+            continue
+        name = (
+            _spaced(mention.span.text) if kind is EntityKind.PERSON else _canonical(kind, mention.span.text)
+        )
+        entities.setdefault((kind, _key(name)), _Entity(kind, name)).mentions.append(mention)
+    people = [entity for (kind, _), entity in entities.items() if kind is EntityKind.PERSON]
+    for mention in surnames:
+        word = mention.words[0]
+        candidates = [p for p in people if p.mentions[0].words[-1] == word]
+        candidates = candidates or [p for p in people if p.mentions[0].words[0] == word]
+        if len(candidates) > 1:
+            earlier = [
+                (m.position, p) for p in candidates for m in p.mentions if m.position < mention.position
+            ]
+            candidates = [max(earlier, key=lambda pair: pair[0])[1]] if earlier else []
+        if len(candidates) == 1:
+            candidates[0].mentions.append(mention)
+        else:
+            name = _spaced(mention.span.text)
+            entities.setdefault(
+                (EntityKind.PERSON, _key(name)), _Entity(EntityKind.PERSON, name)
+            ).mentions.append(mention)
+    organisations = [entity for (kind, _), entity in entities.items() if kind is EntityKind.ORGANIZATION]
+    for short in organisations:
+        words = _key(short.name).split()
+        longer = [o for o in organisations if _key(o.name).split()[: len(words)] == words and o is not short]
+        if len(longer) == 1:
+            longer[0].mentions += short.mentions
+            short.mentions = []
+    return [entity for entity in entities.values() if entity.mentions]
+
+
+def find_mentions(draft: ArticleDraft) -> list[MentionDraft]:
+    """The people, organisations and places an article names, most salient first (ties: first named).
+
+    salience = 0.35 * (named in the headline) + 0.15 * (named in the standfirst)
+             + 0.25 * (1 - p) + 0.25 * n / N,
+    where p is where the first mention stands in reading order (0 = the headline's first character,
+    1 = the end of the body), n the entity's mention count and N the largest count in the article.
+    """
+    fields = _fields(draft)
+    mentions = _mentions(fields)
+    _find_roles(mentions)
+    entities = _link(mentions)
+    length = sum(len(f.text) + 1 for f in fields)
+    most = max((len(entity.mentions) for entity in entities), default=1)
+    ranked: list[tuple[float, int, MentionDraft]] = []
+    for entity in entities:
+        entity.mentions.sort(key=lambda m: m.position)
+        named_in = {m.source.text_field for m in entity.mentions}
+        first = entity.mentions[0].position
+        salience = round(
+            _HEADLINE_WEIGHT * (TextField.HEADLINE in named_in)
+            + _STANDFIRST_WEIGHT * (TextField.STANDFIRST in named_in)
+            + _POSITION_WEIGHT * (1 - first / length)
+            + _COUNT_WEIGHT * len(entity.mentions) / most,
+            4,
+        )
+        role = None  # the first role given, unless a later one says more ("President" -> "US President")
+        for mention in entity.mentions:
+            if mention.role and (role is None or _more_specific(mention.role, role)):
+                role = mention.role
+        name = entity.name
+        if entity.kind is EntityKind.PERSON:  # the fullest form the article uses
+            name = _spaced(max((m.span.text for m in entity.mentions), key=lambda text: len(text.split())))
+        locations = [
+            Location(m.source.text_field, m.source.block, m.span.start, m.span.end) for m in entity.mentions
+        ]
+        forms = {_spaced(m.span.text) for m in entity.mentions}
+        ranked.append((-salience, first, MentionDraft(name, entity.kind, role, locations, forms, salience)))
+    ranked.sort(key=lambda item: item[:2])
+    return [mention for _, _, mention in ranked]
