@@ -26,6 +26,7 @@ def _settings() -> Settings:
         err.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step is noise here
     return settings
 
 
