@@ -40,6 +40,7 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
     The same article ingested again (same source id, else canonical URL, else slug) is updated in place, so
     its id, slug and entity links stay stable.
     """
+    _check_lengths(draft)
     mentions = find_mentions(draft)
     derived_slug = slugify(draft.headline, max_length=SLUG_MAX, word_boundary=True) or "article"
     async with engine.begin() as connection:
@@ -76,6 +77,18 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
             _merge(by_entity, entity_id, mention, draft)
         await replace_mentions(connection, article_id, list(by_entity.values()))
     return Stored(article_id, slug, created=existing is None, entities_created=entities_created)
+
+
+#: Longest value each field's column holds (see models/articles.py).
+_LIMITS = {"headline": 500, "standfirst": 2000, "slug": 200, "url": 2000, "source_id": 300}
+
+
+def _check_lengths(draft: ArticleDraft) -> None:
+    """Refuse values the columns cannot hold here, with the field's name, rather than as a database error."""
+    for field, limit in _LIMITS.items():
+        value = getattr(draft, field)
+        if value is not None and len(value) > limit:
+            raise StoreError(f"{field}: longer than {limit} characters ({len(value)})")
 
 
 async def _free_slug(connection: AsyncConnection, base: str) -> str:
