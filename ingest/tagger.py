@@ -1,0 +1,819 @@
+"""A statistical named-entity tagger: people, organisations and places in plain news text.
+
+The model is a linear-chain CRF (python-crfsuite) trained on CoNLL-2003 by ``ingest.train``; the
+trained model ships as ``ingest/models/ner.crfsuite`` (provenance in ``ingest/models/README.md``).
+
+Pipeline, all of it shared by training and tagging so both see the same tokens and features:
+
+1. ``tokenize`` splits plain text into tokens with exact character offsets (curly quotes, possessive
+   and other clitics split off, hyphenated words kept whole, abbreviations such as ``U.S.`` and
+   ``Inc.`` kept with their period, numbers such as ``1,250.5`` kept whole).
+2. ``sentences`` breaks each line into sentences and classifies the line as normal, title case
+   (headline style) or all caps; capitalisation features are conjoined with that mode, since a
+   capital letter means little in a headline.
+3. ``Featurizer`` turns a sentence into CRF features: the word (lower case, normalised quotes and
+   digits), shape, prefixes and suffixes 1-4, capitalisation, a +-2 word context, gazetteer
+   membership (``ingest/gazetteer/tagger_*.txt``) and a document-level hint: how the same word is
+   written elsewhere in the text (so "TRUMP" or a sentence-initial "Turkey" borrows evidence from
+   the body).
+4. BIO labels are decoded to character spans; MISC entities are dropped.
+
+Nothing is downloaded: the model and gazetteer are read from the package directory.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL_PATH = PACKAGE_DIR / "models" / "ner.crfsuite"
+GAZETTEER_DIR = PACKAGE_DIR / "gazetteer"
+GAZETTEER_PREFIX = "tagger_"
+
+KINDS = {"PER": "person", "ORG": "organization", "LOC": "place"}
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizer
+# --------------------------------------------------------------------------------------------------
+
+_WORD = r"(?:[^\W_]|[\u0300-\u036f])"  # a letter or digit (or a combining accent)
+_TOKEN_RE = re.compile(
+    rf"""
+    (?P<url>(?:https?://|www\.)[^\s<>"“”]*[^\s<>"“”.,;:!?)\]'’])
+  | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
+  | (?P<dotted>(?:[^\W\d_]\.){{2,}})                             # U.S.  U.N.  a.m.  F.C.
+  | (?P<number>[-+]?\d+(?:[.,:/]\d+)+(?:-{_WORD}+)*)              # 1,250.5  10:30  22/08/96  3.5-point
+  | (?P<word>{_WORD}+(?:(?:[-'’&]|\.(?=\d)){_WORD}+)*)           # O'Neill  Jean-Paul  AT&T  1996-08-22
+  | (?P<clitic>['’](?:[sSdDmM]|re|RE|ve|VE|ll|LL)(?!\w))         # after "U.S." and the like: U.S.’s
+  | (?P<ellipsis>\.{{2,}}|…)
+  | (?P<dash>-{{2,}}|[—–])
+  | (?P<other>\S)
+    """,
+    re.VERBOSE,
+)
+
+# Abbreviations that keep their period (lower case, without the period).
+ABBREVIATIONS = frozenset(
+    (
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "prof",
+        "st",
+        "jr",
+        "sr",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "cmdr",
+        "sgt",
+        "adm",
+        "rep",
+        "reps",
+        "sen",
+        "sens",
+        "gov",
+        "pres",
+        "rev",
+        "hon",
+        "messrs",
+        "mme",
+        "mlle",
+        "fr",
+        "supt",
+        "insp",
+        "det",
+        "cpl",
+        "pte",
+        "brig",
+        "inc",
+        "corp",
+        "co",
+        "ltd",
+        "plc",
+        "bros",
+        "dept",
+        "univ",
+        "assn",
+        "intl",
+        "vs",
+        "v",
+        "no",
+        "nos",
+        "vol",
+        "pp",
+        "approx",
+        "est",
+        "fig",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "ala",
+        "ariz",
+        "ark",
+        "calif",
+        "colo",
+        "conn",
+        "del",
+        "fla",
+        "ga",
+        "ill",
+        "ind",
+        "kan",
+        "ky",
+        "la",
+        "md",
+        "mass",
+        "mich",
+        "minn",
+        "miss",
+        "mo",
+        "mont",
+        "neb",
+        "nev",
+        "okla",
+        "ore",
+        "pa",
+        "penn",
+        "tenn",
+        "tex",
+        "va",
+        "vt",
+        "wash",
+        "wis",
+        "wyo",
+        "mt",
+        "ft",
+        "ave",
+        "blvd",
+        "rd",
+    )
+)
+_CLITICS = frozenset({"s", "re", "ve", "ll", "d", "m"})
+
+
+class Token(NamedTuple):
+    """A token: ``text[start:end] == token.text``."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _split_word(text: str, start: int, end: int, out: list[Token]) -> None:
+    """Split clitics off a word token: ``Putin’s`` -> ``Putin`` ``’s``; ``don't`` -> ``do`` ``n't``."""
+    word = text[start:end]
+    cut = max(word.rfind("'"), word.rfind("’"))
+    if cut > 0:
+        tail = word[cut + 1 :].lower()
+        lower = word.lower()
+        if (lower.endswith("n't") or lower.endswith("n’t")) and cut == len(word) - 2 and len(word) > 3:
+            split = start + len(word) - 3
+            _split_word(text, start, split, out)
+            out.append(Token(split, end, text[split:end]))
+            return
+        if tail in _CLITICS:
+            split = start + cut
+            _split_word(text, start, split, out)
+            out.append(Token(split, end, text[split:end]))
+            return
+    out.append(Token(start, end, word))
+
+
+_LINE_END_RE = re.compile(r"""[\s"'’”)\]»]*""")
+
+
+def _at_line_end(text: str, pos: int, stop: int) -> bool:
+    """Only closing quotes, brackets and spaces between ``pos`` and the end of the line?"""
+    return _LINE_END_RE.fullmatch(text, pos, stop) is not None
+
+
+def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """Tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
+    out: list[Token] = []
+    stop = len(text) if end is None else end
+    search = _TOKEN_RE.search
+    pos = start
+    while True:
+        match = search(text, pos, stop)
+        if match is None:
+            break
+        kind = match.lastgroup
+        s, e = match.span()
+        pos = e
+        if kind == "dotted" and _at_line_end(text, e, stop):
+            # a period that ends the line also ends the sentence: "in the U.S." -> "U.S" "."
+            out.append(Token(s, e - 1, text[s : e - 1]))
+            out.append(Token(e - 1, e, "."))
+            continue
+        if kind == "word":
+            if e < stop and text[e] == ".":
+                low = text[s:e].lower()
+                single_initial = e - s == 1 and text[s].isupper()
+                # "1." opening a numbered line, "Mr." and single initials keep their period
+                leading_number = (
+                    not out and e - s <= 3 and text[s:e].isdigit() and text[e + 1 : e + 2] in (" ", "\t")
+                )
+                keeps = low in ABBREVIATIONS or single_initial or leading_number
+                if keeps and not _at_line_end(text, e + 1, stop):
+                    out.append(Token(s, e + 1, text[s : e + 1]))
+                    pos = e + 1
+                    continue
+            if "'" in text[s:e] or "’" in text[s:e]:
+                _split_word(text, s, e, out)
+                continue
+        out.append(Token(s, e, text[s:e]))
+    return out
+
+
+def tokenize(text: str) -> list[Token]:
+    """Tokens of a whole text, line by line, with exact character offsets."""
+    tokens: list[Token] = []
+    for start, end in _line_spans(text):
+        tokens.extend(tokenize_line(text, start, end))
+    return tokens
+
+
+_LINE_RE = re.compile(r"[^\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def _line_spans(text: str) -> Iterable[tuple[int, int]]:
+    for match in _LINE_RE.finditer(text):
+        yield match.span()
+
+
+# --------------------------------------------------------------------------------------------------
+# Sentences and line modes
+# --------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = frozenset({".", "!", "?", "...", "…", "?!", "!?"})
+_CLOSERS = frozenset({'"', "'", "’", "”", ")", "]", "»"})
+_OPENERS = frozenset({'"', "'", "‘", "“", "(", "[", "«"})
+# Words a title-case headline leaves in lower case.
+FUNCTION_WORDS = frozenset(
+    (
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "or",
+        "nor",
+        "for",
+        "so",
+        "yet",
+        "as",
+        "at",
+        "by",
+        "in",
+        "of",
+        "off",
+        "on",
+        "per",
+        "to",
+        "up",
+        "via",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "upon",
+        "than",
+        "vs",
+        "v",
+        "is",
+        "are",
+        "was",
+        "be",
+        "its",
+        "it's",
+        "'s",
+        "n't",
+        "'re",
+        "'ve",
+        "'ll",
+        "'d",
+        "'m",
+        "de",
+        "la",
+        "le",
+        "du",
+        "da",
+        "di",
+        "van",
+        "von",
+        "der",
+        "den",
+        "del",
+        "des",
+        "y",
+        "e",
+        "al",
+        "bin",
+        "el",
+    )
+)
+
+NORMAL, TITLE, UPPER = "n", "t", "u"
+
+
+@dataclass(slots=True)
+class Sentence:
+    tokens: list[Token]
+    mode: str  # NORMAL, TITLE or UPPER: the case style of the line the sentence is on
+
+
+def line_mode(tokens: Sequence[Token]) -> str:
+    """Is a line written normally, in title case (headline style) or in capitals?"""
+    letters = upper = content = lower_content = 0
+    for token in tokens:
+        word = token.text
+        if not word[0].isalpha():
+            continue
+        alpha = sum(1 for c in word if c.isalpha())
+        if alpha >= 2:
+            letters += 1
+            if word.isupper():
+                upper += 1
+        low = word.lower().replace("’", "'")
+        if low in FUNCTION_WORDS:
+            continue
+        content += 1
+        if word[0].islower():
+            lower_content += 1
+    if letters >= 2 and upper >= 0.75 * letters and upper >= 2:
+        return UPPER
+    if content >= 3 and lower_content == 0:
+        return TITLE
+    return NORMAL
+
+
+def _split_sentences(tokens: list[Token]) -> list[list[Token]]:
+    out: list[list[Token]] = []
+    begin = 0
+    n = len(tokens)
+    i = 0
+    while i < n:
+        if tokens[i].text in _SENTENCE_END:
+            j = i + 1
+            while j < n and tokens[j].text in _CLOSERS:
+                j += 1
+            if j < n:
+                nxt = tokens[j].text
+                if nxt[0].isupper() or nxt[0].isdigit() or nxt in _OPENERS:
+                    out.append(tokens[begin:j])
+                    begin = j
+            i = j
+            continue
+        i += 1
+    if begin < n:
+        out.append(tokens[begin:])
+    return out
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Lines of ``text``, split into sentences, each with its line's case mode."""
+    out: list[Sentence] = []
+    for start, end in _line_spans(text):
+        tokens = tokenize_line(text, start, end)
+        if not tokens:
+            continue
+        mode = line_mode(tokens)
+        for chunk in _split_sentences(tokens):
+            out.append(Sentence(chunk, mode))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Gazetteer
+# --------------------------------------------------------------------------------------------------
+
+
+class Gazetteer:
+    """Lists of names (``tagger_<category>.txt``, one entry a line), matched case-insensitively."""
+
+    def __init__(self, entries: dict[str, Iterable[str]] | None = None) -> None:
+        self.index: dict[str, tuple[str, ...]] = {}
+        self.max_len = 0
+        for category, names in (entries or {}).items():
+            self.add(category, names)
+
+    def add(self, category: str, names: Iterable[str]) -> None:
+        index = self.index
+        for name in names:
+            if name.isalpha():  # most entries: one plain word, no need to tokenize
+                key, length = name.lower(), 1
+            else:
+                words = [norm_word(t.text) for t in tokenize_line(name)]
+                if not words:
+                    continue
+                key, length = " ".join(words), len(words)
+            have = index.get(key)
+            if have is None:
+                index[key] = (category,)
+            elif category not in have:
+                index[key] = (*have, category)
+            if length > self.max_len:
+                self.max_len = length
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> Gazetteer:
+        directory = GAZETTEER_DIR if directory is None else directory
+        gazetteer = cls()
+        if directory.is_dir():
+            for path in sorted(directory.glob(f"{GAZETTEER_PREFIX}*.txt")):
+                category = path.stem[len(GAZETTEER_PREFIX) :]
+                with path.open(encoding="utf-8") as handle:
+                    names = [line.strip() for line in handle if line.strip() and not line.startswith("#")]
+                gazetteer.add(category, names)
+        return gazetteer
+
+    def match(self, words: Sequence[str], capital: Sequence[bool]) -> list[list[str]]:
+        """Per token, features such as ``place:B`` for the longest entries covering it.
+
+        ``words`` are normalised lower-case tokens; ``capital`` says which tokens may start or end
+        an entry (capitalised tokens in normal text, any token in a headline).
+        """
+        n = len(words)
+        feats: list[list[str]] = [[] for _ in range(n)]
+        if not self.index:
+            return feats
+        index = self.index
+        i = 0
+        while i < n:
+            if not capital[i]:
+                i += 1
+                continue
+            best = 0
+            for length in range(min(self.max_len, n - i), 0, -1):
+                if not capital[i + length - 1]:
+                    continue
+                key = words[i] if length == 1 else " ".join(words[i : i + length])
+                cats = index.get(key)
+                if cats is None:
+                    continue
+                best = length
+                for cat in cats:
+                    feats[i].append(f"{cat}:B")
+                    for k in range(i + 1, i + length):
+                        feats[k].append(f"{cat}:I")
+                break
+            i += best if best > 1 else 1
+        return feats
+
+
+# --------------------------------------------------------------------------------------------------
+# Features
+# --------------------------------------------------------------------------------------------------
+
+_NORM_TABLE = str.maketrans(
+    {"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "—": "-", "–": "-"}
+)
+_DIGITS = re.compile(r"\d")
+
+
+def norm_word(word: str) -> str:
+    """Lower case, straight quotes, digits as 0."""
+    low = word.lower().translate(_NORM_TABLE)
+    if any(c.isdigit() for c in low):
+        low = _DIGITS.sub("0", low)
+    return low
+
+
+def word_shape(word: str) -> str:
+    """Short shape: ``Zelenskyy`` -> ``Xx``, ``U.S.`` -> ``X.X.``, ``1996-08-22`` -> ``d-d-d``."""
+    out: list[str] = []
+    last = ""
+    for c in word:
+        if c.isupper():
+            s = "X"
+        elif c.islower():
+            s = "x"
+        elif c.isdigit():
+            s = "d"
+        elif c in "’'":
+            s = "'"
+        elif c.isalpha():
+            s = "x"
+        else:
+            s = c
+        if s != last:
+            out.append(s)
+            last = s
+    return "".join(out)
+
+
+class _Word(NamedTuple):
+    norm: str
+    shape: str
+    capital: bool  # starts with a capital letter
+    features: list[str]  # the token's own features, already conjoined with the mode
+
+
+class Featurizer:
+    """Turns sentences into CRF feature lists. Per-word work is cached."""
+
+    def __init__(
+        self,
+        gazetteer: Gazetteer | None = None,
+        cache_size: int = 30_000,
+        vocabulary: frozenset[str] | None = None,
+    ) -> None:
+        self.gazetteer = gazetteer if gazetteer is not None else Gazetteer()
+        # Training only: words outside ``vocabulary`` (seen once) get no word-identity features, so the
+        # model learns what to do with a word it has never seen from the words it has seen once. At
+        # tagging time every word gets them; the model simply has no weight for unseen ones.
+        self.vocabulary = vocabulary
+        self._cache: dict[tuple[str, str], _Word] = {}
+        self._cache_size = cache_size
+
+    def _word(self, word: str, mode: str) -> _Word:
+        key = (word, mode)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        norm = norm_word(word)
+        shape = word_shape(word)
+        capital = word[0].isupper()
+        m = "" if mode == NORMAL else mode
+        known = self.vocabulary is None or norm in self.vocabulary
+        f = [f"w={norm}", f"{m}sh={shape}"] if known else [f"{m}sh={shape}"]
+        n = len(norm)
+        if n > 1 and not shape.startswith("d"):
+            for k in range(1, min(4, n - 1) + 1):
+                f.append(f"p{k}={norm[:k]}")
+                f.append(f"s{k}={norm[-k:]}")
+        if capital:
+            f.append(f"{m}cap")
+        if word.isupper() and n > 1:
+            f.append(f"{m}allcap")
+        if mode != UPPER and n > 1 and word.isupper():
+            # acronyms keep their case: "US" is not "us"; "U.S." and "US" share a weight
+            f.append("W=" + word.replace(".", ""))
+        if "-" in word and n > 2:
+            parts = norm.split("-")
+            f.append(f"h0={parts[0]}")
+            f.append(f"h1={parts[-1]}")
+        if n > 12:
+            f.append("long")
+        result = _Word(norm if known else "", f"{m}{shape}", capital, f)
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
+
+    def document_case(self, sents: Sequence[Sentence]) -> dict[str, int]:
+        """How words are written in the normal-case sentences of a text, sentence starts excepted.
+
+        Bit 1: seen capitalised; bit 2: seen in lower case.
+        """
+        seen: dict[str, int] = {}
+        for sentence in sents:
+            if sentence.mode != NORMAL:
+                continue
+            tokens = sentence.tokens
+            for i in range(1, len(tokens)):
+                word = tokens[i].text
+                c = word[0]
+                if not c.isalpha():
+                    continue
+                if tokens[i - 1].text in _OPENERS or tokens[i - 1].text == ":":
+                    continue
+                low = word.lower()
+                seen[low] = seen.get(low, 0) | (1 if c.isupper() else 2)
+        return seen
+
+    def features(self, sentence: Sentence, doc_case: dict[str, int] | None = None) -> list[list[str]]:
+        mode = sentence.mode
+        words = [self._word(t.text, mode) for t in sentence.tokens]
+        n = len(words)
+        norms = [w.norm for w in words]
+        shapes = [w.shape for w in words]
+        lowers = norms if self.vocabulary is None else [norm_word(t.text) for t in sentence.tokens]
+        if mode == NORMAL:
+            capital = [w.capital for w in words]
+        else:
+            capital = [t.text[0].isalnum() for t in sentence.tokens]
+        gaz = self.gazetteer.match(lowers, capital)
+        padded_norms = ["<s>", "<s>", *norms, "</s>", "</s>"]
+        padded_shapes = ["<s>", "<s>", *shapes, "</s>", "</s>"]
+        mode_feature = f"mode={mode}"
+        m = "" if mode == NORMAL else mode
+        gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
+        out: list[list[str]] = []
+        for i in range(n):
+            w = words[i]
+            j = i + 2
+            f = list(w.features)
+            f.append(mode_feature)
+            prev, nxt = padded_norms[j - 1], padded_norms[j + 1]
+            if prev:
+                f.append("w-1=" + prev)
+            if nxt:
+                f.append("w+1=" + nxt)
+            if padded_norms[j - 2]:
+                f.append("w-2=" + padded_norms[j - 2])
+            if padded_norms[j + 2]:
+                f.append("w+2=" + padded_norms[j + 2])
+            if w.norm:
+                if prev:
+                    f.append("w-1|w=" + prev + "|" + w.norm)
+                if nxt:
+                    f.append("w|w+1=" + w.norm + "|" + nxt)
+            f.append("sh-1=" + padded_shapes[j - 1])
+            f.append("sh+1=" + padded_shapes[j + 1])
+            f.append("sh3=" + padded_shapes[j - 1] + "|" + w.shape + "|" + padded_shapes[j + 1])
+            first = i == 0 or (i == 1 and lowers[0] in ('"', "'", "("))
+            if first:
+                f.append("first")
+                f.append("first|" + w.shape)
+            for g in gaz[i]:
+                f.append(gaz0 + g)
+            if i > 0:
+                for g in gaz[i - 1]:
+                    f.append(gaz_prev + g)
+            if i + 1 < n:
+                for g in gaz[i + 1]:
+                    f.append(gaz_next + g)
+            if doc_case is not None and w.capital and (mode != NORMAL or first):
+                seen = doc_case.get(sentence.tokens[i].text.lower())
+                if seen is not None:
+                    f.append("dc=" + ("C", "L", "B")[seen - 1])
+            out.append(f)
+        return out
+
+    def document(self, sents: Sequence[Sentence]) -> list[list[list[str]]]:
+        doc_case = self.document_case(sents)
+        return [self.features(s, doc_case) for s in sents]
+
+
+_TYPES = ("PER", "ORG", "LOC", "MISC", "O")
+
+
+def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]) -> list[list[list[str]]]:
+    """Second-pass features: how a first pass labelled the same word elsewhere in the text.
+
+    For each capitalised word, the labels its other capitalised occurrences got: ``dt=`` the
+    majority (every type in a tie), ``dtu=`` when they all agree, and ``dtm=`` for each type the word
+    had inside a longer name ("Andrii Sybiha", "Pirelli SpA"), the most telling evidence. So a bare
+    "Sybiha" or "Pirelli" elsewhere in the text borrows from it. Empty lists where a word occurs once.
+    """
+    counts: dict[str, list[int]] = {}
+    multi: dict[str, list[int]] = {}
+    keys: list[list[tuple[str, int, bool] | None]] = []
+    for sentence, row in zip(sents, labels, strict=True):
+        sentence_keys: list[tuple[str, int, bool] | None] = []
+        n = len(row)
+        for i, (token, label) in enumerate(zip(sentence.tokens, row, strict=True)):
+            if not token.text[0].isupper():
+                sentence_keys.append(None)
+                continue
+            key = norm_word(token.text)
+            kind = _TYPES.index(label[2:]) if label != "O" else 4
+            counts.setdefault(key, [0, 0, 0, 0, 0])[kind] += 1
+            in_longer = label != "O" and (
+                (i > 0 and label[0] == "I" and row[i - 1][2:] == label[2:])
+                or (i + 1 < n and row[i + 1] == "I-" + label[2:])
+            )
+            if in_longer:
+                multi.setdefault(key, [0, 0, 0, 0, 0])[kind] += 1
+            sentence_keys.append((key, kind, in_longer))
+        keys.append(sentence_keys)
+    out: list[list[list[str]]] = []
+    for sentence_keys in keys:
+        rows: list[list[str]] = []
+        for item in sentence_keys:
+            feats: list[str] = []
+            if item is not None:
+                key, kind, in_longer = item
+                others = list(counts[key])
+                others[kind] -= 1
+                total = sum(others)
+                if total:
+                    top = max(others)
+                    for k in range(5):
+                        if others[k] == top:
+                            feats.append("dt=" + _TYPES[k])
+                    if top == total:
+                        feats.append("dtu=" + _TYPES[others.index(top)])
+                    longer = multi.get(key)
+                    if longer is not None:
+                        for k in range(4):
+                            if longer[k] - (in_longer and k == kind) > 0:
+                                feats.append("dtm=" + _TYPES[k])
+            rows.append(feats)
+        out.append(rows)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding and the tagger
+# --------------------------------------------------------------------------------------------------
+
+
+def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
+    """BIO labels -> (start, end, type) spans; an ``I-`` without its ``B-`` opens an entity."""
+    spans: list[tuple[int, int, str]] = []
+    open_type: str | None = None
+    open_start = open_end = 0
+    for token, label in zip(tokens, labels, strict=True):
+        kind = label[2:] if label != "O" else None
+        if open_type is not None and (kind != open_type or label.startswith("B-")):
+            spans.append((open_start, open_end, open_type))
+            open_type = None
+        if kind is not None:
+            if open_type is None:
+                open_type, open_start = kind, token.start
+            open_end = token.end
+    if open_type is not None:
+        spans.append((open_start, open_end, open_type))
+    return spans
+
+
+class Tagger:
+    """Finds people, organisations and places in plain text."""
+
+    def __init__(self, crf: Any, featurizer: Featurizer, path: Path) -> None:
+        self._crf = crf
+        self._featurizer = featurizer
+        self._lock = threading.Lock()  # a crfsuite tagger is not safe to share between threads
+        self.path = path
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, gazetteer_dir: Path | None = None) -> Tagger:
+        """Open a trained model (by default the committed ``ingest/models/ner.crfsuite``)."""
+        import pycrfsuite
+
+        model = Path(path) if path is not None else DEFAULT_MODEL_PATH
+        if not model.is_file():
+            raise FileNotFoundError(f"no NER model at {model}: train one with `python -m ingest.train`")
+        crf = pycrfsuite.Tagger()
+        crf.open(str(model))
+        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir)), model)
+
+    def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
+        """BIO labels (PER, ORG, LOC, MISC) for each sentence.
+
+        Two passes with the same model: the second adds what the first said about the same words
+        elsewhere in the text (``document_features``), for the sentences where that says anything.
+        """
+        feats = self._featurizer.document(sents)
+        with self._lock:
+            tag = self._crf.tag
+            first = [tag(f) if f else [] for f in feats]
+            extra = document_features(sents, first)
+            out = []
+            for f, labels, more in zip(feats, first, extra, strict=True):
+                if any(more):
+                    labels = tag([a + b if b else a for a, b in zip(f, more, strict=True)])
+                out.append(labels)
+            return out
+
+    def tag_all(self, text: str) -> list[tuple[int, int, str]]:
+        """Every entity span (start, end, type) with CoNLL types, MISC included."""
+        sents = sentences(text)
+        spans: list[tuple[int, int, str]] = []
+        for sentence, labels in zip(sents, self.labels(sents), strict=True):
+            spans.extend(decode(sentence.tokens, labels))
+        return spans
+
+    def tag(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, kind) spans, kind one of person, organization, place."""
+        return [(s, e, KINDS[t]) for s, e, t in self.tag_all(text) if t in KINDS]
+
+
+_default: Tagger | None = None
+_default_lock = threading.Lock()
+
+
+def default_tagger() -> Tagger:
+    """The committed model, loaded once."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Tagger.load()
+    return _default
+
+
+def extract(text: str) -> list[tuple[int, int, str]]:
+    """Entities in ``text`` as (start, end, kind) using the committed model."""
+    return default_tagger().tag(text)

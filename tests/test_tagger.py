@@ -1,0 +1,215 @@
+"""The statistical NER tagger: tokenizer offsets always; the committed model where it is present."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+
+import pytest
+
+from ingest.tagger import (
+    DEFAULT_MODEL_PATH,
+    GAZETTEER_DIR,
+    GAZETTEER_PREFIX,
+    NORMAL,
+    TITLE,
+    UPPER,
+    Tagger,
+    decode,
+    line_mode,
+    sentences,
+    tokenize,
+    tokenize_line,
+)
+
+TRICKY = (
+    "KYIV, Ukraine (AP) — Ukraine’s foreign minister, Andrii Sybiha, said talks with the U.S. would go on.\n"
+    "“We don’t agree,” Mr. Witkoff told Dr. O’Brien-Smith at 10:30 a.m. on Feb. 24,\n"
+    "paying $1,250.50 to AT&T Inc. (or 'the firm') on 1996-08-22.\n"
+    "\n"
+    "Trump's plan — and the E.U.’s — cost 3.5bn... see https://example.com/a.html, or mail a.b@c.org!\n"
+    "Zelenskyy Meets Witkoff in Berlin\r\nPUTIN SAYS NO TO U.S.\n"
+)
+
+
+def words(text: str) -> list[str]:
+    return [t.text for t in tokenize(text)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Tokenizer and sentences (no model needed)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_token_offsets_are_exact() -> None:
+    tokens = tokenize(TRICKY)
+    assert tokens
+    for token in tokens:
+        assert TRICKY[token.start : token.end] == token.text
+        assert token.text.strip() == token.text and token.text
+    assert [t.start for t in tokens] == sorted(t.start for t in tokens)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(tokens))
+
+
+def test_possessives_and_clitics_split_off() -> None:
+    assert words("Putin’s envoy") == ["Putin", "’s", "envoy"]
+    assert words("Trump's plan") == ["Trump", "'s", "plan"]
+    assert words("the E.U.’s diplomat") == ["the", "E.U.", "’s", "diplomat"]
+    assert words("We don’t, they can't") == ["We", "do", "n’t", ",", "they", "ca", "n't"]
+    assert words("O'Neill and O’Brien") == ["O'Neill", "and", "O’Brien"]
+
+
+def test_curly_quotes_hyphens_abbreviations_numbers() -> None:
+    assert words("“Yes,” he said") == ["“", "Yes", ",", "”", "he", "said"]
+    assert words("Jean-Paul, a 3-year-old") == ["Jean-Paul", ",", "a", "3-year-old"]
+    assert words("Mr. J. Smith of the U.S. and AT&T Inc. left") == [
+        "Mr.",
+        "J.",
+        "Smith",
+        "of",
+        "the",
+        "U.S.",
+        "and",
+        "AT&T",
+        "Inc.",
+        "left",
+    ]
+    assert words("$1,250.50 at 10:30 on 1996-08-22") == ["$", "1,250.50", "at", "10:30", "on", "1996-08-22"]
+    # a period that ends the line ends the sentence too (the CoNLL convention)
+    assert words("troops left the U.S.") == ["troops", "left", "the", "U.S", "."]
+
+
+def test_tokenize_line_offsets_are_into_the_whole_text() -> None:
+    text = "first line\nPutin’s second"
+    start = text.index("Putin")
+    tokens = tokenize_line(text, start, len(text))
+    assert [t.text for t in tokens] == ["Putin", "’s", "second"]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+def test_sentences_and_line_modes() -> None:
+    text = (
+        "Zelenskyy Meets Witkoff in Berlin as Talks Resume\n"
+        "ZELENSKYY SAYS RUSSIA MUST AGREE\n"
+        "Mr. Witkoff met Vladimir Putin in the U.S. on Monday. He left. “It went well,” he said."
+    )
+    found = [(s.mode, " ".join(t.text for t in s.tokens)) for s in sentences(text)]
+    assert found == [
+        (TITLE, "Zelenskyy Meets Witkoff in Berlin as Talks Resume"),
+        (UPPER, "ZELENSKYY SAYS RUSSIA MUST AGREE"),
+        (NORMAL, "Mr. Witkoff met Vladimir Putin in the U.S. on Monday ."),
+        (NORMAL, "He left ."),
+        (NORMAL, "“ It went well , ” he said ."),
+    ]
+    assert line_mode(tokenize("Peter Blackburn")) == NORMAL  # too short to call a headline
+
+
+def test_decode_bio() -> None:
+    tokens = tokenize("Steve Witkoff met Putin in Moscow")
+    labels = ["B-PER", "I-PER", "O", "I-PER", "O", "B-LOC"]
+    assert decode(tokens, labels) == [(0, 13, "PER"), (18, 23, "PER"), (27, 33, "LOC")]
+
+
+# --------------------------------------------------------------------------------------------------
+# The committed model
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    if importlib.util.find_spec("pycrfsuite") is None:
+        pytest.skip("python-crfsuite is not installed")
+    if not DEFAULT_MODEL_PATH.is_file():
+        pytest.skip(f"no trained model at {DEFAULT_MODEL_PATH} (python -m ingest.train writes it)")
+    return Tagger.load()
+
+
+def found(tagger: Tagger, text: str) -> set[tuple[str, str]]:
+    spans = tagger.tag(text)
+    for start, end, kind in spans:
+        assert 0 <= start < end <= len(text)
+        assert kind in {"person", "organization", "place"}
+        assert text[start:end] == text[start:end].strip()
+    return {(text[s:e], k) for s, e, k in spans}
+
+
+def test_modern_names(tagger: Tagger) -> None:
+    text = "Ukrainian President Volodymyr Zelenskyy met Steve Witkoff in Kyiv on Tuesday."
+    assert found(tagger, text) == {
+        ("Volodymyr Zelenskyy", "person"),
+        ("Steve Witkoff", "person"),
+        ("Kyiv", "place"),
+    }
+    text = "Foreign Minister Andrii Sybiha told reporters in Brussels that NATO would meet again."
+    assert found(tagger, text) == {
+        ("Andrii Sybiha", "person"),
+        ("Brussels", "place"),
+        ("NATO", "organization"),
+    }
+
+
+def test_possessives_stay_outside_the_name(tagger: Tagger) -> None:
+    text = "Putin’s envoy flew to Washington. Ukraine’s foreign minister, Andrii Sybiha, met Trump's aides."
+    result = found(tagger, text)
+    assert ("Putin", "person") in result
+    assert ("Ukraine", "place") in result
+    assert ("Andrii Sybiha", "person") in result
+    assert ("Washington", "place") in result
+    assert not any("’s" in name or "'s" in name for name, _ in result)
+
+
+def test_title_case_headline(tagger: Tagger) -> None:
+    headline = "Zelenskyy Meets Witkoff in Berlin as Peace Talks Resume"
+    body = "Ukrainian President Volodymyr Zelenskyy met US envoy Steve Witkoff in Berlin on Monday."
+    text = f"{headline}\n{body}"
+    in_headline = {(text[s:e], k) for s, e, k in tagger.tag(text) if e <= len(headline)}
+    assert in_headline == {("Zelenskyy", "person"), ("Witkoff", "person"), ("Berlin", "place")}
+    # alone, a headline has less to go on, but its common words are still not names
+    alone = found(tagger, headline)
+    assert ("Berlin", "place") in alone
+    assert not any(word in name for name, _ in alone for word in ("Meets", "Peace", "Talks", "Resume"))
+
+
+def test_all_caps(tagger: Tagger) -> None:
+    text = (
+        "ZELENSKYY AND STARMER MEET IN LONDON\n"
+        "Volodymyr Zelenskyy met Keir Starmer in London on Saturday, Downing Street said."
+    )
+    headline = text.split("\n")[0]
+    in_headline = {(text[s:e], k) for s, e, k in tagger.tag(text) if e <= len(headline)}
+    assert ("LONDON", "place") in in_headline
+    assert ("STARMER", "person") in in_headline
+
+
+def test_organizations(tagger: Tagger) -> None:
+    text = "Shares of Microsoft rose after the European Commission fined Google, Reuters reported."
+    result = found(tagger, text)
+    assert ("European Commission", "organization") in result
+    assert ("Microsoft", "organization") in result
+    assert ("Reuters", "organization") in result
+
+
+def test_empty_and_deterministic(tagger: Tagger) -> None:
+    assert tagger.tag("") == []
+    assert tagger.tag(" \n\n  ") == []
+    assert tagger.tag("the cat sat on the mat.") == []
+    assert tagger.tag(TRICKY) == tagger.tag(TRICKY)
+
+
+def test_module_extract(tagger: Tagger) -> None:
+    from ingest.tagger import extract
+
+    text = "Angela Merkel visited Paris."
+    assert extract(text) == tagger.tag(text)
+
+
+def test_model_matches_its_gazetteer() -> None:
+    """The model was trained against these gazetteer files: changing them means retraining."""
+    readme = DEFAULT_MODEL_PATH.parent / "README.md"
+    if not DEFAULT_MODEL_PATH.is_file() or not readme.is_file():
+        pytest.skip("no trained model and README to compare with")
+    text = readme.read_text(encoding="utf-8")
+    for path in sorted(GAZETTEER_DIR.glob(f"{GAZETTEER_PREFIX}*.txt")):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert f"`{path.name}` sha256 `{digest}`" in text, f"{path.name} changed since training: retrain"
