@@ -4,9 +4,13 @@ Two steps, kept apart so that a trained tagger can replace the first without tou
 
 - ``extract(text)`` finds names. For now it is rule-based: runs of capitalised words, typed by a
   curated gazetteer (``ingest/gazetteer/*.txt``, read once at import), titles and honorifics, known
-  first names and organisation or place suffixes. In a headline (title case or capitals) and at the
-  start of a sentence a capital letter proves nothing, so there only gazetteer names, first names
-  and names the same text establishes elsewhere count.
+  first names, organisation or place suffixes and heads, and the words around a name ("the charity
+  X", "the X wind farm", "in the X"). Names of events, prizes and instruments ("the World Cup", "the
+  Hubble Space Telescope") are no person, organisation or place; a run of common words with no
+  first name ("Shining Path") is no person's name. The tagger's lists of towns and common words
+  (``tagger_place.txt``, ``tagger_common_word.txt``) serve as weak evidence. In a headline (title
+  case or capitals) and at the start of a sentence a capital letter proves nothing, so there only
+  gazetteer names, first names, acronyms and names the same text establishes elsewhere count.
 - ``find_mentions(draft)`` runs ``extract`` over an article and turns its spans into one
   ``MentionDraft`` per entity: partial names linked to full ones, roles, counts and salience.
 """
@@ -68,9 +72,19 @@ _PLACE_SUFFIXES = _WORDS["place_suffix"]
 _PLACE_HEADS = _WORDS["place_head"]
 _PLACE_PREFIXES = _WORDS["place_prefix"]
 _LOCATIVES = _WORDS["locative"]
+_DIRECTIONS = _WORDS["direction"]
+_FACILITIES = _WORDS["facility"]
+_ORG_DESCRIPTORS = _WORDS["org_descriptor"]
+_THING_SUFFIXES = _WORDS["thing_suffix"]
+_NO_NAMES = _WORDS["no_name"]
+# Lists of the statistical tagger (tagger_README.md), weak evidence here: ordinary words, given names.
+_COMMON_WORDS = frozenset(_key(word) for word in _lines("tagger_common_word.txt"))
 _FIRST_NAMES = frozenset(_key(word) for line in _lines("first_names.txt") for word in line.split())
 _DEMONYMS = frozenset(word for line in _lines("demonyms.txt") for word in line.split())
+_GIVEN_NAMES = _FIRST_NAMES | frozenset(_key(word) for word in _lines("tagger_first_name.txt"))
 _LINKS = frozenset({"of", "for"})  # inside a name: Bank of England, Royal Institute for Cultural Heritage
+_LEADS = _WORDS["lead_verb"]
+_COMMON_NOUNS = _ORG_SUFFIXES | _PLACE_SUFFIXES | _THING_SUFFIXES | _NO_NAMES  # no name standing alone
 _LINK_HEADS = _ORG_HEADS | _ORG_SUFFIXES | _PLACE_HEADS | _TITLES | _MODIFIERS  # what a link may follow
 
 # --------------------------------------------------------------------------------------------------
@@ -166,6 +180,9 @@ def _load_gazetteer() -> tuple[dict[tuple[str, ...], _Known], dict[str, int]]:
 
 
 _KNOWN, _LONGEST = _load_gazetteer()
+# Towns and cities of the world, shared with the statistical tagger: evidence of a place for a name
+# nothing else types, never enough to override other evidence ("Reading", "Victoria", "Jordan").
+_TOWNS = frozenset(tuple(t.key for t in _tokens(line) if t.word) for line in _lines("tagger_place.txt"))
 
 
 def _known_at(tokens: list[_Token], i: int, end: int) -> tuple[int, _Known] | None:
@@ -289,24 +306,25 @@ def _after_link(tokens: list[_Token], j: int) -> int | None:
 def _run_end(tokens: list[_Token], i: int) -> int:
     """Where the run of name words starting at ``tokens[i]`` ends (exclusive); ``i`` if none starts."""
     n, j = len(tokens), i
+    end = i  # after the last name word: small words only stay in a name between two name words
     while j < n:
         token = tokens[j]
         if known := _known_at(tokens, j, n):  # first, for names with small words: Bosnia and Herzegovina
-            j += known[0]
+            j = end = j + known[0]
             if tokens[j - 1].possessive:
                 break
         elif _is_name_word(tokens, j, i) or (j > i and _is_particle_name(token)):
-            j += 1
+            j = end = j + 1
             if token.possessive:
                 break
             # The period of an initial or abbreviation stays in the name: George W. Bush, Mr. Putin.
             if j < n and tokens[j].text == "." and (len(token.text) == 1 or token.key in _ABBREVIATIONS):
-                j += 1
-        elif j > i and (following := _after_link(tokens, j)):
+                j = end = j + 1
+        elif j > i and j == end and (following := _after_link(tokens, j)):
             j = following
         else:
             break
-    return j
+    return end
 
 
 def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
@@ -335,22 +353,42 @@ def _pieces(tokens: list[_Token]) -> Iterator[_Piece]:
             yield from _classify_headline(tokens[start:end])
             continue
         before = tokens[start - 1] if start and not tokens[start - 1].cap else None
+        if before and before.key == "the" and start > 1 and tokens[start - 2].key in _LOCATIVES:
+            before = tokens[start - 2]  # "in the Ruhr" is read as "in Ruhr"
         partner = None  # "Dublin and Cork": a name joined to a typed one is likely of its kind
         if before and before.key in ("and", "or") and last and last.tokens[-1] is tokens[start - 2]:
             partner = last.kind
-        for piece in _classify(tokens[start:end], opens, before, partner):
+        after = _facility_after(tokens, end)
+        for piece in _classify(tokens[start:end], opens, before, partner, after):
             last = piece
             yield piece
 
 
+def _facility_after(tokens: list[_Token], end: int) -> bool:
+    """Whether the lower-case words after a name make it a facility's: "the Sørvest wind farm"."""
+    for token in tokens[end : end + 2]:
+        if not token.word or token.cap:
+            return False
+        if token.key in _FACILITIES:
+            return True
+    return False
+
+
 def _classify(
-    run: list[_Token], opens: bool = False, before: _Token | None = None, partner: EntityKind | None = None
+    run: list[_Token],
+    opens: bool = False,
+    before: _Token | None = None,
+    partner: EntityKind | None = None,
+    facility: bool = False,
 ) -> Iterator[_Piece]:
     """Type one run of capitalised words in running text. ``opens``: it starts a sentence; ``before``:
-    the lower-case word before it; ``partner``: the kind of a name it is joined to by "and"."""
+    the lower-case word before it; ``partner``: the kind of a name it is joined to by "and";
+    ``facility``: the words after it name a facility ("wind farm")."""
     words = [token for token in run if token.word]
     keys = [token.key for token in words]
     several = len(words) > 1
+    if not words:
+        return
     if kind := _known_kind(run):
         yield _Piece(run, _Evidence.STRONG, kind)
     elif keys[0] in _PLACE_PREFIXES and several and _known_kind(run[1:]) is EntityKind.PLACE:
@@ -359,38 +397,56 @@ def _classify(
         yield from pieces  # "US House of Representatives": two gazetteer names
     elif several and (kind := _suffix_kind(keys)):
         yield _Piece(run, _Evidence.STRONG, kind)
+    elif several and keys[-1] in _THING_SUFFIXES:
+        yield from _known_pieces(run, whole=False, rest=False)  # World Cup; Tokyo in Tokyo Marathon
     elif split := _title_split(run):
         yield from _classify_title(run[:split])
         yield _Piece(run[split:], _Evidence.STRONG, EntityKind.PERSON)
     elif any(_is_role_word(key) or key in _HONORIFICS for key in keys) and all(map(_is_title_part, run)):
         yield from _classify_title(run)  # "US President", "Foreign Minister": a title, no name
+    elif before and before.key in _ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
+        yield _Piece(run, _Evidence.WEAK, EntityKind.ORGANIZATION)
     elif _is_demonym(keys[-1]):
         return  # "South African", "Latin American": descriptions, not names
     elif _is_demonym(keys[0]):
-        yield from _classify(run[1:], False, before, partner)
+        yield from _classify(run[1:], False, before, partner, facility)
     elif (several and keys[0] in _FIRST_NAMES) or (before and _singular_title(before.key)):
         yield _Piece(run, _Evidence.STRONG, EntityKind.PERSON)  # Steve Witkoff; envoys Witkoff
     elif several and keys[0] in _ORG_HEADS:
         yield _Piece(run, _Evidence.STRONG, EntityKind.ORGANIZATION)  # Union Cycliste Internationale
     elif several and (pieces := _known_pieces(run, whole=False)):
         yield from pieces
-    elif not several and keys[0] in _ORG_SUFFIXES | _PLACE_SUFFIXES:
-        return  # "the Ministry", "the Bank": a common noun, not a name
-    elif opens and not several:
-        yield _Piece(run, _Evidence.DEFERRED)  # "Frustrated with both sides, ..."
+    elif not several and keys[0] in _COMMON_NOUNS:
+        return  # "the Ministry", "the Bank", "the Tour", "the Sun": a common noun, not a name
+    elif opens and not several and not words[0].upper:
+        yield _Piece(run, _Evidence.DEFERRED)  # "Frustrated with both sides, ..." (but "NASA’s ...")
     else:
-        yield _Piece(run, _Evidence.WEAK, _guess(several, before, partner))
+        yield _Piece(run, _Evidence.WEAK, _guess(run, several, before, partner, facility))
 
 
-def _guess(several: bool, before: _Token | None, partner: EntityKind | None) -> EntityKind:
-    """The kind of a capitalised name nothing else types. Two words or more are most often a person;
-    one word joined to a typed name is of its kind, after "in" or "near" a place; any other single
-    word that is no part of a person the text names in full is more often a company, club or body."""
+def _guess(
+    run: list[_Token], several: bool, before: _Token | None, partner: EntityKind | None, facility: bool
+) -> EntityKind:
+    """The kind of a capitalised name nothing else types.
+
+    A name before a facility ("the Hornsea wind farm") is a place. Two words or more are most often
+    a person, unless they are all common words and the first is no given name: "Shining Path" looks
+    like no one's name and is more often a body ("Will Young" does look like one). One word joined
+    to a typed name is of its kind; after "in" or "near" it is a place, and so is a town's name after
+    "to" or "from" ("the road to Gulu"); any other single word that is no part of a person the text
+    names in full is more often a company, club or body (a town's name alone too: "Newcastle won").
+    """
+    keys = tuple(token.key for token in run if token.word)
+    if facility:
+        return EntityKind.PLACE
     if several:
-        return EntityKind.PERSON
+        common = keys[0] not in _GIVEN_NAMES and all(key in _COMMON_WORDS for key in keys)
+        return EntityKind.ORGANIZATION if common else EntityKind.PERSON
     if partner:
         return partner
-    return EntityKind.PLACE if before and before.key in _LOCATIVES else EntityKind.ORGANIZATION
+    if before and (before.key in _LOCATIVES or (before.key in _DIRECTIONS and keys in _TOWNS)):
+        return EntityKind.PLACE
+    return EntityKind.ORGANIZATION
 
 
 def _suffix_kind(keys: list[str]) -> EntityKind | None:
@@ -398,6 +454,8 @@ def _suffix_kind(keys: list[str]) -> EntityKind | None:
     linked = {keys[i - 1] for i in range(1, len(keys)) if keys[i] in _LINKS}
     if keys[-1] in _ORG_SUFFIXES or linked & _ORG_HEADS:
         return EntityKind.ORGANIZATION
+    if keys[-1] in _THING_SUFFIXES:
+        return None  # the Gulf War, the Cape Epic: no place
     if keys[-1] in _PLACE_SUFFIXES or keys[0] in _PLACE_HEADS:
         return EntityKind.PLACE
     return None
@@ -460,25 +518,26 @@ def _classify_title(title: list[_Token]) -> Iterator[_Piece]:
         part = []
 
 
-def _known_pieces(run: list[_Token], whole: bool) -> list[_Piece]:
+def _known_pieces(run: list[_Token], whole: bool, rest: bool = True) -> list[_Piece]:
     """Gazetteer names inside a run, and what stands between them typed on its own; with ``whole``,
-    only if gazetteer names make up the whole run. Empty if there are none."""
+    only if gazetteer names make up the whole run; without ``rest``, the gazetteer names alone.
+    Empty if there are none."""
     pieces: list[_Piece] = []
-    i = rest = 0
+    i = loose = 0
     while i < len(run):
         if known := _known_at(run, i, len(run)):
-            if rest < i:
+            if loose < i:
                 if whole:
                     return []
-                pieces.extend(_classify(run[rest:i]))
+                pieces.extend(_classify(run[loose:i]) if rest else [])
             pieces.append(_Piece(run[i : i + known[0]], _Evidence.STRONG, known[1].kind))
-            i = rest = i + known[0]
+            i = loose = i + known[0]
         else:
             i += 1
-    if pieces and rest < len(run):
+    if pieces and loose < len(run):
         if whole:
             return []
-        pieces.extend(_classify(run[rest:]))
+        pieces.extend(_classify(run[loose:]) if rest else [])
     return pieces
 
 
@@ -587,7 +646,10 @@ _LIST_GAP = re.compile(r"\s*(?:,\s*and|,|and|&)\s*")
 _APPOSITIVE = re.compile(
     r",\s+(?:(?:the|a|an)\s+)?([^,.;:()“”\"]+?)\s*(?=[,.;:)]|\s+(?:who|which|that|whose)\b|$)"
 )
+_COMMA = re.compile(r"\s*,")
+_DETERMINERS = frozenset({"the", "a", "an", "his", "her", "their", "its", "our", "my", "your"})
 _APPOSITIVE_LINKS = frozenset({"of", "for", "at", "on", "in", "to", "with"})
+_RELATIVE = re.compile(r",\s+who\s+([^,.;:()“”\"]+?)\s*(?=[,.;:)]|$)")
 
 
 @dataclass(slots=True)
@@ -600,7 +662,8 @@ class _Field:
     offset: int
     tokens: list[_Token]
     token_starts: list[int]
-    named: set[int] = field(default_factory=set)  # starts of tokens inside a place or organisation name
+    # Starts of the tokens inside a place or organisation name, and its kind.
+    named: dict[int, EntityKind] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -644,7 +707,7 @@ def _mentions(fields: list[_Field]) -> list[_Mention]:
         if span.kind is not EntityKind.PERSON:
             first = bisect.bisect_left(source.token_starts, local.start)
             last = bisect.bisect_left(source.token_starts, local.end)
-            source.named.update(source.token_starts[first:last])
+            source.named.update(dict.fromkeys(source.token_starts[first:last], span.kind))
     return mentions
 
 
@@ -653,10 +716,15 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
     US President Donald Trump, ("envoy", True) for envoys Steve Witkoff.
 
     Title words, their modifiers, nationalities, "of" and place or organisation names may stand in
-    it; it must hold a title word.
+    it; it must hold a title word. A title that opens a sentence may also stand in apposition before
+    the name: "His coach, Esther Wanjiru, said" -> "coach".
     """
     source = mention.source
     tokens, end = source.tokens, bisect.bisect_left(source.token_starts, mention.span.start)
+    commas = (
+        end > 1 and tokens[end - 1].text == "," and _COMMA.match(source.text, mention.span.end) is not None
+    )
+    end -= commas
     start = end
     while start and tokens[start - 1].word:
         token = tokens[start - 1]
@@ -666,7 +734,7 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
     while start < end and tokens[start].key in _LINKS:
         start += 1
     heads = [token for token in tokens[start:end] if _singular_title(token.key)]
-    if not heads:
+    if not heads or (commas and not _opens_sentence(tokens, start)):
         return None
     head = heads[-1]
     singular = _singular_title(head.key)
@@ -683,25 +751,76 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
     return _spaced(role), plural
 
 
+def _opens_sentence(tokens: list[_Token], i: int) -> bool:
+    """Whether ``tokens[i]`` opens a sentence, after a determiner at most: "His coach", "The minister"."""
+    if i and tokens[i - 1].key in _DETERMINERS:
+        i -= 1
+    return i == 0 or tokens[i - 1].text in _SENTENCE_END or tokens[i - 1].text in _OPENERS
+
+
 def _role_after(mention: _Mention) -> str | None:
     """A title in apposition: "Marco Rubio, the Secretary of State," -> "Secretary of State".
 
     The phrase holds a title word among its first five words; after that come only capitalised or
     title words, unless a small word ("of", "at") opens a longer phrase: "an analyst at Calder
-    Securities" is a role, "the minister said" is not.
+    Securities" is a role, "the minister said" is not. A place it ends with says where the person
+    is, not what they are: "an analyst at Calder Securities in London" -> "analyst at Calder
+    Securities". Failing a title, a relative clause saying whom the person leads is the role:
+    "Jonas Vik, who leads the Offshore Workers’ Union," -> "leads the Offshore Workers’ Union".
     """
-    match = _APPOSITIVE.match(mention.source.text, mention.span.end)
+    return _role_in_apposition(mention) or _role_in_clause(mention)
+
+
+def _role_in_apposition(mention: _Mention) -> str | None:
+    source = mention.source
+    match = _APPOSITIVE.match(source.text, mention.span.end)
     if not match:
         return None
-    words = [token for token in _tokens(match.group(1)) if token.word]
+    phrase = _phrase(source, *match.span(1))
+    words = [token for token in phrase if token.word]
     heads = [i for i, token in enumerate(words[:5]) if token.key in _TITLES]
-    if not heads or len(words) > 12 or words[0].key in _STOP:
-        return None
+    if not heads or len(words) > 12 or (words[0].key in _STOP and words[0].start not in source.named):
+        return None  # "the minister said" is no role, "the US ambassador" is
     for token in words[heads[0] + 1 :]:
         if token.key in _APPOSITIVE_LINKS:
             break
         if not (token.cap or _is_role_word(token.key)):
             return None
+    # Where, not what: a trailing "in London", "based in Copenhagen", "near the Hague".
+    k = len(phrase)
+    while k and source.named.get(phrase[k - 1].start) is EntityKind.PLACE:
+        k -= 1
+    if k < len(phrase) and k and phrase[k - 1].key == "the":
+        k -= 1
+    if k < len(phrase) and k > 1 and phrase[k - 1].key in _LOCATIVES:
+        k -= 2 if phrase[k - 2].key == "based" else 1
+        if any(token.key in _TITLES for token in phrase[:k]):
+            return _spaced(source.text[match.start(1) : phrase[k - 1].end])
+    return _spaced(match.group(1))
+
+
+def _phrase(source: _Field, start: int, end: int) -> list[_Token]:
+    """The tokens of ``source`` from offset ``start`` to ``end``."""
+    first = bisect.bisect_left(source.token_starts, start)
+    last = bisect.bisect_left(source.token_starts, end)
+    return source.tokens[first:last]
+
+
+def _role_in_clause(mention: _Mention) -> str | None:
+    """ "who leads the Offshore Workers’ Union" -> "leads the Offshore Workers’ Union": a verb of
+    leading, then an organisation's name that ends the clause."""
+    source = mention.source
+    match = _RELATIVE.match(source.text, mention.span.end)
+    if not match:
+        return None
+    phrase = _phrase(source, *match.span(1))
+    k = 2 if len(phrase) > 2 and phrase[1].key == "the" else 1
+    if (
+        len(phrase) <= k
+        or phrase[0].key not in _LEADS
+        or any(source.named.get(token.start) is not EntityKind.ORGANIZATION for token in phrase[k:])
+    ):
+        return None
     return _spaced(match.group(1))
 
 

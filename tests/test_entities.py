@@ -394,6 +394,94 @@ def test_organisation_and_place_by_suffix() -> None:
     }
 
 
+def test_descriptor_and_team_make_an_organisation() -> None:
+    text = "Sara Holm chairs the charity Open Door, and the carmaker Velta Motors bought the club Red Lions."
+    assert kinds(text) == {
+        ("Sara Holm", PERSON),
+        ("Open Door", ORG),
+        ("Velta Motors", ORG),
+        ("Red Lions", ORG),
+    }
+    assert kinds("Kjell Moen rode for Team Lofoten Sykkel in the race.") == {
+        ("Kjell Moen", PERSON),
+        ("Team Lofoten Sykkel", ORG),
+    }
+
+
+def test_events_prizes_and_instruments_are_not_names() -> None:
+    text = (
+        "The team used the Very Large Array and the James Clerk Maxwell Telescope before the Nobel Prize "
+        "went to them; the World Cup and the Tour of Norway follow, then the Oslo Marathon."
+    )
+    # What such a name holds of the gazetteer still counts: Norway, Oslo.
+    assert kinds(text) == {("Norway", PLACE), ("Oslo", PLACE)}
+    assert kinds("Officials said the Tour would pass the Hubble Space Telescope.") == set()
+
+
+def test_common_words_alone_are_no_persons_name() -> None:
+    assert kinds("Fighters of Shining Path attacked, then Hope Young said Black Rock Gate lost.") == {
+        ("Shining Path", ORG),
+        ("Hope Young", PERSON),  # a given name, though a common word
+        ("Black Rock Gate", ORG),
+    }
+    assert kinds("about the size of Earth, 16 light years from the Sun") == set()
+
+
+def test_places_by_foreign_head_facility_town_and_region() -> None:
+    text = (
+        "Telescopes on Cerro Tololo watched the Hornsea wind farm, and the bus ran from Kampala to Gulu "
+        "through the towns in the Sahel."
+    )
+    assert kinds(text) == {
+        ("Cerro Tololo", PLACE),
+        ("Hornsea", PLACE),
+        ("Kampala", PLACE),
+        ("Gulu", PLACE),
+        ("Sahel", PLACE),
+    }
+
+
+def test_acronym_opening_a_sentence_is_a_name() -> None:
+    assert kinds("NASA’s probe launched. Clearly, it worked.") == {("NASA", ORG)}
+
+
+def test_role_without_the_place_where_the_person_is() -> None:
+    draft = draft_of(
+        "Maria Lopez, an analyst at Velta Securities in London, said prices rose. Lopez was alone.",
+        "Tom Berg, a researcher at the Karolinska Institute in Stockholm who was not involved, agreed.",
+        "Ana Ruiz, the US ambassador in Madrid, and Ben Cole, the Mayor of London, met.",
+    )
+    roles = {m.name: m.role for m in find_mentions(draft) if m.kind is PERSON}
+    assert roles == {
+        "Maria Lopez": "analyst at Velta Securities",
+        "Tom Berg": "researcher at the Karolinska Institute",
+        "Ana Ruiz": "US ambassador",
+        "Ben Cole": "Mayor of London",
+    }
+
+
+def test_role_from_a_clause_of_leading_or_a_title_before_the_commas() -> None:
+    draft = draft_of(
+        "Leif Lund, who leads the Harbour Pilots’ Union, said talks failed.",
+        "Eva Dahl, who runs a bakery, and Ola Nes, who heads the committee, were not asked.",
+        "Her lawyer, Ida Berg, said nothing. In a statement, Kari Moe said more.",
+    )
+    roles = {m.name: m.role for m in find_mentions(draft) if m.kind is PERSON}
+    assert roles == {
+        "Leif Lund": "leads the Harbour Pilots’ Union",
+        "Eva Dahl": None,
+        "Ola Nes": None,
+        "Ida Berg": "lawyer",
+        "Kari Moe": None,
+    }
+
+
+def test_small_words_end_no_name() -> None:
+    # A plural possessive after a name and no name after it: the apostrophe is no part of the name.
+    text = "The United States' No 1 on-line service grew."
+    assert kinds(text) == {("United States", PLACE)}
+
+
 def test_spans_point_at_the_text() -> None:
     text = "“We will,” said Andrii Sybiha\u00a0in Kyiv.\nUS\u00a0President Donald Trump met NATO’s chief.\n"
     spans = extract(text)
