@@ -26,12 +26,18 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///broadsheet.db",
         description="SQLAlchemy URL. SQLite (default, a file beside you) or PostgreSQL.",
     )
-    pool_size: int = Field(default=10, ge=1, le=200, description="PostgreSQL connections kept open.")
+    pool_size: int = Field(default=20, ge=1, le=200, description="PostgreSQL connections kept open.")
     pool_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections under bursts.")
     graphiql: bool = Field(default=True, description="Serve the GraphiQL playground on GET /graphql.")
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_aliases: int = Field(default=30, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
+    section_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="How long a server keeps the section tree before reading it again.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

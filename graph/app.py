@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from broadsheet.settings import Settings, get_settings
-from graph.context import Context
+from graph.context import Context, SectionTreeCache
 from graph.schema import build_schema
 from models.db import create_engine
 
@@ -31,12 +31,17 @@ REQUEST_ID_HEADER = "x-request-id"
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson bodies."""
 
-    def __init__(self, engine_of: Any, **kwargs: Any) -> None:
+    def __init__(self, engine_of: Any, sections_cache: SectionTreeCache, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._engine_of = engine_of
+        self._sections_cache = sections_cache
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(engine=self._engine_of(), request_id=request.scope.get("request_id", "-"))
+        return Context(
+            engine=self._engine_of(),
+            request_id=request.scope.get("request_id", "-"),
+            sections_cache=self._sections_cache,
+        )
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     graphql = GraphQLEndpoint(
         current_engine,
+        SectionTreeCache(max_age=settings.section_cache_seconds),
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,

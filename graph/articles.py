@@ -23,6 +23,7 @@ from resolvers.sections import SectionTree
 WORDS_PER_MINUTE = 230
 _MENTION_FIELDS = frozenset({"mentions", "people", "organizations", "places"})
 _BODY_FIELDS = frozenset({"body"})
+_LOCATION_FIELDS = frozenset({"locations"})
 
 
 @strawberry.interface(description="One block of an article body, in reading order.")
@@ -153,12 +154,20 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
     context = get_context(info)
     ids = [row.id for row in rows]
     wants_mentions = selects(info, _MENTION_FIELDS)
+    mentions_loader = (
+        context.mentions_with_locations_by_article
+        if selects(info, _LOCATION_FIELDS)
+        else context.mentions_by_article
+    )
     wants_body = selects(info, _BODY_FIELDS) and any(row.body is None for row in rows)
     tree, mentions, bodies = await asyncio.gather(
         context.section_tree(),
-        context.mentions_by_article.load_many(ids) if wants_mentions else _nothing(),
+        mentions_loader.load_many(ids) if wants_mentions else _nothing(),
         context.body_by_article.load_many(ids) if wants_body else _nothing(),
     )
+    for row in rows:
+        if row.section_id not in tree.by_id:  # filed in a section added since the tree was cached
+            tree = await context.section_tree(missing_id=row.section_id)
     nodes = []
     for index, row in enumerate(rows):
         if bodies is not None:
@@ -171,7 +180,7 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
                     role=mention.role,
                     count=mention.count,
                     salience=mention.salience,
-                    raw_locations=mention.locations,
+                    raw_locations=mention.locations or [],
                 )
                 for mention in mentions[index]
             ]

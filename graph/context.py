@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,22 +22,74 @@ V = TypeVar("V")
 MAX_RELATED = 50
 
 
+class SectionTreeCache:
+    """The section tree, shared by the requests of one app: it is small, read on almost every request, and
+    changes rarely.
+
+    It is read again when older than ``max_age`` seconds, or at once when a request meets a section the cached
+    tree lacks (a section an ingest just added), so new sections never wait for the expiry. ``max_age`` 0
+    reads it on every request.
+    """
+
+    def __init__(self, max_age: float) -> None:
+        self.max_age = max_age
+        self._tree: sections.SectionTree | None = None
+        self._loaded_at = 0.0
+        self._loading: asyncio.Future[sections.SectionTree] | None = None
+
+    def get(
+        self, engine: AsyncEngine, *, stale: sections.SectionTree | None = None
+    ) -> Awaitable[sections.SectionTree]:
+        """The current tree; pass the tree a request found lacking as ``stale`` to force a new read."""
+        now = time.monotonic()
+        fresh = self._tree is not None and self._tree is not stale and now - self._loaded_at < self.max_age
+        if fresh:
+            return _ready(self._tree)
+        if self._loading is None:  # one read however many requests are waiting for it
+            self._loading = asyncio.ensure_future(self._load(engine))
+        return self._loading
+
+    async def _load(self, engine: AsyncEngine) -> sections.SectionTree:
+        try:
+            async with engine.connect() as connection:
+                tree = await sections.load_section_tree(connection)
+            self._tree, self._loaded_at = tree, time.monotonic()
+            return tree
+        finally:
+            self._loading = None
+
+
+async def _ready(tree: sections.SectionTree | None) -> sections.SectionTree:
+    assert tree is not None
+    return tree
+
+
 @dataclass
 class Context:
     engine: AsyncEngine
     request_id: str
-    _section_tree: asyncio.Task[sections.SectionTree] | None = field(default=None, repr=False)
+    sections_cache: SectionTreeCache
+    _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
         """Run one read on a pooled connection; each batch gets its own, so batches may overlap."""
         async with self.engine.connect() as connection:
             return await query(connection)
 
-    def section_tree(self) -> Awaitable[sections.SectionTree]:
-        """The whole section tree, read once per request however many fields ask for it."""
-        if self._section_tree is None:
-            self._section_tree = asyncio.ensure_future(self.read(sections.load_section_tree))
-        return self._section_tree
+    async def section_tree(
+        self, *, missing_id: int | None = None, missing_path: str | None = None
+    ) -> sections.SectionTree:
+        """The section tree this request sees; read again (once) if it lacks a section the request met."""
+        tree = self._section_tree
+        if tree is None:
+            tree = await self.sections_cache.get(self.engine)
+        lacking = (missing_id is not None and missing_id not in tree.by_id) or (
+            missing_path is not None and missing_path not in tree.by_path
+        )
+        if lacking:
+            tree = await self.sections_cache.get(self.engine, stale=tree)
+        self._section_tree = tree
+        return tree
 
     def _loader(
         self, batch: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]]
@@ -81,8 +134,16 @@ class Context:
 
     @cached_property
     def mentions_by_article(self) -> DataLoader[int, list[mentions.MentionRow]]:
+        """Mentions without their locations: most pages never show them, and decoding them is not free."""
+        return self._mentions_loader(with_locations=False)
+
+    @cached_property
+    def mentions_with_locations_by_article(self) -> DataLoader[int, list[mentions.MentionRow]]:
+        return self._mentions_loader(with_locations=True)
+
+    def _mentions_loader(self, *, with_locations: bool) -> DataLoader[int, list[mentions.MentionRow]]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[list[mentions.MentionRow]]:
-            found = await mentions.mentions_by_article_ids(connection, ids)
+            found = await mentions.mentions_by_article_ids(connection, ids, with_locations=with_locations)
             return [found[key] for key in ids]
 
         return self._loader(batch)

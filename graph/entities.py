@@ -32,6 +32,9 @@ class EntityKind(Enum):
     PLACE = "place"
 
 
+_KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper than EnumType(value)
+
+
 @strawberry.type(
     name="Entity", description="One real person, organisation or place, however articles name it."
 )
@@ -51,7 +54,7 @@ class EntityNode(Node):
             id=strawberry.ID(global_id("Entity", row.id)),
             slug=row.slug,
             name=row.name,
-            kind=EntityKind(row.kind),
+            kind=_KINDS[row.kind],
             description=row.description,
             wikidata_id=row.wikidata_id,
             row=row,

@@ -6,15 +6,16 @@ import logging
 from typing import Annotated
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
 from broadsheet.settings import Settings
@@ -53,7 +54,7 @@ class Query:
             entity = await context.entity_by_id.load(key)
             return None if entity is None else EntityNode.of(entity)
         if type_name == "Section":
-            tree = await context.section_tree()
+            tree = await context.section_tree(missing_id=key)
             row = tree.by_id.get(key)
             return None if row is None else SectionNode.of(row, tree)
         raise ClientError(f"id: {id!r} is not a Broadsheet id")
@@ -162,13 +163,18 @@ class BroadsheetSchema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limit rules are built once: the validation cache keys on the rule classes, so a fresh class per
+    # request (as QueryDepthLimiter and MaxAliasesLimiter make) would never hit it.
+    limits: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth, None),
+        alias_rule(settings.max_aliases),
+    ]
     return BroadsheetSchema(
         query=Query,
         types=[ArticleNode, SectionNode, EntityNode, Paragraph, Subheading, AdSlot],
         extensions=[
             # Factories: each operation gets fresh extension instances (they keep per-operation state).
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

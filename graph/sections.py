@@ -27,13 +27,14 @@ def section_url_path(row: SectionRow) -> str:
 
 def section_crumbs(tree: SectionTree, section_id: int) -> list[BreadcrumbItem]:
     """Home down to the section. Cached on the tree, so fifty articles in one section build it once."""
-    cached = tree.crumbs.get(section_id)
+    key = ("crumbs", section_id)
+    cached: list[BreadcrumbItem] | None = tree.derived.get(key)
     if cached is None:
         cached = [
             BreadcrumbItem(position=position, name=row.name, path=section_url_path(row))
             for position, row in enumerate(tree.lineage(section_id), start=1)
         ]
-        tree.crumbs[section_id] = cached
+        tree.derived[key] = cached
     return cached
 
 
@@ -50,15 +51,21 @@ class SectionNode(Node):
 
     @classmethod
     def of(cls, row: SectionRow, tree: SectionTree) -> SectionNode:
-        return cls(
-            id=strawberry.ID(global_id("Section", row.id)),
-            slug=row.slug,
-            name=row.name,
-            path=row.path,
-            depth=row.depth,
-            row=row,
-            tree=tree,
-        )
+        """The section's API object, made once per tree (sections are immutable between tree reads)."""
+        key = ("node", row.id)
+        node: SectionNode | None = tree.derived.get(key)
+        if node is None:
+            node = cls(
+                id=strawberry.ID(global_id("Section", row.id)),
+                slug=row.slug,
+                name=row.name,
+                path=row.path,
+                depth=row.depth,
+                row=row,
+                tree=tree,
+            )
+            tree.derived[key] = node
+        return node
 
     @strawberry.field(description="Home down to this section, for a breadcrumb trail.")
     def breadcrumbs(self) -> list[BreadcrumbItem]:
@@ -94,6 +101,7 @@ class SectionNode(Node):
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
     from resolvers.sections import normalize_path
 
-    tree = await get_context(info).section_tree()
-    row = tree.by_path.get(normalize_path(path))
+    normalized = normalize_path(path)
+    tree = await get_context(info).section_tree(missing_path=normalized)
+    row = tree.by_path.get(normalized)
     return None if row is None else SectionNode.of(row, tree)

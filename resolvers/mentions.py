@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, select, tuple_, union_all
+from sqlalchemy import delete, insert, literal, null, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
@@ -25,12 +25,12 @@ class MentionRow:
     count: int
     salience: float
     first_position: int
-    locations: list[list[Any]]
+    locations: list[list[Any]] | None  # None when not asked for
     entity: EntityRow
 
 
 async def mentions_by_article_ids(
-    connection: AsyncConnection, ids: Sequence[int]
+    connection: AsyncConnection, ids: Sequence[int], *, with_locations: bool
 ) -> dict[int, list[MentionRow]]:
     """Every mention of each article, its entity joined in, most prominent first."""
     statement = (
@@ -40,7 +40,7 @@ async def mentions_by_article_ids(
             _mention.c.count,
             _mention.c.salience,
             _mention.c.first_position,
-            _mention.c.locations,
+            _mention.c.locations if with_locations else null(),
             *ENTITY_COLUMNS,
         )
         .join(_entity, _entity.c.id == _mention.c.entity_id)

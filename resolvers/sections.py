@@ -34,8 +34,8 @@ class SectionTree:
     by_id: dict[int, SectionRow]
     by_path: dict[str, SectionRow]
     root: SectionRow | None
-    # Breadcrumb trails already built from this tree, by section id, for the layer above to reuse.
-    crumbs: dict[int, Any] = field(default_factory=dict)
+    # Objects the layer above derives from this tree (trails, API objects), kept as long as the tree is.
+    derived: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def lineage(self, section_id: int) -> list[SectionRow]:
         """The sections from the root down to ``section_id``, both included."""

@@ -260,3 +260,22 @@ async def test_unexpected_errors_are_masked_and_logged(caplog: pytest.LogCapture
     assert response.headers["x-request-id"] == "req-42"
     assert any("req-42" in record.getMessage() for record in caplog.records)
     assert health.status_code == 503
+
+
+async def test_sections_added_after_the_tree_was_cached_show_at_once(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await store_article(engine, _draft(1, ("Europe",)))
+    query = """{ articles(first: 5) { edges { node { breadcrumbs { name } } } }
+                 section(path: "science/space") { name } }"""
+    before = data_of(await graphql(client, query))
+    assert before["section"] is None
+    await store_article(engine, _draft(2, ("Science", "Space")))
+    after = data_of(await graphql(client, query))
+    assert after["section"] == {"name": "Space"}
+    assert [crumb["name"] for crumb in after["articles"]["edges"][0]["node"]["breadcrumbs"]] == [
+        "Home",
+        "Science",
+        "Space",
+        "Report number 2",
+    ]
