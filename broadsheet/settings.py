@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         le=3600,
         description="How long a server keeps the section tree before reading it again.",
     )
+    response_cache_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=300,
+        description="Serve identical successful GraphQL responses from memory for this long (0: off).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

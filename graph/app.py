@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from broadsheet.settings import Settings, get_settings
+from graph.cache import ResponseCache
 from graph.context import Context, SectionTreeCache
 from graph.schema import build_schema
 from models.db import create_engine
@@ -122,5 +123,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         ],
         lifespan=lifespan,
     )
-    app.add_middleware(RequestId)
+    if settings.response_cache_seconds > 0:
+        app.add_middleware(ResponseCache, path="/graphql", seconds=settings.response_cache_seconds)
+    app.add_middleware(RequestId)  # outermost, so cached answers carry a request id too
     return app

@@ -1,0 +1,63 @@
+"""The opt-in response micro-cache: identical successful requests skip execution; errors are never kept."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadsheet.settings import Settings
+from graph.app import create_app
+from tests.conftest import PAGES, StatementLog, data_of, graphql
+from tests.helpers import ingest_page
+
+FRONT = "query($n: Int!) { articles(first: $n) { edges { node { headline people { entity { name } } } } } }"
+
+
+@pytest.fixture
+async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=database_url, response_cache_seconds=60), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        yield http
+
+
+async def test_identical_requests_are_served_from_memory(
+    engine: AsyncEngine, cached: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    for page in sorted(PAGES.glob("*.txt")):
+        await ingest_page(engine, page)
+    first = await cached.post("/graphql", json={"query": FRONT, "variables": {"n": 2}})
+    sql.clear()
+    again = await cached.post("/graphql", json={"query": FRONT, "variables": {"n": 2}})
+    assert sql.count == 0
+    assert again.content == first.content and again.status_code == 200
+    assert again.headers["x-request-id"] != first.headers["x-request-id"]
+    assert int(again.headers["content-length"]) == len(again.content)
+
+    other = data_of(await graphql(cached, FRONT, {"n": 1}))
+    assert sql.count > 0 and len(other["articles"]["edges"]) == 1
+    by_get = await cached.get("/graphql", params={"query": "{ entities(first: 2) { edges { cursor } } }"})
+    sql.clear()
+    assert (
+        await cached.get("/graphql", params={"query": "{ entities(first: 2) { edges { cursor } } }"})
+    ).json() == (by_get.json())
+    assert sql.count == 0
+
+
+async def test_responses_with_errors_are_not_kept(cached: httpx.AsyncClient, sql: StatementLog) -> None:
+    query = '{ entities(first: 3) { edges { cursor } } entity(slug: " ") { name } }'
+    for _ in range(2):
+        sql.clear()
+        body = await graphql(cached, query)
+        assert body["errors"][0]["message"] == "slug: must not be empty"
+        assert sql.count == 1  # the entities page ran again
+
+
+async def test_off_by_default(client: httpx.AsyncClient, sql: StatementLog) -> None:
+    query = "{ entities(first: 3) { edges { cursor } } }"
+    await graphql(client, query)
+    sql.clear()
+    await graphql(client, query)
+    assert sql.count == 1
