@@ -2,15 +2,17 @@
 
 Two steps, kept apart so that a trained tagger can replace the first without touching the second:
 
-- ``extract(text)`` finds names. For now it is rule-based: runs of capitalised words, typed by a
-  curated gazetteer (``ingest/gazetteer/*.txt``, read once at import), titles and honorifics, known
-  first names, organisation or place suffixes and heads, and the words around a name ("the charity
-  X", "the X wind farm", "in the X"). Names of events, prizes and instruments ("the World Cup", "the
-  Hubble Space Telescope") are no person, organisation or place; a run of common words with no
-  first name ("Shining Path") is no person's name. The tagger's lists of towns and common words
-  (``tagger_place.txt``, ``tagger_common_word.txt``) serve as weak evidence. In a headline (title
-  case or capitals) and at the start of a sentence a capital letter proves nothing, so there only
-  gazetteer names, first names, acronyms and names the same text establishes elsewhere count.
+- ``extract(text)`` finds names. Two readers are combined. The statistical tagger
+  (``ingest/tagger.py``, a CRF trained on CoNLL-2003 news) reads every sentence and gives spans
+  with its confidence in each. The rules read runs of capitalised words and type them by a curated
+  gazetteer (``ingest/gazetteer/*.txt``, read once at import), titles and honorifics, known first
+  names, organisation or place suffixes and heads, and the words around a name ("the charity X",
+  "the X wind farm", "in the X"). Names of events, prizes and instruments ("the World Cup", "the
+  Hubble Space Telescope"), nationalities, titles and lone common nouns ("the Sun") are no person,
+  organisation or place. In a headline (title case or capitals) and at the start of a sentence a
+  capital letter proves nothing. Sure rule evidence wins over the tagger, except where the tagger is
+  sure a gazetteer place is a body named after it or part of a longer name; the tagger decides
+  elsewhere; the rules' mere guesses count only for names the text establishes.
 - ``find_mentions(draft)`` runs ``extract`` over an article and turns its spans into one
   ``MentionDraft`` per entity: partial names linked to full ones, roles, counts and salience.
 """
@@ -236,6 +238,7 @@ class _Evidence(Enum):
     STRONG = "strong"  # typed by the gazetteer, a title, a first name or a suffix
     WEAK = "weak"  # capitalised in running text; the kind is a guess the rest of the text may correct
     DEFERRED = "deferred"  # capitals that prove nothing: kept only where the text establishes the name
+    NONE = "none"  # the rules read these words and found no name: a title, a nationality, an event
 
 
 @dataclass(slots=True)
@@ -243,6 +246,9 @@ class _Piece:
     tokens: list[_Token]
     evidence: _Evidence
     kind: EntityKind | None = None  # None only while DEFERRED
+    # What typed it: "known", "suffix", "title", "given", "text" (STRONG); "context" (the words
+    # around it: "the charity X", "in X", "the X wind farm") or "guess" (WEAK).
+    source: str = ""
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -344,9 +350,8 @@ def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
         i += 1
 
 
-def _pieces(tokens: list[_Token]) -> Iterator[_Piece]:
-    """The names in one line."""
-    mode = _mode(tokens)
+def _pieces(tokens: list[_Token], mode: _Mode) -> Iterator[_Piece]:
+    """The names in one line, written in ``mode``."""
     last: _Piece | None = None
     for start, end, opens in _runs(tokens):
         if mode is not _Mode.NORMAL:
@@ -390,38 +395,45 @@ def _classify(
     if not words:
         return
     if kind := _known_kind(run):
-        yield _Piece(run, _Evidence.STRONG, kind)
+        yield _Piece(run, _Evidence.STRONG, kind, "known")
     elif keys[0] in _PLACE_PREFIXES and several and _known_kind(run[1:]) is EntityKind.PLACE:
-        yield _Piece(run, _Evidence.STRONG, EntityKind.PLACE)  # Blue Nile, Greater London
+        yield _Piece(run, _Evidence.STRONG, EntityKind.PLACE, "known")  # Blue Nile, Greater London
     elif several and (pieces := _known_pieces(run, whole=True)):
         yield from pieces  # "US House of Representatives": two gazetteer names
     elif several and (kind := _suffix_kind(keys)):
-        yield _Piece(run, _Evidence.STRONG, kind)
+        yield _Piece(run, _Evidence.STRONG, kind, "suffix")
     elif several and keys[-1] in _THING_SUFFIXES:
         yield from _known_pieces(run, whole=False, rest=False)  # World Cup; Tokyo in Tokyo Marathon
+        yield _Piece(run, _Evidence.NONE)
     elif split := _title_split(run):
         yield from _classify_title(run[:split])
-        yield _Piece(run[split:], _Evidence.STRONG, EntityKind.PERSON)
+        yield _Piece(run[split:], _Evidence.STRONG, EntityKind.PERSON, "title")
     elif any(_is_role_word(key) or key in _HONORIFICS for key in keys) and all(map(_is_title_part, run)):
         yield from _classify_title(run)  # "US President", "Foreign Minister": a title, no name
     elif before and before.key in _ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
-        yield _Piece(run, _Evidence.WEAK, EntityKind.ORGANIZATION)
+        yield _Piece(run, _Evidence.WEAK, EntityKind.ORGANIZATION, "context")
     elif _is_demonym(keys[-1]):
-        return  # "South African", "Latin American": descriptions, not names
+        yield _Piece(run, _Evidence.NONE)  # "South African", "Latin American": descriptions, not names
     elif _is_demonym(keys[0]):
         yield from _classify(run[1:], False, before, partner, facility)
-    elif (several and keys[0] in _FIRST_NAMES) or (before and _singular_title(before.key)):
-        yield _Piece(run, _Evidence.STRONG, EntityKind.PERSON)  # Steve Witkoff; envoys Witkoff
+    elif ((several and keys[0] in _FIRST_NAMES) or (before and _singular_title(before.key))) and not any(
+        token.text == "&" for token in run
+    ):  # "Douglas & Lomason" is a firm
+        yield _Piece(run, _Evidence.STRONG, EntityKind.PERSON, "given")  # Steve Witkoff; envoys Witkoff
     elif several and keys[0] in _ORG_HEADS:
-        yield _Piece(run, _Evidence.STRONG, EntityKind.ORGANIZATION)  # Union Cycliste Internationale
+        yield _Piece(
+            run, _Evidence.STRONG, EntityKind.ORGANIZATION, "suffix"
+        )  # Union Cycliste Internationale
     elif several and (pieces := _known_pieces(run, whole=False)):
         yield from pieces
     elif not several and keys[0] in _COMMON_NOUNS:
-        return  # "the Ministry", "the Bank", "the Tour", "the Sun": a common noun, not a name
+        yield _Piece(run, _Evidence.NONE)  # "the Ministry", "the Bank", "the Sun": a common noun, no name
     elif opens and not several and not words[0].upper:
         yield _Piece(run, _Evidence.DEFERRED)  # "Frustrated with both sides, ..." (but "NASA’s ...")
     else:
-        yield _Piece(run, _Evidence.WEAK, _guess(run, several, before, partner, facility))
+        kind = _guess(run, several, before, partner, facility)
+        contextual = facility or (not several and kind is EntityKind.PLACE)
+        yield _Piece(run, _Evidence.WEAK, kind, "context" if contextual else "guess")
 
 
 def _guess(
@@ -530,7 +542,7 @@ def _known_pieces(run: list[_Token], whole: bool, rest: bool = True) -> list[_Pi
                 if whole:
                     return []
                 pieces.extend(_classify(run[loose:i]) if rest else [])
-            pieces.append(_Piece(run[i : i + known[0]], _Evidence.STRONG, known[1].kind))
+            pieces.append(_Piece(run[i : i + known[0]], _Evidence.STRONG, known[1].kind, "known"))
             i = loose = i + known[0]
         else:
             i += 1
@@ -561,7 +573,7 @@ def _classify_headline(run: list[_Token]) -> Iterator[_Piece]:
             continue
         if loose < i:
             yield _Piece(run[loose:i], _Evidence.DEFERRED)
-        yield _Piece(run[i : i + width], _Evidence.STRONG, kind)
+        yield _Piece(run[i : i + width], _Evidence.STRONG, kind, "known")
         i = loose = i + width
     if loose < len(run):
         yield _Piece(run[loose:], _Evidence.DEFERRED)
@@ -595,25 +607,33 @@ class _Vocabulary:
             for width in range(len(run) - i, 0, -1):
                 kind = self.get(tuple(token.key for token in run[i : i + width]))
                 if kind is not None and run[i].cap and run[i + width - 1].word:
-                    yield _Piece(run[i : i + width], _Evidence.STRONG, kind)
+                    yield _Piece(run[i : i + width], _Evidence.STRONG, kind, "text")
                     i += width
                     break
             else:
                 i += 1
 
 
-def extract(text: str) -> list[Span]:
-    """Person, organisation and place names in ``text``, in order, as character spans.
-
-    Each line is read on its own (a headline, a paragraph, a CoNLL sentence), but the text is one
-    document: a name established in running text is also found in its headlines, and a surname
-    alone takes the kind of the full name.
-    """
+def _rule_pieces(text: str) -> tuple[list[_Piece], bytearray]:
+    """What the rules find in each line of ``text``, and a mask of the characters on headline lines
+    (title case or capitals), where a capital letter proves nothing."""
     pieces: list[_Piece] = []
+    headline = bytearray(len(text))
     position = 0
     for line in text.split("\n"):
-        pieces.extend(_pieces(_tokens(text, position, position + len(line))))
-        position += len(line) + 1
+        end = position + len(line)
+        tokens = _tokens(text, position, end)
+        mode = _mode(tokens)
+        if mode is not _Mode.NORMAL:
+            headline[position:end] = b"\x01" * (end - position)
+        pieces.extend(_pieces(tokens, mode))
+        position = end + 1
+    return pieces, headline
+
+
+def extract_rules(text: str) -> list[Span]:
+    """The rules alone, without the statistical tagger (for comparison)."""
+    pieces, _ = _rule_pieces(text)
     vocabulary = _Vocabulary()
     for piece in pieces:
         if piece.evidence is _Evidence.STRONG:
@@ -624,10 +644,167 @@ def extract(text: str) -> list[Span]:
         vocabulary.learn(piece)
     spans = []
     for piece in pieces:
+        if piece.evidence is _Evidence.NONE:
+            continue
         for found in vocabulary.find(piece.tokens) if piece.evidence is _Evidence.DEFERRED else [piece]:
             assert found.kind is not None
             start, end = found.tokens[0].start, found.tokens[-1].end
             spans.append(Span(start, end, found.kind, text[start:end]))
+    return spans
+
+
+def _tagged(text: str) -> list[tuple[int, int, str, float]]:
+    """The statistical tagger's spans (start, end, CoNLL type, MISC included), each with its confidence."""
+    from ingest import tagger
+
+    return tagger.default_tagger().scored(text)
+
+
+_TAGGER_KINDS = {"PER": EntityKind.PERSON, "ORG": EntityKind.ORGANIZATION, "LOC": EntityKind.PLACE}
+_SURE = 0.8  # the tagger's confidence that lets it overrule the rules
+
+
+class _Taken:
+    """Which characters of a text some span already covers."""
+
+    def __init__(self, size: int) -> None:
+        self.mask = bytearray(size)
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.mask[start:end])
+
+    def take(self, start: int, end: int) -> None:
+        self.mask[start:end] = b"\x01" * (end - start)
+
+
+def extract(text: str) -> list[Span]:
+    """Person, organisation and place names in ``text``, in order, as character spans.
+
+    Two readers are combined. The statistical tagger (``ingest.tagger``, a CRF trained on news) reads
+    every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
+    (a gazetteer name, a title or honorific before a name, a given name, an organisation or place
+    suffix, a name the text establishes), they win; where they found no name on purpose (a
+    nationality, an event, a title, a common noun), the tagger's span is dropped; elsewhere the
+    tagger decides, and the rules' guesses fill only what it left untouched. On headline lines
+    (title case or capitals) only sure evidence counts: gazetteer names, given names, and names
+    the rest of the text establishes. The text is one document: a name found in running text is
+    also found in its headlines, and a surname alone takes the kind of the full name.
+    """
+
+    pieces, headline = _rule_pieces(text)
+    tagged = _tagged(text)
+    size = len(text)
+    taken, blocked = _Taken(size), _Taken(size)
+    vocabulary = _Vocabulary()
+    found: list[_Piece] = []
+
+    def accept(piece: _Piece) -> None:
+        taken.take(piece.tokens[0].start, piece.tokens[-1].end)
+        found.append(piece)
+
+    strong = [p for p in pieces if p.evidence is _Evidence.STRONG]
+    owner = [-1] * size
+    for index, piece in enumerate(strong):
+        owner[piece.tokens[0].start : piece.tokens[-1].end] = [index] * (
+            piece.tokens[-1].end - piece.tokens[0].start
+        )
+    for piece in pieces:
+        if piece.evidence is _Evidence.NONE:
+            blocked.take(piece.tokens[0].start, piece.tokens[-1].end)
+    dropped: set[int] = set()
+    untyped: list[tuple[int, int, str, float]] = []
+    for start, end, label, confidence in tagged:
+        inside = set(owner[start:end]) - {-1}
+        if not inside:
+            untyped.append((start, end, label, confidence))
+            continue
+        if (
+            confidence < _SURE
+            or any(strong[i].source not in ("known", "suffix") for i in inside)
+            or not blocked.free(start, end)
+        ):
+            continue  # never over a person's name, a title, a name the text established or an event's
+        if len(inside) > 1:
+            first, last = (
+                min(strong[i].tokens[0].start for i in inside),
+                max(strong[i].tokens[-1].end for i in inside),
+            )
+            if start <= first and last <= end and label in _TAGGER_KINDS:
+                # Names inside a longer one: Organisation for Security and Cooperation in Europe.
+                dropped.update(inside)
+                untyped.append((start, end, label, confidence))
+            continue
+        index = inside.pop()
+        piece = strong[index]
+        first, last = piece.tokens[0].start, piece.tokens[-1].end
+        if (first, last) == (start, end) or (first == start and text[start:last] == text[start:end] + "."):
+            # Same name, other kind: only a gazetteer place read as a body, the team or government
+            # named after it ("Leeds won", "Moscow said"), takes the tagger's kind; an organisation
+            # is no place, and a dam or a basin no body.
+            if piece.kind is EntityKind.PLACE and label == "ORG" and piece.source == "known":
+                piece.kind = EntityKind.ORGANIZATION
+            if (
+                last != end and piece.tokens[-1].text == "."
+            ):  # "Lear Corp." ending a sentence: the period is the sentence's
+                piece.tokens = piece.tokens[:-1]
+        elif start <= first and last <= end and label in _TAGGER_KINDS:
+            # The name is part of a longer one: Panama in Panama City, Moscow in Dynamo Moscow. (Not
+            # of an event's: Oslo in the Oslo Marathon is still a place the article names.)
+            dropped.add(index)
+            untyped.append((start, end, label, confidence))
+    for index, piece in enumerate(strong):
+        if index not in dropped:
+            vocabulary.learn(piece)
+            accept(piece)
+    weak = [p for p in pieces if p.evidence is _Evidence.WEAK]
+    # The words around a name ("in Haugesund", "the charity Home Ground") beat an unsure tagger.
+    for piece in weak:
+        start, end = piece.tokens[0].start, piece.tokens[-1].end
+        if piece.source != "context" or not (taken.free(start, end) and blocked.free(start, end)):
+            continue
+        if all(c < _SURE or t == "MISC" for s, e, t, c in untyped if s < end and e > start):
+            piece.kind = vocabulary.get(piece.keys) or piece.kind
+            accept(piece)
+            vocabulary.learn(piece)
+    by_tagger: list[_Piece] = []
+    for start, end, label, confidence in untyped:
+        if label not in _TAGGER_KINDS:  # MISC: an event, a nationality; the rules' guess yields to it
+            blocked.take(start, end)
+            continue
+        if (headline[start] and confidence < _SURE) or not taken.free(start, end):
+            continue
+        if not blocked.free(start, end):
+            continue
+        tokens = [t for t in _tokens(text, start, end) if t.word or t.text in ".&'’-"]
+        if not tokens or not tokens[-1].word:
+            continue
+        by_tagger.append(_Piece(tokens, _Evidence.WEAK, _TAGGER_KINDS[label]))
+    for piece in sorted(by_tagger, key=lambda p: -len(p.tokens)):
+        piece.kind = vocabulary.get(piece.keys) or piece.kind  # one name, one kind in one text
+        vocabulary.learn(piece)
+        accept(piece)
+    for piece in sorted(weak, key=lambda p: -len(p.tokens)):
+        start, end = piece.tokens[0].start, piece.tokens[-1].end
+        if not (taken.free(start, end) and blocked.free(start, end)):
+            continue
+        # The tagger found no name here, and the rules only guessed from capitals: a name only if
+        # the text establishes it elsewhere.
+        kind = vocabulary.get(piece.keys)
+        if kind is None:
+            continue
+        piece.kind = kind
+        vocabulary.learn(piece)
+        accept(piece)
+    for piece in pieces:
+        if piece.evidence is _Evidence.DEFERRED:
+            for name in vocabulary.find(piece.tokens):
+                if taken.free(name.tokens[0].start, name.tokens[-1].end):
+                    accept(name)
+    spans = []
+    for piece in sorted(found, key=lambda p: p.tokens[0].start):
+        assert piece.kind is not None
+        start, end = piece.tokens[0].start, piece.tokens[-1].end
+        spans.append(Span(start, end, piece.kind, text[start:end]))
     return spans
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -731,21 +731,7 @@ def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]
 
 def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """BIO labels -> (start, end, type) spans; an ``I-`` without its ``B-`` opens an entity."""
-    spans: list[tuple[int, int, str]] = []
-    open_type: str | None = None
-    open_start = open_end = 0
-    for token, label in zip(tokens, labels, strict=True):
-        kind = label[2:] if label != "O" else None
-        if open_type is not None and (kind != open_type or label.startswith("B-")):
-            spans.append((open_start, open_end, open_type))
-            open_type = None
-        if kind is not None:
-            if open_type is None:
-                open_type, open_start = kind, token.start
-            open_end = token.end
-    if open_type is not None:
-        spans.append((open_start, open_end, open_type))
-    return spans
+    return [(start, stop, kind) for start, stop, kind, _first, _last in _label_runs(tokens, labels)]
 
 
 class Tagger:
@@ -770,22 +756,47 @@ class Tagger:
         return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir)), model)
 
     def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
-        """BIO labels (PER, ORG, LOC, MISC) for each sentence.
+        """BIO labels (PER, ORG, LOC, MISC) for each sentence."""
+        out: list[list[str]] = [[] for _ in sents]
 
-        Two passes with the same model: the second adds what the first said about the same words
-        elsewhere in the text (``document_features``), for the sentences where that says anything.
-        """
+        def keep(index: int, labels: list[str]) -> None:
+            out[index] = labels
+
+        self._two_passes(sents, keep)
+        return out
+
+    def scored(self, text: str) -> list[tuple[int, int, str, float]]:
+        """Every span (start, end, CoNLL type, MISC included) with the model's confidence in it: the least
+        marginal probability of its labels over the span's tokens."""
+        sents = sentences(text)
+        spans: list[list[tuple[int, int, str, float]]] = [[] for _ in sents]
+        marginal = self._crf.marginal
+
+        def keep(index: int, labels: list[str]) -> None:
+            # Marginals describe the sequence tagged last, so they are read here, straight after tagging.
+            spans[index] = [
+                (start, end, kind, min(marginal(labels[k], k) for k in range(first, last)))
+                for start, end, kind, first, last in _label_runs(sents[index].tokens, labels)
+            ]
+
+        self._two_passes(sents, keep)
+        return [span for sentence_spans in spans for span in sentence_spans]
+
+    def _two_passes(self, sents: Sequence[Sentence], keep: Callable[[int, list[str]], None]) -> None:
+        """Tag each sentence, then tag again those where the first pass said something about the same words
+        elsewhere in the text (``document_features``); ``keep`` sees every labelling, the last one last."""
         feats = self._featurizer.document(sents)
         with self._lock:
             tag = self._crf.tag
-            first = [tag(f) if f else [] for f in feats]
+            first = []
+            for index, f in enumerate(feats):
+                labels = tag(f) if f else []
+                first.append(labels)
+                keep(index, labels)
             extra = document_features(sents, first)
-            out = []
-            for f, labels, more in zip(feats, first, extra, strict=True):
+            for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
                 if any(more):
-                    labels = tag([a + b if b else a for a, b in zip(f, more, strict=True)])
-                out.append(labels)
-            return out
+                    keep(index, tag([a + b if b else a for a, b in zip(f, more, strict=True)]))
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
         """Every entity span (start, end, type) with CoNLL types, MISC included."""
@@ -798,6 +809,21 @@ class Tagger:
     def tag(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, kind) spans, kind one of person, organization, place."""
         return [(s, e, KINDS[t]) for s, e, t in self.tag_all(text) if t in KINDS]
+
+
+def _label_runs(tokens: Sequence[Token], labels: Sequence[str]) -> Iterator[tuple[int, int, str, int, int]]:
+    """(start, end, type, first token, last token + 1) of each labelled run."""
+    index, count = 0, len(labels)
+    while index < count:
+        label = labels[index]
+        if label == "O":
+            index += 1
+            continue
+        end = index + 1
+        while end < count and labels[end] == "I-" + label[2:]:
+            end += 1
+        yield tokens[index].start, tokens[end - 1].end, label[2:], index, end
+        index = end
 
 
 _default: Tagger | None = None

@@ -1,0 +1,101 @@
+"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.entities:extract``.
+
+Scores come from ``../shared/tools/conll_score.py`` (run as a subprocess, ``--json``), entity level, per
+type, against the issue's targets. Speed is measured in this process: CPU time (one core) to extract
+from every eng.testa document's text, best of three, in CoNLL tokens per second. Peak RSS is this
+process's (``resource.getrusage``), which loads the model and tags eng.testa four times.
+
+Usage, from the repository root: ``python bench/entities.py [--data PATH] [--runs N]``. Exits non-zero
+only if something crashes; a missed target is reported, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SCORER = SHARED / "tools" / "conll_score.py"
+DATA = SHARED / "data" / "conll2003" / "eng.testa"
+EXTRACTOR = "ingest.entities:extract"
+TARGETS = {"PER": 0.92, "LOC": 0.90, "ORG": 0.85}
+SPEED_TARGET = 50_000  # tokens per second
+RSS_TARGET_MB = 300
+
+
+def scores(data: Path) -> dict[str, dict[str, float]]:
+    command = [sys.executable, str(SCORER), "--json", "--extractor", EXTRACTOR, str(data)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)["scores"]
+
+
+def _scorer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("conll_score", SCORER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["conll_score"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def speed(data: Path, runs: int) -> tuple[float, int]:
+    """Best tokens/s (CPU time) over ``runs`` passes of extract over every document, and the token count."""
+    sys.path.insert(0, str(ROOT))
+    from ingest.entities import extract
+
+    docs = _scorer().read_documents(str(data))
+    tokens = sum(doc.tokens for doc in docs)
+    extract("Warm-up: load the model and the word lists.")
+    best = float("inf")
+    for _ in range(runs):
+        started = time.process_time()
+        for doc in docs:
+            extract(doc.text)
+        best = min(best, time.process_time() - started)
+    return tokens / best, tokens
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DATA, help="a CoNLL-2003 file (default eng.testa)")
+    parser.add_argument("--runs", type=int, default=3, help="timed passes; the best counts (3)")
+    args = parser.parse_args()
+
+    table = scores(args.data)
+    print(f"Entity scores on {args.data.name} ({EXTRACTOR}, conll_score.py, entity level)\n")
+    print(f"| {'type':<4} | precision | recall |   F1   | target | met? |")
+    print("| ---- | --------- | ------ | ------ | ------ | ---- |")
+    for kind in ("PER", "ORG", "LOC", "ALL"):
+        s = table[kind]
+        target = TARGETS.get(kind)
+        goal = f"{target:.2f}" if target else "-"
+        met = ("yes" if s["f1"] >= target else "NO") if target else "-"
+        print(
+            f"| {kind:<4} | {s['precision']:>9.4f} | {s['recall']:>6.4f} | {s['f1']:.4f} "
+            f"| {goal:>6} | {met:>4} |"
+        )
+
+    per_second, tokens = speed(args.data, args.runs)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    print()
+    print(
+        f"Extraction speed: {per_second:,.0f} tokens/s (CPU time, one core, best of {args.runs} passes over "
+        f"{tokens:,} tokens; target {SPEED_TARGET:,}: {'met' if per_second >= SPEED_TARGET else 'NOT met'})"
+    )
+    print(
+        f"Peak RSS of the extractor process: {rss_mb:.1f} MB "
+        f"(target < {RSS_TARGET_MB} MB: {'met' if rss_mb < RSS_TARGET_MB else 'NOT met'})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
