@@ -13,6 +13,22 @@ from ingest.document import ArticleDraft, BlockKind
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+#: What a reader sees in the seed (../shared/seed/README.md): people with roles, organisations, places.
+SEED_PEOPLE = {
+    "Donald Trump": "US President",
+    "Vladimir Putin": "Russian President",
+    "Vladimir Medinsky": "Presidential adviser",
+    "Alexander Fomin": "Deputy Defence Minister",
+    "Volodymyr Zelenskyy": "President",
+    "Marco Rubio": "Secretary of State",
+    "Steve Witkoff": "envoy",
+    "Keith Kellogg": "envoy",
+    "Andrii Sybiha": "Ukrainian Foreign Minister",
+}
+SEED_ORGANIZATIONS = ["Kremlin", "White House"]
+SEED_PLACES = ["Ukraine", "Russia", "Istanbul", "Turkey", "Moscow", "Kyiv", "Middle East", "United States"]
+
+
 def shared_path(*parts: str) -> Path:
     """A path under ``../shared``; skip the test if it is missing locally, fail it on CI (``CI`` set)."""
     path = _SHARED.joinpath(*parts)

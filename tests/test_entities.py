@@ -14,7 +14,7 @@ import pytest
 import ingest.entities as entities
 from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, Location, MentionDraft, TextField
 from ingest.entities import extract, find_mentions
-from tests.shared import shared_path
+from tests.shared import SEED_ORGANIZATIONS, SEED_PEOPLE, SEED_PLACES, shared_path
 
 PERSON, ORG, PLACE = EntityKind.PERSON, EntityKind.ORGANIZATION, EntityKind.PLACE
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,27 +87,15 @@ def check_locations(draft: ArticleDraft, mentions: list[MentionDraft]) -> None:
 def test_seed_people_with_their_roles() -> None:
     mentions = find_mentions(seed_draft())
     people = {m.name: m.role for m in mentions if m.kind is PERSON}
-    assert people == {
-        "Donald Trump": "US President",
-        "Vladimir Putin": "Russian President",
-        "Vladimir Medinsky": "Presidential adviser",
-        "Alexander Fomin": "Deputy Defence Minister",
-        "Volodymyr Zelenskyy": "President",
-        "Marco Rubio": "Secretary of State",
-        "Steve Witkoff": "envoy",
-        "Keith Kellogg": "envoy",
-        "Andrii Sybiha": "Ukrainian Foreign Minister",
-    }
+    assert people == SEED_PEOPLE
 
 
 def test_seed_organisations_and_places_each_once() -> None:
     mentions = find_mentions(seed_draft())
     organisations = [m.name for m in mentions if m.kind is ORG]
     places = [m.name for m in mentions if m.kind is PLACE]
-    assert sorted(organisations) == ["Kremlin", "White House"]
-    assert sorted(places) == sorted(
-        ["Ukraine", "Russia", "Istanbul", "Turkey", "Moscow", "Kyiv", "Middle East", "United States"]
-    )
+    assert sorted(organisations) == sorted(SEED_ORGANIZATIONS)
+    assert sorted(places) == sorted(SEED_PLACES)
     assert all(m.role is None for m in mentions if m.kind is not PERSON)
 
 

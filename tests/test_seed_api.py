@@ -8,25 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import data_of, graphql
 from tests.helpers import ingest_page
-from tests.shared import shared_path
+from tests.shared import SEED_ORGANIZATIONS, SEED_PEOPLE, SEED_PLACES, shared_path
 
 HEADLINE = "Putin, Trump to Skip Ukraine’s Peace Talks Proposed by Kremlin"
 STANDFIRST = (
     "Putin and Trump’s absence from Ukraine peace talks dims hopes for progress in ending Russia’s war."
 )
-PEOPLE = {
-    "Donald Trump": "US President",
-    "Vladimir Putin": "Russian President",
-    "Vladimir Medinsky": "Presidential adviser",
-    "Alexander Fomin": "Deputy Defence Minister",
-    "Volodymyr Zelenskyy": "President",
-    "Marco Rubio": "Secretary of State",
-    "Steve Witkoff": "envoy",
-    "Keith Kellogg": "envoy",
-    "Andrii Sybiha": "Ukrainian Foreign Minister",
-}
-ORGANIZATIONS = {"Kremlin", "White House"}
-PLACES = {"Ukraine", "Russia", "Istanbul", "Turkey", "Moscow", "Kyiv", "Middle East", "United States"}
+PEOPLE = SEED_PEOPLE
+ORGANIZATIONS = set(SEED_ORGANIZATIONS)
+PLACES = set(SEED_PLACES)
 SUBHEADINGS = [
     "Kremlin Sends Delegation, But Without Putin",
     "Trump Drops Out, Delegation Arrives",
