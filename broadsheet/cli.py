@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from broadsheet.settings import Settings, SettingsError, get_settings
@@ -97,6 +97,45 @@ def ingest(
     out.print(table)
     if summary.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def reextract(
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Articles read per batch.")] = 200,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run the current entity extractor over every stored article again; entity ids stay stable."""
+    from ingest.reextract import ReextractSummary
+    from ingest.reextract import reextract as run
+    from models.db import create_engine
+
+    settings = _settings()
+    _run_migrations(settings)
+
+    async def main() -> ReextractSummary:
+        engine = create_engine(settings.database_url, pool_size=1, pool_overflow=0)
+        try:
+            return await run(
+                engine,
+                batch_size=batch_size,
+                on_total=lambda total: progress.update(task, total=total),
+                on_article=lambda: progress.advance(task),
+            )
+        finally:
+            await engine.dispose()
+
+    with Progress(
+        TextColumn("[bold]re-extracting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("reextract", total=None)
+        summary = asyncio.run(main())
+    out.print(f"re-extracted {summary.articles} articles; {summary.entities_created} new entities")
 
 
 @app.command()

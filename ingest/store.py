@@ -9,7 +9,7 @@ from typing import Any
 from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ingest.document import ArticleDraft, Block, BlockKind, MentionDraft, TextField
+from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, MentionDraft, TextField
 from ingest.entities import find_mentions
 from resolvers.articles import ArticleFields, find_article, insert_article, slug_taken, update_article
 from resolvers.entities import resolve_entity
@@ -67,16 +67,27 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
         else:
             article_id, slug = existing[0], fields.slug or existing[1]
             await update_article(connection, article_id, fields)
-        entities_created = 0
-        by_entity: dict[int, dict[str, Any]] = {}
-        for mention in mentions:
-            entity_id, new = await resolve_entity(
-                connection, name=mention.name, kind=mention.kind, surface_forms=mention.surface_forms
-            )
-            entities_created += new
-            _merge(by_entity, entity_id, mention, draft)
-        await replace_mentions(connection, article_id, list(by_entity.values()))
+        entities_created = await link_mentions(connection, article_id, draft, mentions)
     return Stored(article_id, slug, created=existing is None, entities_created=entities_created)
+
+
+async def link_mentions(
+    connection: AsyncConnection, article_id: int, draft: ArticleDraft, mentions: list[MentionDraft]
+) -> int:
+    """Make the article's mentions exactly ``mentions``, each linked to its entity; how many entities are new.
+
+    Entities are found by name and alias, so running this again on the same text links to the same ids.
+    """
+    entities_created = 0
+    by_entity: dict[int, dict[str, Any]] = {}
+    for mention in mentions:
+        entity_id, new = await resolve_entity(
+            connection, name=mention.name, kind=mention.kind, surface_forms=_aliases(mention)
+        )
+        entities_created += new
+        _merge(by_entity, entity_id, mention, draft)
+    await replace_mentions(connection, article_id, list(by_entity.values()))
+    return entities_created
 
 
 #: Longest value each field's column holds (see models/articles.py).
@@ -97,6 +108,16 @@ async def _free_slug(connection: AsyncConnection, base: str) -> str:
         suffix += 1
         slug = f"{base}-{suffix}"
     return slug
+
+
+def _aliases(mention: MentionDraft) -> set[str]:
+    """The names to file the entity under: how the article wrote it, and a person's surname, so that a later
+    article saying only "Blair" or "Mr Blair" finds "Tony Blair" (unless two Blairs are known by then)."""
+    names = set(mention.surface_forms)
+    parts = mention.name.split()
+    if mention.kind is EntityKind.PERSON and len(parts) > 1:
+        names.add(parts[-1])
+    return names
 
 
 def _block_json(block: Block) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import Select, and_, exists, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Mention
@@ -200,3 +200,28 @@ def _writable(fields: ArticleFields) -> dict[str, Any]:
         "authors": fields.authors,
         "word_count": fields.word_count,
     }
+
+
+@dataclass(slots=True)
+class ArticleText:
+    """What entity extraction reads of a stored article."""
+
+    id: int
+    headline: str
+    standfirst: str | None
+    body: list[dict[str, Any]]
+
+
+async def article_texts(connection: AsyncConnection, *, after_id: int, limit: int) -> list[ArticleText]:
+    """Articles in id order after ``after_id`` (every status), for passes over the whole archive."""
+    statement = (
+        select(_article.c.id, _article.c.headline, _article.c.standfirst, _article.c.body)
+        .where(_article.c.id > after_id)
+        .order_by(_article.c.id)
+        .limit(limit)
+    )
+    return [ArticleText(*row) for row in await connection.execute(statement)]
+
+
+async def count_articles(connection: AsyncConnection) -> int:
+    return int(await connection.scalar(select(func.count()).select_from(_article)) or 0)

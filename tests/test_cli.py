@@ -133,3 +133,12 @@ async def test_serve_answers_over_real_http(engine: AsyncEngine, database_url: s
     finally:
         server.terminate()
         await server.wait()
+
+
+async def test_reextract_command(engine: AsyncEngine, database_url: str) -> None:
+    seed = str(shared_path("seed", "daily-guardian-peace-talks.txt"))
+    assert (await broadsheet("ingest", "--quiet", seed, database_url=database_url)).returncode == 0
+    result = await broadsheet("reextract", "--quiet", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "re-extracted 1 articles; 0 new entities" in result.stdout
+    assert await _count(engine, "mention") == 19

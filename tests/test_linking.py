@@ -1,0 +1,82 @@
+"""One entity per real person across articles, ambiguous surnames kept apart, and stable re-extraction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.reextract import reextract
+from ingest.store import store_article
+from tests.conftest import PAGES, data_of, graphql
+from tests.helpers import ingest_page
+
+
+async def _article(engine: AsyncEngine, number: int, body: str) -> None:
+    await store_article(
+        engine,
+        ArticleDraft(
+            headline=f"Dispatch {number}",
+            blocks=[Block(BlockKind.PARAGRAPH, body)],
+            section_path=("Politics",),
+            published_at=datetime(2026, 5, 1, tzinfo=UTC) + timedelta(days=number),
+            source_id=f"dispatch-{number}",
+            source_format="json",
+        ),
+    )
+
+
+ENTITY = """query($slug: String!) { entity(slug: $slug) { name articleCount aliases
+    articles(first: 10) { edges { role node { headline } } } } }"""
+
+
+async def test_a_person_named_differently_in_two_articles_is_one_entity(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await _article(engine, 1, "Former Prime Minister Tony Blair spoke in London on Monday.")
+    await _article(engine, 2, "Mr Blair told reporters in Paris that the plan would fail.")
+    await _article(engine, 3, "Blair, the envoy, later flew to Rome.")
+    entity = data_of(await graphql(client, ENTITY, {"slug": "tony-blair"}))["entity"]
+    assert entity["articleCount"] == 3
+    assert [(edge["node"]["headline"], edge["role"]) for edge in entity["articles"]["edges"]] == [
+        ("Dispatch 3", "envoy"),
+        ("Dispatch 2", None),
+        ("Dispatch 1", "Former Prime Minister"),
+    ]
+    assert {"Tony Blair", "Blair"} <= set(entity["aliases"])
+
+
+async def test_an_ambiguous_surname_is_not_merged(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    await _article(engine, 1, "Former Prime Minister Tony Blair spoke in London on Monday.")
+    await _article(engine, 2, "The lawyer Cherie Blair opened the conference in Leeds.")
+    await _article(engine, 3, "Blair said the talks would go on.")
+    tony = data_of(await graphql(client, ENTITY, {"slug": "tony-blair"}))["entity"]
+    cherie = data_of(await graphql(client, ENTITY, {"slug": "cherie-blair"}))["entity"]
+    assert tony["articleCount"] == 1 and cherie["articleCount"] == 1
+
+
+async def _snapshot(engine: AsyncEngine) -> list[tuple]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT m.article_id, m.entity_id, e.slug, m.role, m.count, m.first_position, m.salience "
+                "FROM mention m JOIN entity e ON e.id = m.entity_id ORDER BY m.article_id, m.entity_id"
+            )
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_reextraction_is_idempotent_and_keeps_entity_ids(engine: AsyncEngine) -> None:
+    for page in sorted(PAGES.glob("*.txt")):
+        await ingest_page(engine, page)
+    before = await _snapshot(engine)
+    first = await reextract(engine, batch_size=2)
+    after_first = await _snapshot(engine)
+    second = await reextract(engine, batch_size=2)
+    assert first.articles == second.articles == 3
+    assert first.entities_created == second.entities_created == 0
+    assert before == after_first == await _snapshot(engine)
+    assert len(before) > 20
