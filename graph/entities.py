@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,9 +15,12 @@ from graph.relay import (
     name_cursor,
     page_size,
     parse_name_cursor,
+    parse_prominence_cursor,
     parse_time_cursor,
+    prominence_cursor,
     time_cursor,
 )
+from resolvers import mentions
 from resolvers.entities import EntityRow
 from resolvers.mentions import EntityArticlesQuery
 
@@ -33,6 +36,19 @@ class EntityKind(Enum):
 
 
 _KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper than EnumType(value)
+
+
+@strawberry.enum(description="How an entity's articles are ordered.")
+class EntityArticleOrder(Enum):
+    NEWEST = "newest"
+    PROMINENCE = "prominence"
+
+
+def _edge_cursor(order: mentions.EntityArticleOrder, row: mentions.EntityArticleRow) -> str:
+    article = row.article
+    if order is mentions.EntityArticleOrder.NEWEST:
+        return time_cursor("entity-articles", article.published_at, article.id)
+    return prominence_cursor("entity-articles-by-prominence", row.salience, article.published_at, article.id)
 
 
 @strawberry.type(
@@ -78,17 +94,25 @@ class EntityNode(Node):
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
+        order_by: Annotated[
+            EntityArticleOrder, strawberry.argument(description="Newest first, or most prominent first.")
+        ] = EntityArticleOrder.NEWEST,
     ) -> EntityArticleConnection:
         from graph.articles import article_nodes
 
         size = page_size(first)
-        query = EntityArticlesQuery(self.row.id, size + 1, parse_time_cursor("entity-articles", after))
+        order = mentions.EntityArticleOrder(order_by.value)
+        if order is mentions.EntityArticleOrder.NEWEST:
+            key: Any = parse_time_cursor("entity-articles", after)
+        else:
+            key = parse_prominence_cursor("entity-articles-by-prominence", after)
+        query = EntityArticlesQuery(self.row.id, size + 1, order, key)
         rows = await get_context(info).entity_articles_page.load(query)
         page = rows[:size]
         nodes = await article_nodes(info, [row.article for row in page])
         edges = [
             EntityArticleEdge(
-                cursor=time_cursor("entity-articles", row.article.published_at, row.article.id),
+                cursor=_edge_cursor(order, row),
                 node=node,
                 role=row.role,
                 count=row.count,

@@ -89,3 +89,23 @@ def parse_name_cursor(kind: str, cursor: str | None) -> tuple[str, int] | None:
         return name, int(key)
     except (ValueError, UnicodeError, binascii.Error):
         raise ClientError(f"after: {cursor!r} is not a cursor from this list") from None
+
+
+def prominence_cursor(kind: str, salience: float, moment: datetime, key: int) -> str:
+    """A cursor for lists by prominence: salience, then newest first, then id."""
+    return _b64(f"{kind}|{salience!r}|{moment.isoformat()}|{key}")
+
+
+def parse_prominence_cursor(kind: str, cursor: str | None) -> tuple[float, datetime, int] | None:
+    if cursor is None:
+        return None
+    try:
+        found_kind, salience, moment, key = _unb64(cursor).split("|")
+        if found_kind != kind:
+            raise ValueError(found_kind)
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None:
+            raise ValueError(moment)
+        return float(salience), parsed, int(key)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise ClientError(f"after: {cursor!r} is not a cursor from this list") from None

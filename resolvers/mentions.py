@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, insert, literal, null, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
-from resolvers.articles import LIST_COLUMNS, NEWEST_FIRST, ArticleKey, ArticleRow
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -60,14 +62,28 @@ class EntityArticleRow:
     count: int
     salience: float
 
+    def sort_key(self, order: EntityArticleOrder) -> tuple[Any, ...]:
+        newest = (self.article.published_at, self.article.id)
+        return newest if order is EntityArticleOrder.NEWEST else (self.salience, *newest)
+
+
+class EntityArticleOrder(StrEnum):
+    NEWEST = "newest"  # by (published_at, id), newest first
+    PROMINENCE = "prominence"  # by (salience, published_at, id), most prominent first
+
 
 @dataclass(frozen=True, slots=True)
 class EntityArticlesQuery:
-    """One page of the articles that mention an entity, newest first."""
+    """One page of the articles that mention an entity.
+
+    ``after`` is the sort key of the last row seen: (published_at, id) for NEWEST, (salience, published_at,
+    id) for PROMINENCE.
+    """
 
     entity_id: int
     limit: int
-    after: ArticleKey | None = None
+    order: EntityArticleOrder = EntityArticleOrder.NEWEST
+    after: ArticleKey | tuple[float, datetime, int] | None = None
 
 
 async def list_entity_articles(
@@ -82,9 +98,10 @@ async def list_entity_articles(
             .join(_article, _article.c.id == _mention.c.article_id)
             .where(_mention.c.entity_id == query.entity_id, _article.c.status == ArticleStatus.PUBLISHED)
         )
+        key = _order_key(query.order)
         if query.after is not None:
-            page = page.where(tuple_(_article.c.published_at, _article.c.id) < tuple_(*query.after))
-        pages.append(page.order_by(*NEWEST_FIRST).limit(query.limit))
+            page = page.where(tuple_(*key) < tuple_(*query.after))
+        pages.append(page.order_by(*(column.desc() for column in key)).limit(query.limit))
     statement = pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
     result: list[list[EntityArticleRow]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
@@ -92,9 +109,14 @@ async def list_entity_articles(
         result[values[-1]].append(
             EntityArticleRow(ArticleRow(*values[:width]), values[width], values[width + 1], values[width + 2])
         )
-    for page_rows in result:
-        page_rows.sort(key=lambda row: (row.article.published_at, row.article.id), reverse=True)
+    for query, page_rows in zip(queries, result, strict=True):
+        page_rows.sort(key=lambda row: row.sort_key(query.order), reverse=True)
     return result
+
+
+def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
+    newest = (_article.c.published_at, _article.c.id)
+    return newest if order is EntityArticleOrder.NEWEST else (_mention.c.salience, *newest)
 
 
 async def replace_mentions(

@@ -80,3 +80,37 @@ async def test_reextraction_is_idempotent_and_keeps_entity_ids(engine: AsyncEngi
     assert first.entities_created == second.entities_created == 0
     assert before == after_first == await _snapshot(engine)
     assert len(before) > 20
+
+
+async def test_an_entitys_articles_by_prominence_page_without_gaps(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await _article(
+        engine, 1, "Lisbon hosted the summit. Much later, Former Prime Minister Tony Blair arrived."
+    )
+    await _article(
+        engine, 2, "Former Prime Minister Tony Blair spoke first. Blair spoke again. Mr Blair left."
+    )
+    await _article(engine, 3, "Former Prime Minister Tony Blair opened the fair in Lisbon.")
+    await _article(engine, 4, "Madrid and Lisbon agreed a rail link; Tony Blair was seen at the signing.")
+    query = """query($after: String) { entity(slug: "tony-blair") {
+        articles(first: 1, after: $after, orderBy: PROMINENCE) {
+          edges { salience node { headline } } pageInfo { hasNextPage endCursor } } } }"""
+    seen, after = [], None
+    while True:
+        page = data_of(await graphql(client, query, {"after": after}))["entity"]["articles"]
+        seen += [(edge["salience"], edge["node"]["headline"]) for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(headline for _, headline in seen) == [f"Dispatch {n}" for n in range(1, 5)]
+    assert [salience for salience, _ in seen] == sorted((salience for salience, _ in seen), reverse=True)
+    assert seen[0][1] == "Dispatch 2"  # named three times, first: the most prominent
+    newest = await graphql(
+        client,
+        'query($after: String) { entity(slug: "tony-blair") { articles(after: $after) { edges { cursor } } } }',
+        {"after": after},
+    )
+    assert newest["errors"][0]["message"].startswith(
+        "after:"
+    )  # a prominence cursor is not a newest-first one
