@@ -106,11 +106,9 @@ async def test_an_entitys_articles_by_prominence_page_without_gaps(
     assert sorted(headline for _, headline in seen) == [f"Dispatch {n}" for n in range(1, 5)]
     assert [salience for salience, _ in seen] == sorted((salience for salience, _ in seen), reverse=True)
     assert seen[0][1] == "Dispatch 2"  # named three times, first: the most prominent
-    newest = await graphql(
-        client,
-        'query($after: String) { entity(slug: "tony-blair") { articles(after: $after) { edges { cursor } } } }',
-        {"after": after},
-    )
+    newest_first = """query($after: String) {
+        entity(slug: "tony-blair") { articles(after: $after) { edges { cursor } } } }"""
+    newest = await graphql(client, newest_first, {"after": after})
     assert newest["errors"][0]["message"].startswith(
         "after:"
     )  # a prominence cursor is not a newest-first one
