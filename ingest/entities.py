@@ -166,22 +166,34 @@ class _Known:
     capitals: bool  # an alias in capitals (US, NATO) only matches text in capitals ("Us" is no country)
 
 
-def _load_gazetteer() -> tuple[dict[tuple[str, ...], _Known], dict[str, int]]:
-    """Every alias's token keys -> its entry; and the longest alias starting with each first key."""
+def _load_gazetteer() -> tuple[
+    dict[tuple[str, ...], _Known], dict[str, int], dict[tuple[EntityKind, str], tuple[str, ...]]
+]:
+    """Every alias's token keys -> its entry; the longest alias starting with each first key; and each
+    canonical name's aliases."""
     known: dict[tuple[str, ...], _Known] = {}
+    aliases: dict[tuple[EntityKind, str], tuple[str, ...]] = {}
     for filename, kind in (("places.txt", EntityKind.PLACE), ("organizations.txt", EntityKind.ORGANIZATION)):
         for line in _lines(filename):
             names = [name.strip() for name in line.split("|")]
+            aliases.setdefault((kind, names[0]), tuple(names))
             for alias in names:
                 keys = tuple(token.key for token in _tokens(alias))
                 known.setdefault(keys, _Known(kind, names[0], alias.isupper()))
     longest: dict[str, int] = {}
     for keys in known:
         longest[keys[0]] = max(longest.get(keys[0], 0), len(keys))
-    return known, longest
+    return known, longest, aliases
 
 
-_KNOWN, _LONGEST = _load_gazetteer()
+_KNOWN, _LONGEST, _ALIASES = _load_gazetteer()
+
+
+def known_aliases(kind: EntityKind, name: str) -> tuple[str, ...]:
+    """The names a reader knows a place or organisation by (United States: US, U.S., America, ...)."""
+    return _ALIASES.get((kind, name), ())
+
+
 # Towns and cities of the world, shared with the statistical tagger: evidence of a place for a name
 # nothing else types, never enough to override other evidence ("Reading", "Victoria", "Jordan").
 _TOWNS = frozenset(tuple(t.key for t in _tokens(line) if t.word) for line in _lines("tagger_place.txt"))

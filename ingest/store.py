@@ -10,7 +10,7 @@ from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, MentionDraft, TextField
-from ingest.entities import find_mentions
+from ingest.entities import find_mentions, known_aliases
 from resolvers.articles import ArticleFields, find_article, insert_article, slug_taken, update_article
 from resolvers.entities import resolve_entity
 from resolvers.mentions import replace_mentions
@@ -110,13 +110,15 @@ async def _free_slug(connection: AsyncConnection, base: str) -> str:
     return slug
 
 
-def _aliases(mention: MentionDraft) -> set[str]:
-    """The names to file the entity under: how the article wrote it, and a person's surname, so that a later
-    article saying only "Blair" or "Mr Blair" finds "Tony Blair" (unless two Blairs are known by then)."""
-    names = set(mention.surface_forms)
+def _aliases(mention: MentionDraft) -> list[str]:
+    """The names to file the entity under: how the article wrote it; the aliases a reader knows a place or
+    organisation by (United States, America); and a person's surname, so that a later article saying only
+    "Blair" or "Mr Blair" finds "Tony Blair" (unless two Blairs are known by then). Where two spellings
+    are one lookup key (US, U.S.), the first listed, as the article wrote it, is the one shown."""
+    names = [*sorted(mention.surface_forms), *known_aliases(mention.kind, mention.name)]
     parts = mention.name.split()
     if mention.kind is EntityKind.PERSON and len(parts) > 1:
-        names.add(parts[-1])
+        names.append(parts[-1])
     return names
 
 

@@ -164,8 +164,12 @@ async def _create_entity(connection: AsyncConnection, *, name: str, kind: str) -
 
 
 async def add_aliases(connection: AsyncConnection, entity_id: int, names: Iterable[str]) -> None:
-    """Record names the entity goes by; names it already has (after normalising) are skipped."""
-    wanted = {normalize_name(name): name for name in names if name.strip()}
+    """Record names the entity goes by, in order of preference; names it already has (after normalising)
+    are skipped."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        if name.strip():
+            wanted.setdefault(normalize_name(name), name)  # the first spelling of a key is the one shown
     existing = set(
         await connection.scalars(
             select(_alias.c.normalized).where(

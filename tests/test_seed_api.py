@@ -118,3 +118,15 @@ async def test_ingesting_twice_keeps_one_of_everything(engine: AsyncEngine) -> N
             for table in ("article", "section", "entity", "mention")
         }
     assert counts == {"article": 1, "section": 2, "entity": 19, "mention": 19}
+
+
+async def test_places_carry_the_aliases_readers_use(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    await _seed(engine)
+    query = (
+        '{ us: entity(slug: "united-states") { name kind aliases } k: entity(slug: "kremlin") { aliases } }'
+    )
+    data = data_of(await graphql(client, query))
+    assert data["us"]["name"] == "United States" and data["us"]["kind"] == "PLACE"
+    # "U.S." is the same lookup key as "US", which the article wrote; both find the entity.
+    assert {"US", "United States", "America"} <= set(data["us"]["aliases"])
+    assert "Kremlin" in data["k"]["aliases"]
