@@ -115,7 +115,9 @@ def _aliases(mention: MentionDraft) -> list[str]:
     organisation by (United States, America); and a person's surname, so that a later article saying only
     "Blair" or "Mr Blair" finds "Tony Blair" (unless two Blairs are known by then). Where two spellings
     are one lookup key (US, U.S.), the first listed, as the article wrote it, is the one shown."""
-    names = [*sorted(mention.surface_forms), *known_aliases(mention.kind, mention.name)]
+    # As written, but a headline's capitals ("PUTIN") only where the text has no other spelling.
+    written = sorted(mention.surface_forms, key=lambda form: (form.isupper(), form))
+    names = [*written, *known_aliases(mention.kind, mention.name)]
     parts = mention.name.split()
     if mention.kind is EntityKind.PERSON and len(parts) > 1:
         names.append(parts[-1])

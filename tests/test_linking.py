@@ -112,3 +112,29 @@ async def test_an_entitys_articles_by_prominence_page_without_gaps(
     assert newest["errors"][0]["message"].startswith(
         "after:"
     )  # a prominence cursor is not a newest-first one
+
+
+async def test_a_headline_in_capitals_links_to_the_people_it_names(
+    engine: AsyncEngine, client: httpx.AsyncClient
+) -> None:
+    await store_article(
+        engine,
+        ArticleDraft(
+            headline="PUTIN REJECTS TRUMP’S CEASEFIRE PLAN",
+            blocks=[
+                Block(
+                    BlockKind.PARAGRAPH,
+                    "Russian President Vladimir Putin on Friday rejected a plan put forward by US President "
+                    "Donald Trump. Putin said the terms favoured Kyiv.",
+                )
+            ],
+            section_path=("World",),
+        ),
+    )
+    query = """{ articles(first: 1) { edges { node { people { entity { name aliases } role count } } } } }"""
+    people = data_of(await graphql(client, query))["articles"]["edges"][0]["node"]["people"]
+    assert [(p["entity"]["name"], p["role"], p["count"]) for p in people] == [
+        ("Vladimir Putin", "Russian President", 3),
+        ("Donald Trump", "US President", 2),
+    ]
+    assert people[0]["entity"]["aliases"] == ["Putin", "Vladimir Putin"]  # "PUTIN" is the same name
