@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from broadsheet.settings import Settings, SettingsError, get_settings
@@ -69,15 +76,7 @@ def ingest(
 
     settings = _settings()
     _run_migrations(settings)
-    with Progress(
-        TextColumn("[bold]ingesting"),
-        BarColumn(),
-        TextColumn("{task.completed} articles"),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=True,
-    ) as progress:
+    with _progress("ingesting", TextColumn("{task.completed} articles"), quiet=quiet) as progress:
         task = progress.add_task("ingest", total=None)
         summary = asyncio.run(
             ingest_paths(
@@ -124,15 +123,7 @@ def reextract(
         finally:
             await engine.dispose()
 
-    with Progress(
-        TextColumn("[bold]re-extracting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-        transient=True,
-    ) as progress:
+    with _progress("re-extracting", MofNCompleteColumn(), quiet=quiet) as progress:
         task = progress.add_task("reextract", total=None)
         summary = asyncio.run(main())
     out.print(f"re-extracted {summary.articles} articles; {summary.entities_created} new entities")
@@ -173,6 +164,19 @@ def export_schema(
 
     path.write_text(sdl(), encoding="utf-8")
     out.print(f"wrote {path}")
+
+
+def _progress(label: str, count: ProgressColumn, *, quiet: bool) -> Progress:
+    """A progress bar on stderr that goes away when done, leaving the summary."""
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        count,
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+        transient=True,
+    )
 
 
 def _safe_url(settings: Settings) -> str:

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -24,6 +23,7 @@ from graph.cache import ResponseCache
 from graph.context import Context, SectionTreeCache
 from graph.schema import build_schema
 from models.db import create_engine
+from resolvers.health import ping
 
 log = logging.getLogger("broadsheet.app")
 REQUEST_ID_HEADER = "x-request-id"
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def healthz(_request: Request) -> Response:
         try:
             async with current_engine().connect() as connection:
-                await connection.execute(text("SELECT 1"))
+                await ping(connection)
         except Exception:
             log.exception("health check: database unreachable")
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
