@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -135,10 +137,22 @@ class ArticleEdge:
     node: ArticleNode = strawberry.field(description="The article.")
 
 
-@strawberry.type(description="A page of articles, newest first (Relay connection).")
+@strawberry.enum(description="The order of an article list.")
+class ArticleOrder(Enum):
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@strawberry.type(description="A page of articles (Relay connection).")
 class ArticleConnection:
     edges: list[ArticleEdge] = strawberry.field(description="The articles of this page with their cursors.")
     page_info: PageInfo = strawberry.field(description="Cursors and whether more pages follow.")
+    query: strawberry.Private[ArticleQuery]
+
+    @strawberry.field(description="How many articles match, on all pages together (counted only when asked).")
+    async def total_count(self, info: strawberry.Info) -> int:
+        filters = replace(self.query, limit=0, after=None, oldest_first=False)
+        return await get_context(info).articles_total.load(filters)
 
     @strawberry.field(description="The articles of this page, without cursors.")
     def nodes(self) -> list[ArticleNode]:
@@ -219,18 +233,25 @@ async def article_connection(
     after: str | None,
     section_ids: Sequence[int] | None = None,
     entity_ids: Sequence[int] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    order: ArticleOrder = ArticleOrder.NEWEST,
 ) -> ArticleConnection:
     size = page_size(first)
+    cursor_kind = "articles" if order is ArticleOrder.NEWEST else "articles-oldest"
     query = ArticleQuery(
         limit=size + 1,
         section_ids=tuple(section_ids) if section_ids is not None else None,
         entity_ids=tuple(entity_ids),
-        after=parse_time_cursor("articles", after),
+        since=_utc(since),
+        until=_utc(until),
+        oldest_first=order is ArticleOrder.OLDEST,
+        after=parse_time_cursor(cursor_kind, after),
     )
     rows = await get_context(info).articles_page.load(query)
     nodes = await article_nodes(info, rows[:size])
     edges = [
-        ArticleEdge(cursor=time_cursor("articles", node.published_at, node.row.id), node=node)
+        ArticleEdge(cursor=time_cursor(cursor_kind, node.published_at, node.row.id), node=node)
         for node in nodes
     ]
     page_info = PageInfo(
@@ -239,7 +260,14 @@ async def article_connection(
         start_cursor=edges[0].cursor if edges else None,
         end_cursor=edges[-1].cursor if edges else None,
     )
-    return ArticleConnection(edges=edges, page_info=page_info)
+    return ArticleConnection(edges=edges, page_info=page_info, query=query)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A client's time as UTC; one without a zone is read as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def require(value: str, argument: str) -> str:

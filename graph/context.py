@@ -133,6 +133,11 @@ class Context:
         return self._loader(batch)
 
     @cached_property
+    def articles_total(self) -> DataLoader[articles.ArticleQuery, int]:
+        """Totals for connections that ask for `totalCount`, keyed by their filters."""
+        return self._loader(articles.count_articles_matching)
+
+    @cached_property
     def mentions_by_article(self) -> DataLoader[int, list[mentions.MentionRow]]:
         """Mentions without their locations: most pages never show them, and decoding them is not free."""
         return self._mentions_loader(with_locations=False)

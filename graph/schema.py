@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -23,6 +24,7 @@ from graph.articles import (
     AdSlot,
     ArticleConnection,
     ArticleNode,
+    ArticleOrder,
     Paragraph,
     Subheading,
     article_connection,
@@ -84,6 +86,16 @@ class Query:
             list[str] | None,
             strawberry.argument(description="Entity slugs; only articles that mention all of them."),
         ] = None,
+        since: Annotated[
+            datetime | None,
+            strawberry.argument(description="Published at or after this time (UTC if no zone)."),
+        ] = None,
+        until: Annotated[
+            datetime | None, strawberry.argument(description="Published before this time (UTC if no zone).")
+        ] = None,
+        order_by: Annotated[ArticleOrder, strawberry.argument(description="Newest or oldest first.")] = (
+            ArticleOrder.NEWEST
+        ),
         first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
@@ -103,7 +115,14 @@ class Query:
                 raise ClientError(f"mentioning: no entity with slug {slug!r}")
             entity_ids.append(entity.id)
         return await article_connection(
-            info, first=first, after=after, section_ids=section_ids, entity_ids=entity_ids
+            info,
+            first=first,
+            after=after,
+            section_ids=section_ids,
+            entity_ids=entity_ids,
+            since=since,
+            until=until,
+            order=order_by,
         )
 
     @strawberry.field(description='A section by path ("" or "/" for Home, "europe", "news/business").')

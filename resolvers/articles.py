@@ -31,6 +31,7 @@ LIST_COLUMNS = (
     _article.c.source_id,
 )
 NEWEST_FIRST = (_article.c.published_at.desc(), _article.c.id.desc())
+OLDEST_FIRST = (_article.c.published_at, _article.c.id)
 
 
 @dataclass(slots=True)
@@ -56,11 +57,18 @@ ArticleKey = tuple[datetime, int]
 
 @dataclass(frozen=True, slots=True)
 class ArticleQuery:
-    """One page of published articles, newest first. ``limit`` rows are returned at most."""
+    """One page of published articles. ``limit`` rows are returned at most.
+
+    Filters: sections (any of), entities (all of), and a publication window ``since <= published_at <
+    until``. Newest first unless ``oldest_first``; ``after`` is the (published_at, id) of the last row seen.
+    """
 
     limit: int
     section_ids: tuple[int, ...] | None = None
     entity_ids: tuple[int, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    oldest_first: bool = False
     after: ArticleKey | None = None
 
 
@@ -95,7 +103,7 @@ async def articles_by_ids(
     return {row.id: row for row in rows}
 
 
-def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
+def _filtered(query: ArticleQuery, columns: Sequence[Any]) -> Select[Any]:
     statement = select(*columns).where(_article.c.status == ArticleStatus.PUBLISHED)
     if query.section_ids is not None:
         statement = statement.where(_article.c.section_id.in_(query.section_ids))
@@ -103,9 +111,35 @@ def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
         statement = statement.where(
             exists().where(and_(_mention.c.article_id == _article.c.id, _mention.c.entity_id == entity_id))
         )
+    if query.since is not None:
+        statement = statement.where(_article.c.published_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(_article.c.published_at < query.until)
+    return statement
+
+
+def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
+    statement = _filtered(query, columns)
+    key = tuple_(_article.c.published_at, _article.c.id)
     if query.after is not None:
-        statement = statement.where(tuple_(_article.c.published_at, _article.c.id) < tuple_(*query.after))
-    return statement.order_by(*NEWEST_FIRST).limit(query.limit)
+        statement = statement.where(
+            key > tuple_(*query.after) if query.oldest_first else key < tuple_(*query.after)
+        )
+    order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
+    return statement.order_by(*order).limit(query.limit)
+
+
+async def count_articles_matching(connection: AsyncConnection, queries: Sequence[ArticleQuery]) -> list[int]:
+    """How many articles pass each query's filters, all pages together, in one statement."""
+    counts = [
+        _filtered(query, [func.count().label("total"), literal(number).label("query_number")])
+        for number, query in enumerate(queries)
+    ]
+    statement = counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
+    result = [0] * len(queries)
+    for total, number in await connection.execute(statement):
+        result[number] = int(total)
+    return result
 
 
 async def list_articles(
@@ -126,8 +160,8 @@ async def list_articles(
     result: list[list[ArticleRow]] = [[] for _ in queries]
     for values in await connection.execute(union_all(*pages)):
         result[values[-1]].append(_row(values, with_body))
-    for page in result:
-        page.sort(key=lambda row: (row.published_at, row.id), reverse=True)
+    for query, page in zip(queries, result, strict=True):
+        page.sort(key=lambda row: (row.published_at, row.id), reverse=not query.oldest_first)
     return result
 
 

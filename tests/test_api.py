@@ -13,7 +13,7 @@ from broadsheet.settings import Settings
 from graph.app import create_app
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
-from tests.conftest import PAGES, data_of, graphql
+from tests.conftest import PAGES, StatementLog, data_of, graphql
 from tests.helpers import ingest_page
 
 
@@ -279,3 +279,47 @@ async def test_sections_added_after_the_tree_was_cached_show_at_once(
         "Space",
         "Report number 2",
     ]
+
+
+async def test_date_window_order_and_totals(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    for number in range(12):  # one a minute from 2026-03-01T00:00Z
+        await store_article(engine, _draft(number, ("News", "Business") if number % 3 else ("Europe",)))
+    query = """query($since: DateTime, $until: DateTime, $order: ArticleOrder!, $after: String) {
+        articles(since: $since, until: $until, orderBy: $order, first: 3, after: $after) {
+          totalCount edges { node { headline } } pageInfo { hasNextPage endCursor } } }"""
+    window = {"since": "2026-03-01T00:02:00Z", "until": "2026-03-01T00:09:00"}  # no zone: UTC
+    seen, after = [], None
+    while True:
+        page = data_of(await graphql(client, query, {**window, "order": "OLDEST", "after": after}))[
+            "articles"
+        ]
+        assert page["totalCount"] == 7
+        seen += [edge["node"]["headline"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == [f"Report number {number}" for number in range(2, 9)]
+    newest = data_of(await graphql(client, query, {"order": "NEWEST"}))["articles"]
+    assert newest["totalCount"] == 12 and newest["edges"][0]["node"]["headline"] == "Report number 11"
+    refused = await graphql(client, query, {"order": "NEWEST", "after": after})
+    assert refused["errors"][0]["message"].startswith("after:")  # an oldest-first cursor
+
+
+async def test_totals_are_counted_only_when_asked_and_in_one_batch(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    for number in range(6):
+        await store_article(engine, _draft(number, ("News", "Business") if number % 2 else ("Europe",)))
+    await graphql(client, "{ sections { name } }")  # fills the section tree cache
+    sql.clear()
+    data_of(await graphql(client, "{ articles(first: 2) { edges { cursor } } }"))
+    assert sql.count == 1
+    sql.clear()
+    sections = data_of(await graphql(client, "{ sections { path articles(first: 1) { totalCount } } }"))
+    assert {s["path"]: s["articles"]["totalCount"] for s in sections["sections"]} == {
+        "": 6,
+        "europe": 3,
+        "news": 3,
+        "news/business": 3,
+    }
+    assert sql.count == 2  # one page query and one count query for all four sections
