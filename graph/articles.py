@@ -16,7 +16,7 @@ from graph.context import get_context, selects
 from graph.entities import EntityKind, EntityNode
 from graph.errors import ClientError
 from graph.mentions import MentionNode
-from graph.relay import Node, PageInfo, global_id, page_size, parse_time_cursor, time_cursor
+from graph.relay import Node, PageInfo, global_id, page_info, page_size, parse_time_cursor, time_cursor
 from graph.sections import BreadcrumbItem, SectionNode, section_crumbs
 from resolvers.articles import ArticleQuery, ArticleRow
 from resolvers.sections import SectionTree
@@ -254,13 +254,10 @@ async def article_connection(
         ArticleEdge(cursor=time_cursor(cursor_kind, node.published_at, node.row.id), node=node)
         for node in nodes
     ]
-    page_info = PageInfo(
-        has_next_page=len(rows) > size,
-        has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
+    cursors = [edge.cursor for edge in edges]
+    return ArticleConnection(
+        edges=edges, page_info=page_info(cursors, has_next=len(rows) > size, after=after), query=query
     )
-    return ArticleConnection(edges=edges, page_info=page_info, query=query)
 
 
 def _utc(moment: datetime | None) -> datetime | None:

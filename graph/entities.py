@@ -13,6 +13,7 @@ from graph.relay import (
     PageInfo,
     global_id,
     name_cursor,
+    page_info,
     page_size,
     parse_name_cursor,
     parse_prominence_cursor,
@@ -176,12 +177,7 @@ class EntityConnection:
 def _page_info(
     edges: list[EntityArticleEdge] | list[EntityEdge], has_next: bool, after: str | None
 ) -> PageInfo:
-    return PageInfo(
-        has_next_page=has_next,
-        has_previous_page=after is not None,
-        start_cursor=edges[0].cursor if edges else None,
-        end_cursor=edges[-1].cursor if edges else None,
-    )
+    return page_info([edge.cursor for edge in edges], has_next=has_next, after=after)
 
 
 async def entity_connection(

@@ -54,58 +54,82 @@ def page_size(first: int, *, argument: str = "first", maximum: int = MAX_PAGE_SI
     return first
 
 
+def page_info(cursors: list[str], *, has_next: bool, after: str | None) -> PageInfo:
+    """PageInfo for a page whose edges carry ``cursors``, in order."""
+    return PageInfo(
+        has_next_page=has_next,
+        has_previous_page=after is not None,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+def _cursor(kind: str, *parts: object) -> str:
+    return _b64("|".join([kind, *map(str, parts)]))
+
+
+def _parse(kind: str, cursor: str, count: int) -> list[str]:
+    """The ``count`` parts of a cursor made by ``_cursor(kind, ...)``; the last part may hold "|"."""
+    found_kind, *parts = _unb64(cursor).split("|", count)
+    if found_kind != kind or len(parts) != count:
+        raise ValueError(found_kind)
+    return parts
+
+
+def _aware(moment: str) -> datetime:
+    parsed = datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        raise ValueError(moment)
+    return parsed
+
+
+def _refused(cursor: str) -> ClientError:
+    return ClientError(f"after: {cursor!r} is not a cursor from this list")
+
+
+_BAD_CURSOR = (ValueError, UnicodeError, binascii.Error)
+
+
 def time_cursor(kind: str, moment: datetime, key: int) -> str:
-    """A cursor for newest-first lists: the sort key and the id, so pages never skip or repeat."""
-    return _b64(f"{kind}|{moment.isoformat()}|{key}")
+    """A cursor for lists by time: the sort key and the id, so pages never skip or repeat."""
+    return _cursor(kind, moment.isoformat(), key)
 
 
 def parse_time_cursor(kind: str, cursor: str | None) -> tuple[datetime, int] | None:
     if cursor is None:
         return None
     try:
-        found_kind, moment, key = _unb64(cursor).split("|")
-        if found_kind != kind:
-            raise ValueError(found_kind)
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError(moment)
-        return parsed, int(key)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ClientError(f"after: {cursor!r} is not a cursor from this list") from None
+        moment, key = _parse(kind, cursor, 2)
+        return _aware(moment), int(key)
+    except _BAD_CURSOR:
+        raise _refused(cursor) from None
 
 
 def name_cursor(kind: str, name: str, key: int) -> str:
-    """A cursor for lists in name order."""
-    return _b64(f"{kind}|{key}|{name}")
+    """A cursor for lists in name order (the name last, as it may hold anything)."""
+    return _cursor(kind, key, name)
 
 
 def parse_name_cursor(kind: str, cursor: str | None) -> tuple[str, int] | None:
     if cursor is None:
         return None
     try:
-        found_kind, key, name = _unb64(cursor).split("|", 2)
-        if found_kind != kind:
-            raise ValueError(found_kind)
+        key, name = _parse(kind, cursor, 2)
         return name, int(key)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ClientError(f"after: {cursor!r} is not a cursor from this list") from None
+    except _BAD_CURSOR:
+        raise _refused(cursor) from None
 
 
 def prominence_cursor(kind: str, salience: float, moment: datetime, key: int) -> str:
     """A cursor for lists by prominence: salience, then newest first, then id."""
-    return _b64(f"{kind}|{salience!r}|{moment.isoformat()}|{key}")
+    return _cursor(kind, repr(salience), moment.isoformat(), key)
 
 
 def parse_prominence_cursor(kind: str, cursor: str | None) -> tuple[float, datetime, int] | None:
     if cursor is None:
         return None
     try:
-        found_kind, salience, moment, key = _unb64(cursor).split("|")
-        if found_kind != kind:
-            raise ValueError(found_kind)
-        parsed = datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError(moment)
-        return float(salience), parsed, int(key)
-    except (ValueError, UnicodeError, binascii.Error):
-        raise ClientError(f"after: {cursor!r} is not a cursor from this list") from None
+        salience, moment, key = _parse(kind, cursor, 3)
+        return float(salience), _aware(moment), int(key)
+    except _BAD_CURSOR:
+        raise _refused(cursor) from None
