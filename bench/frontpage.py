@@ -334,6 +334,7 @@ def generate(articles: int, entities: int, *, seed: int = SEED) -> Archive:
                     id=len(mention_rows) + 1,
                     article_id=number,
                     entity_id=entity_id,
+                    published_at=published,
                     role=rng.choice(ROLES) if kind == "person" and rng.random() < 0.85 else None,
                     count=rng.randint(1, 12),
                     first_position=rank * 40 + rng.randint(0, 39),

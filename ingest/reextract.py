@@ -44,7 +44,9 @@ async def reextract(
             draft = _draft(article)
             mentions = find_mentions(draft)
             async with engine.begin() as connection:
-                summary.entities_created += await link_mentions(connection, article.id, draft, mentions)
+                summary.entities_created += await link_mentions(
+                    connection, article.id, article.published_at, draft, mentions
+                )
             summary.articles += 1
             on_article()
         after_id = batch[-1].id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from slugify import slugify
@@ -63,16 +64,20 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
             raise StoreError(f"slug: {fields.slug!r} is already used by another article")
         if existing is None:
             slug = fields.slug or await _free_slug(connection, derived_slug)
-            article_id = await insert_article(connection, fields, slug)
+            article_id, published_at = await insert_article(connection, fields, slug)
         else:
             article_id, slug = existing[0], fields.slug or existing[1]
-            await update_article(connection, article_id, fields)
-        entities_created = await link_mentions(connection, article_id, draft, mentions)
+            published_at = await update_article(connection, article_id, fields)
+        entities_created = await link_mentions(connection, article_id, published_at, draft, mentions)
     return Stored(article_id, slug, created=existing is None, entities_created=entities_created)
 
 
 async def link_mentions(
-    connection: AsyncConnection, article_id: int, draft: ArticleDraft, mentions: list[MentionDraft]
+    connection: AsyncConnection,
+    article_id: int,
+    published_at: datetime,
+    draft: ArticleDraft,
+    mentions: list[MentionDraft],
 ) -> int:
     """Make the article's mentions exactly ``mentions``, each linked to its entity; how many entities are new.
 
@@ -86,7 +91,7 @@ async def link_mentions(
         )
         entities_created += new
         _merge(by_entity, entity_id, mention, draft)
-    await replace_mentions(connection, article_id, list(by_entity.values()))
+    await replace_mentions(connection, article_id, published_at, list(by_entity.values()))
     return entities_created
 
 

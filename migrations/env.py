@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 import models
 from broadsheet.settings import get_settings
 from models.db import create_engine
+from models.search import is_search_table
 
 target_metadata = models.metadata
 
@@ -18,6 +19,7 @@ def run_with(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=lambda name, type_, _parents: type_ != "table" or not is_search_table(name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -51,3 +51,5 @@ class Article(SQLModel, table=True):
     canonical_url: str | None = Field(default=None, max_length=2000, unique=True)
     authors: list[str] = Field(default_factory=list, sa_type=JSONDocument)
     word_count: int = Field(default=0)
+    #: SHA-256 of what was ingested; a bulk ingest skips a record whose hash is unchanged.
+    content_hash: str | None = Field(default=None, max_length=64)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.types import JSONDocument
+from models.types import JSONDocument, UTCDateTime
 
 
 class Mention(SQLModel, table=True):
@@ -20,7 +21,9 @@ class Mention(SQLModel, table=True):
     __tablename__ = "mention"
     __table_args__ = (
         UniqueConstraint("article_id", "entity_id", name="uq_mention_article_entity"),
-        Index("ix_mention_entity_article", "entity_id", "article_id"),
+        # An entity's articles newest first, or by prominence, read in order from an index.
+        Index("ix_mention_entity_published", "entity_id", "published_at", "article_id"),
+        Index("ix_mention_entity_salience", "entity_id", "salience", "published_at", "article_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -30,6 +33,8 @@ class Mention(SQLModel, table=True):
     entity_id: int = Field(
         sa_column=Column(Integer, ForeignKey("entity.id", ondelete="CASCADE"), nullable=False)
     )
+    #: The article's publication time, copied here so entity pages need not sort the articles themselves.
+    published_at: datetime = Field(sa_type=UTCDateTime)
     role: str | None = Field(default=None, max_length=300)
     count: int = Field(default=1)
     first_position: int = Field(default=0)

