@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -17,7 +17,7 @@ from graph.entities import EntityKind, EntityNode
 from graph.errors import ClientError
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size, parse_time_cursor, time_cursor
-from graph.sections import BreadcrumbItem, SectionNode, section_crumbs
+from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
 from resolvers.articles import ArticleQuery, ArticleRow
 from resolvers.sections import SectionTree
 
@@ -226,25 +226,69 @@ async def article_node(info: strawberry.Info, row: ArticleRow | None) -> Article
     return None if row is None else (await article_nodes(info, [row]))[0]
 
 
+@dataclass(frozen=True, slots=True)
+class ArticleFilters:
+    """The filters `articles` and `search` share, with slugs and paths already resolved to ids."""
+
+    section_ids: tuple[int, ...] | None = None
+    entity_ids: tuple[int, ...] = ()
+    entity_kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def article_filters(
+    info: strawberry.Info,
+    *,
+    section: str | None,
+    include_subsections: bool,
+    mentioning: list[str] | None,
+    mentioning_kind: EntityKind | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> ArticleFilters:
+    """Resolve a client's filter arguments, refusing unknown sections and entities by name."""
+    context = get_context(info)
+    section_ids = None
+    if section is not None:
+        found = await section_by_path(info, section)
+        if found is None:
+            raise ClientError(f"section: no section at path {section!r}")
+        section_ids = tuple(found.tree.subtree_ids(found.row.id) if include_subsections else [found.row.id])
+    slugs = list(dict.fromkeys(mentioning or []))
+    found_entities = await context.entity_by_slug.load_many(slugs)
+    for slug, entity in zip(slugs, found_entities, strict=True):
+        if entity is None:
+            raise ClientError(f"mentioning: no entity with slug {slug!r}")
+    since, until = utc(since), utc(until)
+    if since is not None and until is not None and since >= until:
+        raise ClientError("until: must be later than since")
+    return ArticleFilters(
+        section_ids=section_ids,
+        entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
+        entity_kind=None if mentioning_kind is None else mentioning_kind.value,
+        since=since,
+        until=until,
+    )
+
+
 async def article_connection(
     info: strawberry.Info,
     *,
     first: int,
     after: str | None,
-    section_ids: Sequence[int] | None = None,
-    entity_ids: Sequence[int] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
+    filters: ArticleFilters = ArticleFilters(),
     order: ArticleOrder = ArticleOrder.NEWEST,
 ) -> ArticleConnection:
     size = page_size(first)
     cursor_kind = "articles" if order is ArticleOrder.NEWEST else "articles-oldest"
     query = ArticleQuery(
         limit=size + 1,
-        section_ids=tuple(section_ids) if section_ids is not None else None,
-        entity_ids=tuple(entity_ids),
-        since=_utc(since),
-        until=_utc(until),
+        section_ids=filters.section_ids,
+        entity_ids=filters.entity_ids,
+        entity_kind=filters.entity_kind,
+        since=filters.since,
+        until=filters.until,
         oldest_first=order is ArticleOrder.OLDEST,
         after=parse_time_cursor(cursor_kind, after),
     )
@@ -260,7 +304,7 @@ async def article_connection(
     )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None) -> datetime | None:
     """A client's time as UTC; one without a zone is read as UTC."""
     if moment is None:
         return None

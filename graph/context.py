@@ -13,7 +13,7 @@ from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFra
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from resolvers import articles, entities, mentions, sections
+from resolvers import articles, entities, mentions, search, sections
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -136,6 +136,15 @@ class Context:
     def articles_total(self) -> DataLoader[articles.ArticleQuery, int]:
         """Totals for connections that ask for `totalCount`, keyed by their filters."""
         return self._loader(articles.count_articles_matching)
+
+    @cached_property
+    def search_page(self) -> DataLoader[search.SearchQuery, list[search.SearchHit]]:
+        return self._loader(search.search_articles)
+
+    @cached_property
+    def search_total(self) -> DataLoader[search.SearchQuery, int]:
+        """Totals for searches that ask for `totalCount`, keyed by their filters."""
+        return self._loader(search.count_search_matches)
 
     @cached_property
     def mentions_by_article(self) -> DataLoader[int, list[mentions.MentionRow]]:

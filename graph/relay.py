@@ -133,3 +133,18 @@ def parse_prominence_cursor(kind: str, cursor: str | None) -> tuple[float, datet
         return float(salience), _aware(moment), int(key)
     except _BAD_CURSOR:
         raise _refused(cursor) from None
+
+
+def score_cursor(kind: str, score: float, key: int) -> str:
+    """A cursor for lists by relevance: the score (repr round-trips exactly) and the id."""
+    return _cursor(kind, repr(score), key)
+
+
+def parse_score_cursor(kind: str, cursor: str | None) -> tuple[float, int] | None:
+    if cursor is None:
+        return None
+    try:
+        score, key = _parse(kind, cursor, 2)
+        return float(score), int(key)
+    except _BAD_CURSOR:
+        raise _refused(cursor) from None

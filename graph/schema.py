@@ -28,6 +28,7 @@ from graph.articles import (
     Paragraph,
     Subheading,
     article_connection,
+    article_filters,
     article_node,
     require,
 )
@@ -35,9 +36,33 @@ from graph.context import get_context
 from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
 from graph.errors import ClientError, is_internal
 from graph.relay import Node, parse_global_id
+from graph.search import SearchConnection, SearchOrder, search_connection
 from graph.sections import SectionNode, section_by_path
 
 log = logging.getLogger("broadsheet.graphql")
+
+# Arguments `articles` and `search` share, described once.
+SectionArgument = Annotated[
+    str | None, strawberry.argument(description='Section path, e.g. "europe" or "news/business".')
+]
+IncludeSubsectionsArgument = Annotated[
+    bool, strawberry.argument(description="With `section`: also articles of sections below it.")
+]
+MentioningArgument = Annotated[
+    list[str] | None, strawberry.argument(description="Entity slugs; only articles that mention all of them.")
+]
+MentioningKindArgument = Annotated[
+    EntityKind | None,
+    strawberry.argument(description="Only articles that mention at least one entity of this kind."),
+]
+SinceArgument = Annotated[
+    datetime | None, strawberry.argument(description="Published at or after this time (UTC if no zone).")
+]
+UntilArgument = Annotated[
+    datetime | None, strawberry.argument(description="Published before this time (UTC if no zone).")
+]
+FirstArgument = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
+AfterArgument = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
 
 @strawberry.type(description="Read the newsroom's articles, sections and the entities they mention.")
@@ -71,58 +96,68 @@ class Query:
         return await article_node(info, row)
 
     @strawberry.field(
-        description="Published articles, newest first, optionally by section and by who they mention."
+        description="Published articles, newest first, optionally by section, date and who they mention."
     )
     async def articles(
         self,
         info: strawberry.Info,
-        section: Annotated[
-            str | None, strawberry.argument(description='Section path, e.g. "europe" or "news/business".')
-        ] = None,
-        include_subsections: Annotated[
-            bool, strawberry.argument(description="With `section`: also articles of sections below it.")
-        ] = True,
-        mentioning: Annotated[
-            list[str] | None,
-            strawberry.argument(description="Entity slugs; only articles that mention all of them."),
-        ] = None,
-        since: Annotated[
-            datetime | None,
-            strawberry.argument(description="Published at or after this time (UTC if no zone)."),
-        ] = None,
-        until: Annotated[
-            datetime | None, strawberry.argument(description="Published before this time (UTC if no zone).")
-        ] = None,
+        section: SectionArgument = None,
+        include_subsections: IncludeSubsectionsArgument = True,
+        mentioning: MentioningArgument = None,
+        mentioning_kind: MentioningKindArgument = None,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
         order_by: Annotated[ArticleOrder, strawberry.argument(description="Newest or oldest first.")] = (
             ArticleOrder.NEWEST
         ),
-        first: Annotated[int, strawberry.argument(description="Page size, 1 to 100.")] = 20,
-        after: Annotated[
-            str | None, strawberry.argument(description="`endCursor` of the previous page.")
-        ] = None,
+        first: FirstArgument = 20,
+        after: AfterArgument = None,
     ) -> ArticleConnection:
-        context = get_context(info)
-        section_ids = None
-        if section is not None:
-            found = await section_by_path(info, section)
-            if found is None:
-                raise ClientError(f"section: no section at path {section!r}")
-            section_ids = found.tree.subtree_ids(found.row.id) if include_subsections else [found.row.id]
-        entity_ids = []
-        for slug in mentioning or []:
-            entity = await context.entity_by_slug.load(slug)
-            if entity is None:
-                raise ClientError(f"mentioning: no entity with slug {slug!r}")
-            entity_ids.append(entity.id)
-        return await article_connection(
+        filters = await article_filters(
             info,
-            first=first,
-            after=after,
-            section_ids=section_ids,
-            entity_ids=entity_ids,
+            section=section,
+            include_subsections=include_subsections,
+            mentioning=mentioning,
+            mentioning_kind=mentioning_kind,
             since=since,
             until=until,
-            order=order_by,
+        )
+        return await article_connection(info, first=first, after=after, filters=filters, order=order_by)
+
+    @strawberry.field(
+        description=(
+            "Full-text search of published articles' headline, standfirst and body, best match first. "
+            'Words must all appear (stemmed: "sanctions" finds "sanction"); "quoted phrases"; '
+            'prefixes: sanct*; exclusions: -football or -"world cup".'
+        )
+    )
+    async def search(
+        self,
+        info: strawberry.Info,
+        query: Annotated[str, strawberry.argument(description="What to look for, in the search language.")],
+        section: SectionArgument = None,
+        include_subsections: IncludeSubsectionsArgument = True,
+        mentioning: MentioningArgument = None,
+        mentioning_kind: MentioningKindArgument = None,
+        since: SinceArgument = None,
+        until: UntilArgument = None,
+        order_by: Annotated[
+            SearchOrder, strawberry.argument(description="Best match first (default), newest or oldest.")
+        ] = SearchOrder.RELEVANCE,
+        first: FirstArgument = 20,
+        after: AfterArgument = None,
+    ) -> SearchConnection:
+        filters = await article_filters(
+            info,
+            section=section,
+            include_subsections=include_subsections,
+            mentioning=mentioning,
+            mentioning_kind=mentioning_kind,
+            since=since,
+            until=until,
+        )
+        return await search_connection(
+            info, text=query, filters=filters, order=order_by, first=first, after=after
         )
 
     @strawberry.field(description='A section by path ("" or "/" for Home, "europe", "news/business").')

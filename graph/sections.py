@@ -92,10 +92,11 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import article_connection
+        from graph.articles import ArticleFilters, article_connection
 
         section_ids = self.tree.subtree_ids(self.row.id) if include_subsections else [self.row.id]
-        return await article_connection(info, section_ids=section_ids, first=first, after=after)
+        filters = ArticleFilters(section_ids=tuple(section_ids))
+        return await article_connection(info, filters=filters, first=first, after=after)
 
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import Exists, Select, and_, exists, func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Article, ArticleStatus, Mention
+from models import Article, ArticleStatus, Entity, Mention
 from models.types import utcnow
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
+_entity = Entity.__table__  # type: ignore[attr-defined]
 
 LIST_COLUMNS = (
     _article.c.id,
@@ -59,13 +60,15 @@ ArticleKey = tuple[datetime, int]
 class ArticleQuery:
     """One page of published articles. ``limit`` rows are returned at most.
 
-    Filters: sections (any of), entities (all of), and a publication window ``since <= published_at <
-    until``. Newest first unless ``oldest_first``; ``after`` is the (published_at, id) of the last row seen.
+    Filters: sections (any of), entities (all of), at least one entity of ``entity_kind``, and a publication
+    window ``since <= published_at < until``. Newest first unless ``oldest_first``; ``after`` is the
+    (published_at, id) of the last row seen.
     """
 
     limit: int
     section_ids: tuple[int, ...] | None = None
     entity_ids: tuple[int, ...] = ()
+    entity_kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     oldest_first: bool = False
@@ -111,11 +114,22 @@ def _filtered(query: ArticleQuery, columns: Sequence[Any]) -> Select[Any]:
         statement = statement.where(
             exists().where(and_(_mention.c.article_id == _article.c.id, _mention.c.entity_id == entity_id))
         )
+    if query.entity_kind is not None:
+        statement = statement.where(mentions_kind(_article.c.id, query.entity_kind))
     if query.since is not None:
         statement = statement.where(_article.c.published_at >= query.since)
     if query.until is not None:
         statement = statement.where(_article.c.published_at < query.until)
     return statement
+
+
+def mentions_kind(article_id: Any, kind: str) -> Exists:
+    """The article mentions at least one entity of ``kind``."""
+    return exists(
+        select(_mention.c.article_id)
+        .join(_entity, _entity.c.id == _mention.c.entity_id)
+        .where(_mention.c.article_id == article_id, _entity.c.kind == kind)
+    )
 
 
 def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:

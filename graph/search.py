@@ -1,0 +1,171 @@
+"""Search types: hits with their relevance and a highlighted snippet, in a Relay connection."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import replace
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from graph.articles import ArticleFilters, ArticleNode, article_nodes
+from graph.context import get_context, selects
+from graph.errors import ClientError
+from graph.relay import (
+    PageInfo,
+    page_info,
+    page_size,
+    parse_score_cursor,
+    parse_time_cursor,
+    score_cursor,
+    time_cursor,
+)
+from resolvers.search import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    SearchExpression,
+    SearchHit,
+    SearchQuery,
+    SearchSyntaxError,
+    parse_search,
+)
+from resolvers.search import SearchOrder as Order
+
+_SNIPPET_FIELDS = frozenset({"snippet"})
+
+
+@strawberry.enum(description="The order of search hits.")
+class SearchOrder(Enum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+@strawberry.type(description="A stretch of text, by character offsets (Unicode code points, end exclusive).")
+class TextRange:
+    start: int = strawberry.field(description="Offset of the first character.")
+    end: int = strawberry.field(description="Offset just past the last character.")
+
+
+@strawberry.type(description="A passage of the article around the words the query matched.")
+class Snippet:
+    text: str = strawberry.field(description="The passage as plain text; '…' marks where it was cut.")
+    highlights: list[TextRange] = strawberry.field(description="Where the matched words are in `text`.")
+
+    @strawberry.field(description="The passage as HTML: text escaped, matched words in `<mark>`.")
+    def html(self) -> str:
+        parts, position = [], 0
+        for highlight in self.highlights:
+            parts.append(html.escape(self.text[position : highlight.start]))
+            parts.append(f"<mark>{html.escape(self.text[highlight.start : highlight.end])}</mark>")
+            position = highlight.end
+        parts.append(html.escape(self.text[position:]))
+        return "".join(parts)
+
+
+def snippet_of(marked: str) -> Snippet:
+    """A Snippet from the engine's text, whose highlighted words sit between HIGHLIGHT_START and _END."""
+    text: list[str] = []
+    highlights: list[TextRange] = []
+    length, start = 0, None
+    for char in marked:
+        if char == HIGHLIGHT_START:
+            start = length
+        elif char == HIGHLIGHT_END:
+            if start is not None and length > start:
+                highlights.append(TextRange(start=start, end=length))
+            start = None
+        else:
+            text.append(char)
+            length += 1
+    return Snippet(text="".join(text), highlights=highlights)
+
+
+@strawberry.type(description="An article that matched a search.")
+class SearchEdge:
+    cursor: str = strawberry.field(description="Opaque cursor of this hit.")
+    node: ArticleNode = strawberry.field(description="The article.")
+    score: float = strawberry.field(
+        description="Relevance, higher is better; comparable only within one search."
+    )
+    snippet: Snippet | None = strawberry.field(
+        description="The passage that best matches, with the matched words marked."
+    )
+
+
+@strawberry.type(description="A page of search hits (Relay connection).")
+class SearchConnection:
+    edges: list[SearchEdge] = strawberry.field(description="The hits of this page with their cursors.")
+    page_info: PageInfo = strawberry.field(description="Cursors and whether more pages follow.")
+    query: strawberry.Private[SearchQuery]
+
+    @strawberry.field(description="How many articles match, on all pages together (counted only when asked).")
+    async def total_count(self, info: strawberry.Info) -> int:
+        filters = replace(self.query, limit=0, after=None, order=Order.RELEVANCE, with_snippets=False)
+        return await get_context(info).search_total.load(filters)
+
+
+def parse_query(text: str) -> SearchExpression:
+    try:
+        return parse_search(text)
+    except SearchSyntaxError as error:
+        raise ClientError(f"query: {error}") from None
+
+
+def _cursor_kind(order: Order, expression: SearchExpression, filters: ArticleFilters) -> str:
+    """Cursors name their search, so one from another search, order or filters is refused, not misread."""
+    fingerprint = repr((expression, filters))
+    return f"search-{order.value}-{hashlib.blake2s(fingerprint.encode(), digest_size=6).hexdigest()}"
+
+
+async def search_connection(
+    info: strawberry.Info,
+    *,
+    text: str,
+    filters: ArticleFilters,
+    order: SearchOrder,
+    first: int,
+    after: str | None,
+) -> SearchConnection:
+    size = page_size(first)
+    expression = parse_query(text)
+    resolver_order = Order(order.value)
+    kind = _cursor_kind(resolver_order, expression, filters)
+    position: tuple[float, int] | tuple[datetime, int] | None
+    if resolver_order is Order.RELEVANCE:
+        position = parse_score_cursor(kind, after)
+    else:
+        position = parse_time_cursor(kind, after)
+    query = SearchQuery(
+        expression=expression,
+        limit=size + 1,
+        order=resolver_order,
+        section_ids=filters.section_ids,
+        entity_ids=filters.entity_ids,
+        entity_kind=filters.entity_kind,
+        since=filters.since,
+        until=filters.until,
+        after=position,
+        with_snippets=selects(info, _SNIPPET_FIELDS),
+    )
+    hits: list[SearchHit] = await get_context(info).search_page.load(query)
+    page = hits[:size]
+    nodes = await article_nodes(info, [hit.article for hit in page])
+    edges = [
+        SearchEdge(
+            cursor=score_cursor(kind, hit.score, hit.article.id)
+            if resolver_order is Order.RELEVANCE
+            else time_cursor(kind, hit.article.published_at, hit.article.id),
+            node=node,
+            score=hit.score,
+            snippet=None if hit.snippet is None else snippet_of(hit.snippet),
+        )
+        for hit, node in zip(page, nodes, strict=True)
+    ]
+    return SearchConnection(
+        edges=edges,
+        page_info=page_info([edge.cursor for edge in edges], has_next=len(hits) > size, after=after),
+        query=query,
+    )

@@ -1,0 +1,396 @@
+"""Full-text search: one query language, run by SQLite FTS5 or PostgreSQL full-text search.
+
+The language, as a newsroom's search box knows it: words (all must appear, stemmed: ``sanctions`` finds
+"sanction"), ``"quoted phrases"``, prefixes (``sanct*``) and exclusions (``-football``, ``-"world cup"``).
+``parse_search`` reads it once; each engine gets it rendered in its own syntax, never pasted as text.
+
+Relevance is the engine's own score, higher is better: on PostgreSQL ``ts_rank`` over a document weighted
+headline A, standfirst B, body C; on SQLite ``bm25`` with the same columns weighted 10, 4 and 1. PostgreSQL's
+score depends on the article alone, so keyset pages stay put while articles arrive; bm25 also weighs how
+rare a word is in the archive, so on SQLite new articles can nudge scores between pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import cache
+from typing import Any
+
+import Stemmer
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    and_,
+    column,
+    exists,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from models import Article, Mention
+from models.search import SEARCH_TABLE
+from models.types import UTCDateTime
+from resolvers.articles import LIST_COLUMNS, ArticleRow, mentions_kind
+
+_article = Article.__table__  # type: ignore[attr-defined]
+_mention = Mention.__table__  # type: ignore[attr-defined]
+
+#: Where a snippet's highlighted words start and end (Unicode private-use characters, absent from news text).
+HIGHLIGHT_START = "\ue000"
+HIGHLIGHT_END = "\ue001"
+
+MAX_QUERY_LENGTH = 500
+MAX_TERMS = 32
+MIN_PREFIX = 2
+
+_TOKEN = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
+_WORD = re.compile(r"\w+")
+# Endings a prefix may be cut from; the stems of the prefix with each show how an index stores its words.
+_ENDINGS = ("", "e", "s", "es", "ed", "ing", "ion", "ions", "ation", "er", "al", "y", "ies", "ity", "ment")
+
+
+class SearchSyntaxError(ValueError):
+    """The query cannot be read; the message says what and where."""
+
+
+class TermKind(StrEnum):
+    WORD = "word"
+    PHRASE = "phrase"
+    PREFIX = "prefix"
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    kind: TermKind
+    words: tuple[str, ...]  # lower case; one word unless a phrase
+    excluded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SearchExpression:
+    """A parsed query: every included term must match, no excluded term may."""
+
+    terms: tuple[Term, ...]
+
+
+def parse_search(text: str) -> SearchExpression:
+    """Read a query in the search language, or raise SearchSyntaxError naming the problem and its place."""
+    if len(text) > MAX_QUERY_LENGTH:
+        raise SearchSyntaxError(f"longer than {MAX_QUERY_LENGTH} characters ({len(text)})")
+    terms: list[Term] = []
+    for match in _TOKEN.finditer(text):
+        position = match.start() + 1
+        if match.group(4) is None:  # a quoted phrase
+            if not match.group(3):
+                raise SearchSyntaxError(f"unclosed quote at character {match.start(2)}")
+            words = tuple(word.lower() for word in _WORD.findall(match.group(2)))
+            if words:
+                kind = TermKind.PHRASE if len(words) > 1 else TermKind.WORD
+                terms.append(Term(kind, words, excluded=bool(match.group(1))))
+            continue
+        terms.extend(_bare_term(match.group(4), position))
+    if len(terms) > MAX_TERMS:
+        raise SearchSyntaxError(f"more than {MAX_TERMS} terms ({len(terms)})")
+    if not any(not term.excluded for term in terms):
+        if terms:
+            raise SearchSyntaxError("nothing to look for: exclusions alone (-word) match almost everything")
+        raise SearchSyntaxError("no words to look for")
+    return SearchExpression(tuple(terms))
+
+
+def _bare_term(token: str, position: int) -> list[Term]:
+    excluded = token.startswith("-") and len(token) > 1
+    body = token[1:] if excluded else token
+    if '"' in body:
+        raise SearchSyntaxError(f"unexpected quote in {token!r} at character {position}")
+    if "*" in body:
+        stem = body[:-1]
+        if not body.endswith("*") or "*" in stem or _WORD.fullmatch(stem) is None:
+            raise SearchSyntaxError(
+                f"{token!r} at character {position}: '*' ends a single word, as in sanct*"
+            )
+        if len(stem) < MIN_PREFIX:
+            raise SearchSyntaxError(
+                f"{token!r} at character {position}: a prefix needs at least {MIN_PREFIX} letters"
+            )
+        return [Term(TermKind.PREFIX, (stem.lower(),), excluded)]
+    words = tuple(word.lower() for word in _WORD.findall(body))
+    if not words:
+        return []  # punctuation only: nothing an index holds
+    # "U.S." or "Zelenskyy's": the engines split such a word at its punctuation, so it is a phrase.
+    return [Term(TermKind.PHRASE if len(words) > 1 else TermKind.WORD, words, excluded)]
+
+
+@cache
+def _stemmer(algorithm: str) -> Any:
+    return Stemmer.Stemmer(algorithm)
+
+
+def index_prefix(prefix: str, algorithm: str) -> str:
+    """The prefix as the index's stemmed words start: ``negotiat`` -> ``negoti`` (negotiations' stem)."""
+    stemmer = _stemmer(algorithm)
+    stems = [stemmer.stemWord(prefix + ending) for ending in _ENDINGS]
+    shortest = prefix
+    for stem in stems:
+        common = 0
+        while common < min(len(shortest), len(stem)) and shortest[common] == stem[common]:
+            common += 1
+        shortest = shortest[:common]
+    return shortest if len(shortest) >= MIN_PREFIX else prefix[:MIN_PREFIX]
+
+
+class SearchOrder(StrEnum):
+    RELEVANCE = "relevance"  # by (score, id), best first
+    NEWEST = "newest"  # by (published_at, id), newest first
+    OLDEST = "oldest"  # by (published_at, id), oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """One page of search hits among published articles, with the article filters of ``ArticleQuery``.
+
+    ``after`` is the sort key of the last hit seen: (score, id) for RELEVANCE, (published_at, id) otherwise.
+    """
+
+    expression: SearchExpression
+    limit: int
+    order: SearchOrder = SearchOrder.RELEVANCE
+    section_ids: tuple[int, ...] | None = None
+    entity_ids: tuple[int, ...] = ()
+    entity_kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: tuple[float, int] | tuple[datetime, int] | None = None
+    with_snippets: bool = False
+
+
+@dataclass(slots=True)
+class SearchHit:
+    article: ArticleRow
+    score: float
+    snippet: str | None  # with HIGHLIGHT_START / HIGHLIGHT_END around matched words
+
+
+async def search_articles(
+    connection: AsyncConnection, queries: Sequence[SearchQuery]
+) -> list[list[SearchHit]]:
+    """Several pages of hits in one statement, one list per query, each in its query's order."""
+    engine = _engine(connection)
+    pages = [engine.page(query, number) for number, query in enumerate(queries)]
+    statement = pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+    result: list[list[SearchHit]] = [[] for _ in queries]
+    width = len(LIST_COLUMNS)
+    for values in await connection.execute(statement):
+        result[values[-1]].append(SearchHit(ArticleRow(*values[:width]), values[width], values[width + 1]))
+    for query, hits in zip(queries, result, strict=True):
+        hits.sort(key=lambda hit: _sort_key(query.order, hit), reverse=query.order is not SearchOrder.OLDEST)
+    return result
+
+
+async def count_search_matches(connection: AsyncConnection, queries: Sequence[SearchQuery]) -> list[int]:
+    """How many published articles match each query, all pages together, in one statement."""
+    engine = _engine(connection)
+    counts = [engine.count(query, number) for number, query in enumerate(queries)]
+    statement = counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
+    result = [0] * len(queries)
+    for total, number in await connection.execute(statement):
+        result[number] = int(total)
+    return result
+
+
+def _sort_key(order: SearchOrder, hit: SearchHit) -> tuple[Any, ...]:
+    if order is SearchOrder.RELEVANCE:
+        return (hit.score, hit.article.id)
+    return (hit.article.published_at, hit.article.id)
+
+
+def _engine(connection: AsyncConnection) -> _Postgres | _Sqlite:
+    return _Postgres() if connection.dialect.name == "postgresql" else _Sqlite()
+
+
+def _filters(
+    query: SearchQuery, article_id: Any, section_id: Any, published_at: Any
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if query.section_ids is not None:
+        conditions.append(section_id.in_(query.section_ids))
+    for entity_id in query.entity_ids:
+        conditions.append(
+            exists().where(and_(_mention.c.article_id == article_id, _mention.c.entity_id == entity_id))
+        )
+    if query.entity_kind is not None:
+        conditions.append(mentions_kind(article_id, query.entity_kind))
+    if query.since is not None:
+        conditions.append(published_at >= query.since)
+    if query.until is not None:
+        conditions.append(published_at < query.until)
+    return conditions
+
+
+def _keyset(query: SearchQuery, score: Any, article_id: Any, published_at: Any) -> tuple[Any, Any]:
+    """The query's (sort columns, the condition that resumes after its cursor)."""
+    columns = (score, article_id) if query.order is SearchOrder.RELEVANCE else (published_at, article_id)
+    if query.after is None:
+        return columns, None
+    key = tuple_(*columns)
+    resume = key > tuple_(*query.after) if query.order is SearchOrder.OLDEST else key < tuple_(*query.after)
+    return columns, resume
+
+
+def _ordered(statement: Select[Any], query: SearchQuery, columns: tuple[Any, ...]) -> Select[Any]:
+    if query.order is SearchOrder.OLDEST:
+        return statement.order_by(*columns)
+    return statement.order_by(*(column.desc() for column in columns))
+
+
+class _Postgres:
+    """tsvector documents in ``article_search`` (GIN-indexed), ranked by ``ts_rank``."""
+
+    _search = table(
+        SEARCH_TABLE,
+        column("article_id"),
+        column("section_id"),
+        column("published_at", UTCDateTime()),
+        column("document", TSVECTOR()),
+    )
+    #: ts_rank's weights for D, C (body), B (standfirst) and A (headline).
+    _weights: ColumnElement[Any] = literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
+    _highlight_options = (
+        f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=35, MinWords=15, "
+        'ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
+    )
+    # The article as one text, for ts_headline: headline, standfirst and the body blocks' text.
+    _text = func.concat_ws(
+        "\n",
+        _article.c.headline,
+        _article.c.standfirst,
+        literal_column(
+            "(SELECT string_agg(block ->> 'text', E'\\n') FROM jsonb_array_elements(article.body) AS block)"
+        ),
+    )
+
+    def tsquery(self, expression: SearchExpression) -> ColumnElement[Any]:
+        """The expression as a tsquery built by PostgreSQL's own functions: user text is never syntax."""
+        english = literal("english", REGCONFIG)
+        included: list[ColumnElement[Any]] = []
+        excluded: list[ColumnElement[Any]] = []
+        for term in expression.terms:
+            part: ColumnElement[Any]
+            if term.kind is TermKind.PREFIX:
+                stem = index_prefix(term.words[0], "english")
+                part = func.to_tsquery(literal("simple", REGCONFIG), literal(f"{stem}:*"))
+            elif term.kind is TermKind.PHRASE:
+                part = func.phraseto_tsquery(english, literal(" ".join(term.words)))
+            else:
+                part = func.plainto_tsquery(english, literal(term.words[0]))
+            (excluded if term.excluded else included).append(part)
+        combined = included[0]
+        for part in included[1:]:
+            combined = combined.op("&&")(part)
+        for part in excluded:
+            combined = combined.op("&&")(func.tsquery_not(part))
+        return combined
+
+    def _matching(self, query: SearchQuery, columns: Sequence[Any]) -> Select[Any]:
+        search = self._search.c
+        return select(*columns).where(
+            search.document.op("@@")(self.tsquery(query.expression)),
+            *_filters(query, search.article_id, search.section_id, search.published_at),
+        )
+
+    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+        search = self._search.c
+        score = func.ts_rank(self._weights, search.document, self.tsquery(query.expression)).cast(Float)
+        columns, resume = _keyset(query, score, search.article_id, search.published_at)
+        hits = self._matching(query, [search.article_id, score.label("score")])
+        if resume is not None:
+            hits = hits.where(resume)
+        page = _ordered(hits, query, columns).limit(query.limit).subquery("page")
+        snippet = (
+            func.ts_headline(
+                literal("english", REGCONFIG),
+                self._text,
+                self.tsquery(query.expression),
+                self._highlight_options,
+            )
+            if query.with_snippets
+            else literal(None)
+        )
+        return select(*LIST_COLUMNS, page.c.score, snippet, literal(number).label("query_number")).join_from(
+            page, _article, _article.c.id == page.c.article_id
+        )
+
+    def count(self, query: SearchQuery, number: int) -> Select[Any]:
+        return self._matching(query, [func.count().label("total"), literal(number).label("query_number")])
+
+
+class _Sqlite:
+    """The FTS5 table ``article_search`` (rowid = article id), ranked by ``bm25``."""
+
+    _search: ColumnElement[Any] = literal_column(SEARCH_TABLE)
+    _rowid: ColumnElement[Any] = literal_column(f"{SEARCH_TABLE}.rowid")
+
+    def match(self, expression: SearchExpression) -> str:
+        """The expression in FTS5 syntax; every word is a quoted string, so none is read as syntax."""
+
+        def render(term: Term) -> str:
+            if term.kind is TermKind.PREFIX:
+                return f'"{index_prefix(term.words[0], "porter")}"*'
+            return '"' + " ".join(term.words) + '"'
+
+        included = " AND ".join(render(term) for term in term_list(expression, excluded=False))
+        excluded = [render(term) for term in term_list(expression, excluded=True)]
+        return f"({included}) NOT ({' OR '.join(excluded)})" if excluded else included
+
+    def _matching(self, query: SearchQuery, columns: Sequence[Any]) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(table(SEARCH_TABLE))
+            .join(_article, _article.c.id == self._rowid)
+            .where(
+                self._search.op("MATCH")(self.match(query.expression)),
+                *_filters(query, _article.c.id, _article.c.section_id, _article.c.published_at),
+            )
+        )
+
+    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+        score = -func.bm25(self._search, 10.0, 4.0, 1.0)
+        columns, resume = _keyset(query, score, _article.c.id, _article.c.published_at)
+        hits = self._matching(query, [_article.c.id.label("article_id"), score.label("score")])
+        if resume is not None:
+            hits = hits.where(resume)
+        page = _ordered(hits, query, columns).limit(query.limit).subquery("page")
+        # The snippet needs the FTS cursor, so the page's few rows are matched again by rowid to make them.
+        snippet: ColumnElement[Any] = literal(None)
+        if query.with_snippets:
+            snippet = (
+                select(func.snippet(self._search, -1, HIGHLIGHT_START, HIGHLIGHT_END, "…", 32))
+                .select_from(table(SEARCH_TABLE))
+                .where(
+                    self._search.op("MATCH")(self.match(query.expression)),
+                    self._rowid == page.c.article_id,
+                )
+                .scalar_subquery()
+            )
+        return select(*LIST_COLUMNS, page.c.score, snippet, literal(number).label("query_number")).join_from(
+            page, _article, _article.c.id == page.c.article_id
+        )
+
+    def count(self, query: SearchQuery, number: int) -> Select[Any]:
+        return self._matching(query, [func.count().label("total"), literal(number).label("query_number")])
+
+
+def term_list(expression: SearchExpression, *, excluded: bool) -> list[Term]:
+    return [term for term in expression.terms if term.excluded is excluded]

@@ -1,0 +1,271 @@
+"""Full-text search over HTTP, on both databases: the query language, ranking, snippets, filters and paging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.store import store_article
+from resolvers.search import SearchSyntaxError, TermKind, index_prefix, parse_search
+from tests.conftest import StatementLog, data_of, graphql
+
+START = datetime(2026, 5, 1, 8, tzinfo=UTC)
+
+ARTICLES = {
+    "ceasefire-headline": (
+        "Ceasefire holds along the front",
+        "A ceasefire agreed on Sunday held overnight. Officers said the ceasefire was fragile, and the "
+        "ceasefire line was quiet.",
+        ("World", "Europe"),
+    ),
+    "ceasefire-body": (
+        "Markets open higher",
+        "Shares rose in early trading. Analysts said a ceasefire abroad helped sentiment.",
+        ("Business",),
+    ),
+    "ceasefire-football": (
+        "Derby called off after fans agree ceasefire",
+        "The football club said the match would be replayed. Supporters agreed a ceasefire of sorts.",
+        ("Sport", "Football"),
+    ),
+    "sanctions": (
+        "Sanctions tighten on oil exports",
+        "New sanctions target tankers. Vladimir Putin said the sanctions would fail.",
+        ("World", "Europe"),
+    ),
+    "sanctioned": (
+        "Banks sanctioned over payments",
+        "Regulators sanctioned two banks in Berlin for late reports.",
+        ("Business",),
+    ),
+    "peace-talks": (
+        "Peace talks stall in Geneva",
+        "Negotiations between the delegations broke down late on Friday.",
+        ("World", "Europe"),
+    ),
+    "talks-about-peace": (
+        "Students debate",
+        "The talks were about peace & war, and nothing else, said the school.",
+        ("Culture",),
+    ),
+    "world-cup": (
+        "World cup tickets on sale",
+        "The world cup opens in June. Some say a ceasefire between the rival fans is overdue.",
+        ("Sport", "Football"),
+    ),
+}
+
+
+def _draft(number: int, key: str) -> ArticleDraft:
+    headline, body, section = ARTICLES[key]
+    return ArticleDraft(
+        headline=headline,
+        blocks=[Block(BlockKind.PARAGRAPH, body)],
+        section_path=section,
+        published_at=START + timedelta(hours=number),
+        source_id=key,
+        slug=key,
+        source_format="json",
+    )
+
+
+@pytest.fixture
+async def archive(engine: AsyncEngine) -> None:
+    for number, key in enumerate(ARTICLES):
+        await store_article(engine, _draft(number, key))
+
+
+SEARCH = """query($q: String!, $first: Int = 20, $after: String, $order: SearchOrder = RELEVANCE,
+    $section: String, $mentioning: [String!], $kind: EntityKind, $since: DateTime, $until: DateTime) {
+  search(query: $q, first: $first, after: $after, orderBy: $order, section: $section,
+         mentioning: $mentioning, mentioningKind: $kind, since: $since, until: $until) {
+    totalCount
+    edges { cursor score node { slug } snippet { text html highlights { start end } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+async def _search(client: httpx.AsyncClient, q: str, **variables: Any) -> dict[str, Any]:
+    result: dict[str, Any] = data_of(await graphql(client, SEARCH, {"q": q, **variables}))["search"]
+    return result
+
+
+async def _slugs(client: httpx.AsyncClient, q: str, **variables: Any) -> list[str]:
+    return [edge["node"]["slug"] for edge in (await _search(client, q, **variables))["edges"]]
+
+
+async def _error(client: httpx.AsyncClient, q: str, **variables: Any) -> str:
+    body = await graphql(client, SEARCH, {"q": q, **variables})
+    assert body["data"] is None, body
+    message: str = body["errors"][0]["message"]
+    return message
+
+
+@pytest.mark.usefixtures("archive")
+async def test_words_are_stemmed_and_all_must_appear(client: httpx.AsyncClient) -> None:
+    assert sorted(await _slugs(client, "sanction")) == ["sanctioned", "sanctions"]
+    assert sorted(await _slugs(client, "ceasefire fans")) == ["ceasefire-football", "world-cup"]
+    assert await _slugs(client, "CEASEFIRE Markets") == ["ceasefire-body"]
+    assert await _slugs(client, "ceasefire zeppelin") == []
+
+
+@pytest.mark.usefixtures("archive")
+async def test_phrases_match_words_in_order(client: httpx.AsyncClient) -> None:
+    assert await _slugs(client, '"peace talks"') == ["peace-talks"]
+    assert sorted(await _slugs(client, "peace talks")) == ["peace-talks", "talks-about-peace"]
+    assert await _slugs(client, '"world cup" tickets') == ["world-cup"]
+
+
+@pytest.mark.usefixtures("archive")
+async def test_prefixes_match_every_word_that_starts_so(client: httpx.AsyncClient) -> None:
+    assert sorted(await _slugs(client, "sanct*")) == ["sanctioned", "sanctions"]
+    # "negotiations" is stored as its stem: the prefix is matched the way the index stores words.
+    assert await _slugs(client, "negotiat*") == ["peace-talks"]
+    assert await _slugs(client, "ceasef* derby") == ["ceasefire-football"]
+
+
+@pytest.mark.usefixtures("archive")
+async def test_exclusions_remove_words_and_phrases(client: httpx.AsyncClient) -> None:
+    everything = {"ceasefire-headline", "ceasefire-body", "ceasefire-football", "world-cup"}
+    assert set(await _slugs(client, "ceasefire")) == everything
+    assert set(await _slugs(client, "ceasefire -football")) == everything - {"ceasefire-football"}
+    assert set(await _slugs(client, 'ceasefire -"world cup"')) == everything - {"world-cup"}
+    assert set(await _slugs(client, "ceasefire -derb*")) == everything - {"ceasefire-football"}
+
+
+@pytest.mark.usefixtures("archive")
+async def test_best_match_first(client: httpx.AsyncClient) -> None:
+    """In the headline and three times in the body beats once in a headline, which beats once in a body."""
+    found = await _search(client, "ceasefire")
+    slugs = [edge["node"]["slug"] for edge in found["edges"]]
+    assert slugs[0] == "ceasefire-headline"
+    assert slugs[1] == "ceasefire-football"
+    assert slugs.index("ceasefire-football") < slugs.index("ceasefire-body")
+    scores = [edge["score"] for edge in found["edges"]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1] > 0
+
+
+@pytest.mark.usefixtures("archive")
+async def test_newest_and_oldest_orders(client: httpx.AsyncClient) -> None:
+    newest = await _slugs(client, "ceasefire", order="NEWEST")
+    assert newest == ["world-cup", "ceasefire-football", "ceasefire-body", "ceasefire-headline"]
+    assert await _slugs(client, "ceasefire", order="OLDEST") == newest[::-1]
+
+
+@pytest.mark.usefixtures("archive")
+async def test_snippets_mark_the_matched_words(client: httpx.AsyncClient) -> None:
+    (edge,) = (await _search(client, "peace school"))["edges"]
+    snippet = edge["snippet"]
+    marked = [snippet["text"][h["start"] : h["end"]].lower() for h in snippet["highlights"]]
+    assert "peace" in marked and "school" in marked
+    assert "</mark> &amp; war" in snippet["html"] and "peace & war" in snippet["text"]
+    assert "<mark>peace</mark>" in snippet["html"]
+
+
+@pytest.mark.usefixtures("archive")
+async def test_filters_combine_with_search(client: httpx.AsyncClient) -> None:
+    assert sorted(await _slugs(client, "ceasefire", section="sport")) == ["ceasefire-football", "world-cup"]
+    assert await _slugs(client, "ceasefire", section="sport/football", until="2026-05-01T11:00:00Z") == [
+        "ceasefire-football"
+    ]
+    assert await _slugs(client, "ceasefire", since="2026-05-01T10:00:00Z", section="business") == []
+    assert await _slugs(client, "sanctions", mentioning=["vladimir-putin"]) == ["sanctions"]
+    assert await _slugs(client, "sanctioned", kind="PLACE") == ["sanctioned"]  # Berlin
+    assert await _slugs(client, "sanctioned", kind="PERSON") == ["sanctions"]  # Putin
+
+
+@pytest.mark.usefixtures("archive")
+async def test_pages_walk_every_hit_once_in_each_order(client: httpx.AsyncClient) -> None:
+    expected = await _slugs(client, "ceasefire")
+    for order in ("RELEVANCE", "NEWEST", "OLDEST"):
+        seen, after = [], None
+        while True:
+            page = await _search(client, "ceasefire", first=1, after=after, order=order)
+            assert page["totalCount"] == 4
+            seen += [edge["node"]["slug"] for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        assert sorted(seen) == sorted(expected) and len(seen) == 4, order
+    assert await _slugs(client, "ceasefire", order="RELEVANCE") == expected
+
+
+@pytest.mark.usefixtures("archive")
+async def test_cursors_of_another_search_or_forged_are_refused(client: httpx.AsyncClient) -> None:
+    page = await _search(client, "ceasefire", first=1)
+    cursor = page["pageInfo"]["endCursor"]
+    for q, variables in (("sanctions", {}), ("ceasefire", {"order": "NEWEST"}), ("ceasefire", {"section": "sport"})):
+        message = await _error(client, q, after=cursor, **variables)
+        assert message == f"after: {cursor!r} is not a cursor from this list"
+    assert (await _error(client, "ceasefire", after="bm90IGEgY3Vyc29y")).startswith("after:")
+    assert (await _error(client, "ceasefire", after="%%%")).startswith("after:")
+
+
+@pytest.mark.usefixtures("archive")
+async def test_search_costs_the_same_statements_for_any_page_size(
+    client: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    query = """query($first: Int!) { search(query: "ceasefire", first: $first) {
+        edges { snippet { text } node { headline breadcrumbs { name } people { role entity { name } } } } } }"""
+    counts = []
+    for first in (1, 4):
+        await graphql(client, query, {"first": first})  # warms the section tree
+        sql.clear()
+        data_of(await graphql(client, query, {"first": first}))
+        counts.append(sql.count)
+    assert counts == [2, 2]  # the hits with their snippets, then the mentions with their entities
+
+
+async def test_search_follows_updates_and_unpublishing(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    await store_article(engine, _draft(0, "sanctions"))
+    assert await _slugs(client, "tankers") == ["sanctions"]
+    changed = _draft(0, "sanctions")
+    changed.blocks = [Block(BlockKind.PARAGRAPH, "New measures target shipping insurers.")]
+    await store_article(engine, changed)
+    assert await _slugs(client, "tankers") == []
+    assert await _slugs(client, "insurers") == ["sanctions"]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "query: no words to look for"),
+        ("   ", "query: no words to look for"),
+        ("!!! ???", "query: no words to look for"),
+        ('"unclosed phrase', "query: unclosed quote at character 1"),
+        ("-football", "query: nothing to look for: exclusions alone (-word) match almost everything"),
+        ("s*", "query: 's*' at character 1: a prefix needs at least 2 letters"),
+        ("war *", "query: '*' at character 5: '*' ends a single word, as in sanct*"),
+        ("sa*nct", "query: 'sa*nct' at character 1: '*' ends a single word, as in sanct*"),
+        ("x" * 501, "query: longer than 500 characters (501)"),
+        (" ".join(["word"] * 33), "query: more than 32 terms (33)"),
+    ],
+)
+async def test_unreadable_queries_are_clear_errors(client: httpx.AsyncClient, query: str, message: str) -> None:
+    assert await _error(client, query) == message
+
+
+def test_the_parser_reads_each_kind_of_term() -> None:
+    parsed = parse_search('Ceasefire "peace  talks" sanct* -football -"world cup" U.S. -')
+    assert [(term.kind, term.words, term.excluded) for term in parsed.terms] == [
+        (TermKind.WORD, ("ceasefire",), False),
+        (TermKind.PHRASE, ("peace", "talks"), False),
+        (TermKind.PREFIX, ("sanct",), False),
+        (TermKind.WORD, ("football",), True),
+        (TermKind.PHRASE, ("world", "cup"), True),
+        (TermKind.PHRASE, ("u", "s"), False),
+    ]
+    with pytest.raises(SearchSyntaxError):
+        parse_search('"')
+
+
+def test_prefixes_are_cut_back_to_how_stems_start() -> None:
+    assert index_prefix("negotiat", "english") == "negoti"
+    assert index_prefix("sanct", "english") == "sanct"
+    assert index_prefix("negotiat", "porter") == "negoti"
