@@ -1,4 +1,4 @@
-"""Full-text search over HTTP, on both databases: the query language, ranking, snippets, filters and paging."""
+"""Full-text search over HTTP on both databases: the query language, ranking, snippets, filters, paging."""
 
 from __future__ import annotations
 
@@ -200,7 +200,8 @@ async def test_pages_walk_every_hit_once_in_each_order(client: httpx.AsyncClient
 async def test_cursors_of_another_search_or_forged_are_refused(client: httpx.AsyncClient) -> None:
     page = await _search(client, "ceasefire", first=1)
     cursor = page["pageInfo"]["endCursor"]
-    for q, variables in (("sanctions", {}), ("ceasefire", {"order": "NEWEST"}), ("ceasefire", {"section": "sport"})):
+    others = (("sanctions", {}), ("ceasefire", {"order": "NEWEST"}), ("ceasefire", {"section": "sport"}))
+    for q, variables in others:
         message = await _error(client, q, after=cursor, **variables)
         assert message == f"after: {cursor!r} is not a cursor from this list"
     assert (await _error(client, "ceasefire", after="bm90IGEgY3Vyc29y")).startswith("after:")
@@ -212,7 +213,8 @@ async def test_search_costs_the_same_statements_for_any_page_size(
     client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
     query = """query($first: Int!) { search(query: "ceasefire", first: $first) {
-        edges { snippet { text } node { headline breadcrumbs { name } people { role entity { name } } } } } }"""
+        edges { snippet { text } node { headline breadcrumbs { name } people { role entity { name } } } }
+    } }"""
     counts = []
     for first in (1, 4):
         await graphql(client, query, {"first": first})  # warms the section tree
@@ -222,7 +224,7 @@ async def test_search_costs_the_same_statements_for_any_page_size(
     assert counts == [2, 2]  # the hits with their snippets, then the mentions with their entities
 
 
-async def test_search_follows_updates_and_unpublishing(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+async def test_search_follows_updates(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
     await store_article(engine, _draft(0, "sanctions"))
     assert await _slugs(client, "tankers") == ["sanctions"]
     changed = _draft(0, "sanctions")
@@ -247,7 +249,9 @@ async def test_search_follows_updates_and_unpublishing(engine: AsyncEngine, clie
         (" ".join(["word"] * 33), "query: more than 32 terms (33)"),
     ],
 )
-async def test_unreadable_queries_are_clear_errors(client: httpx.AsyncClient, query: str, message: str) -> None:
+async def test_unreadable_queries_are_clear_errors(
+    client: httpx.AsyncClient, query: str, message: str
+) -> None:
     assert await _error(client, query) == message
 
 
