@@ -200,7 +200,11 @@ async def test_pages_walk_every_hit_once_in_each_order(client: httpx.AsyncClient
 async def test_cursors_of_another_search_or_forged_are_refused(client: httpx.AsyncClient) -> None:
     page = await _search(client, "ceasefire", first=1)
     cursor = page["pageInfo"]["endCursor"]
-    others = (("sanctions", {}), ("ceasefire", {"order": "NEWEST"}), ("ceasefire", {"section": "sport"}))
+    others: tuple[tuple[str, dict[str, str]], ...] = (
+        ("sanctions", {}),
+        ("ceasefire", {"order": "NEWEST"}),
+        ("ceasefire", {"section": "sport"}),
+    )
     for q, variables in others:
         message = await _error(client, q, after=cursor, **variables)
         assert message == f"after: {cursor!r} is not a cursor from this list"
