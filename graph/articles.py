@@ -249,12 +249,12 @@ async def article_filters(
 ) -> ArticleFilters:
     """Resolve a client's filter arguments, refusing unknown sections and entities by name."""
     context = get_context(info)
-    section_ids = None
+    sections = None
     if section is not None:
         found = await section_by_path(info, section)
         if found is None:
             raise ClientError(f"section: no section at path {section!r}")
-        section_ids = tuple(found.tree.subtree_ids(found.row.id) if include_subsections else [found.row.id])
+        sections = section_ids(found, include_subsections)
     slugs = list(dict.fromkeys(mentioning or []))
     found_entities = await context.entity_by_slug.load_many(slugs)
     for slug, entity in zip(slugs, found_entities, strict=True):
@@ -264,12 +264,21 @@ async def article_filters(
     if since is not None and until is not None and since >= until:
         raise ClientError("until: must be later than since")
     return ArticleFilters(
-        section_ids=section_ids,
+        section_ids=sections,
         entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
         entity_kind=None if mentioning_kind is None else mentioning_kind.value,
         since=since,
         until=until,
     )
+
+
+def section_ids(found: SectionNode, include_subsections: bool) -> tuple[int, ...] | None:
+    """The sections a list covers; None (no filter at all) for Home and everything below it."""
+    if not include_subsections:
+        return (found.row.id,)
+    if found.tree.root is not None and found.row.id == found.tree.root.id:
+        return None
+    return tuple(found.tree.subtree_ids(found.row.id))
 
 
 async def article_connection(

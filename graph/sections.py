@@ -92,10 +92,9 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import ArticleFilters, article_connection
+        from graph.articles import ArticleFilters, article_connection, section_ids
 
-        section_ids = self.tree.subtree_ids(self.row.id) if include_subsections else [self.row.id]
-        filters = ArticleFilters(section_ids=tuple(section_ids))
+        filters = ArticleFilters(section_ids=section_ids(self, include_subsections))
         return await article_connection(info, filters=filters, first=first, after=after)
 
 
