@@ -69,28 +69,62 @@ def migrate() -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Captured pages (.txt), JSON(L) files, or folders.")],
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=5_000, help="Articles written per transaction.")
+    ] = 500,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes that parse records and find entities (default: one per CPU)."),
+    ] = None,
+    extract: Annotated[
+        bool,
+        typer.Option(
+            "--extract/--no-extract",
+            help="Find and link entities. --no-extract stores articles only (new ones without mentions, "
+            "changed ones keeping theirs): run `broadsheet reextract` afterwards.",
+        ),
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Ingest articles: each one in its own transaction; a bad one is reported and skipped."""
+    """Ingest articles in batches, one transaction each; articles stored unchanged are skipped, and a bad
+    record is reported and skipped."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
     from ingest.pipeline import ingest_paths
 
     settings = _settings()
     _run_migrations(settings)
-    with _progress("ingesting", TextColumn("{task.completed} articles"), quiet=quiet) as progress:
-        task = progress.add_task("ingest", total=None)
-        summary = asyncio.run(
-            ingest_paths(
-                settings,
-                paths,
-                on_article=lambda: progress.advance(task),
-                on_error=lambda message: err.print(
-                    f"[red]error[/red] {message}", highlight=False, markup=False
-                ),
+    try:
+        with _progress("ingesting", TextColumn("{task.completed} articles"), quiet=quiet) as progress:
+            task = progress.add_task("ingest", total=None)
+            summary = asyncio.run(
+                ingest_paths(
+                    settings,
+                    paths,
+                    batch_size=batch_size,
+                    workers=workers,
+                    extract=extract,
+                    on_progress=lambda count: progress.advance(task, count),
+                    on_error=lambda message: err.print(
+                        f"[red]error[/red] {message}", highlight=False, markup=False
+                    ),
+                )
             )
+    except (BrokenProcessPool, SQLAlchemyError, OSError) as error:
+        stopped = escape(_first_line(error))
+        err.print(
+            f"[red]ingest stopped: {stopped}[/red]\n"
+            "Every batch written so far is kept; run the same command again to finish.",
+            highlight=False,
         )
+        raise typer.Exit(1) from None
     table = Table(title="ingest summary", show_header=False)
     table.add_row("articles new", str(summary.created))
     table.add_row("articles updated", str(summary.updated))
+    table.add_row("articles unchanged", str(summary.unchanged))
     table.add_row("articles failed", str(summary.failed))
     table.add_row("entities new", str(summary.entities_created))
     out.print(table)

@@ -51,7 +51,9 @@ from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.errors import IngestError
 
 _INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
-_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_OTHER_SPACES = r"\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+# Runs of spaces, and any tab or Unicode space; a lone plain space (most of a text) is left alone.
+_SPACES = re.compile(rf" {{2,}}|[ {_OTHER_SPACES}]*[{_OTHER_SPACES}][ {_OTHER_SPACES}]*")
 _BULLET = re.compile(r"[•‣◦*\-]\s+(.*)")
 _HEAD_LINES = 4  # breadcrumbs, or a headline without them, start within the first lines of a page
 

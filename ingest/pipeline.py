@@ -1,62 +1,255 @@
-"""An ingest run: each draft stored in its own transaction; failures are counted and reported."""
+"""An ingest run: records read, checked and extracted in worker processes, written in batches here.
+
+Worker processes parse JSON Lines records and find the entities of new and changed articles while this
+process writes earlier batches, each batch in one transaction (``ingest.store.write_batch``). Results are
+used in input order, so a run has the outcome of storing every record one after the other.
+
+Resuming: a record whose stored article has the same content hash is skipped before extraction. A batch
+the database refuses is rolled back and its records written one at a time, each in its own transaction,
+so only the records that are really bad fail; they are reported with their file, line and field, as are
+records that fail to parse. A run killed half-way leaves whole batches, and running it again finishes it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+import multiprocessing
+import os
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
+from ingest.bulk import Link, Prepared, extract_links, follow_parent, prepare, prepare_lines
 from ingest.errors import IngestError
-from ingest.sources import iter_drafts
-from ingest.store import StoreError, store_article
+from ingest.sources import Line, iter_inputs
+from ingest.store import Interdependent, Written, match_of, write_batch
 from models.db import create_engine
+from resolvers.articles import find_articles
+
+DEFAULT_BATCH_SIZE = 500
+MAX_BATCH_SIZE = 5_000  # keeps every IN list of a batch's statements under the drivers' limits
+_LINES_PER_TASK = 100  # JSON Lines records a worker parses per task
+_ARTICLES_PER_TASK = 20  # articles a worker extracts per task
+_TASKS_AHEAD = 20  # parse tasks queued ahead of the batch being formed
+_BATCHES_AHEAD = 2  # batches being extracted while an earlier one is written
+_INLINE_ITEMS = 100  # work done here before starting workers: a captured page needs none
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
 class IngestSummary:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     failed: int = 0
     entities_created: int = 0
+
+
+@dataclass(slots=True)
+class _Batch:
+    records: list[Prepared]
+    links: list[asyncio.Future[list[list[Link] | str]]] = field(default_factory=list)
+    keys: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 async def ingest_paths(
     settings: Settings,
     paths: Sequence[Path],
     *,
-    on_article: Callable[[], None] = lambda: None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int | None = None,
+    extract: bool = True,
+    on_progress: Callable[[int], None] = lambda _count: None,
     on_error: Callable[[str], None] = lambda _message: None,
 ) -> IngestSummary:
-    """Store everything in ``paths``; a bad record is reported through ``on_error`` and never written."""
-    summary = IngestSummary()
+    """Store everything in ``paths``; a bad record is reported through ``on_error`` and never written.
+
+    ``extract=False`` stores articles only: new ones have no mentions and changed ones keep theirs until
+    ``broadsheet reextract`` runs. ``on_progress`` is told how many more records are done.
+    """
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be 1 to {MAX_BATCH_SIZE}")
     engine = create_engine(settings.database_url, pool_size=1, pool_overflow=0)
+    run = _Run(
+        engine,
+        workers or os.cpu_count() or 1,
+        batch_size=batch_size,
+        extract=extract,
+        on_progress=on_progress,
+        on_error=on_error,
+    )
     try:
-        for item in iter_drafts(paths):
-            on_article()
-            if isinstance(item, IngestError):
-                summary.failed += 1
-                on_error(str(item))
-                continue
-            where = item.origin or repr(item.headline[:60])
-            try:
-                stored = await store_article(engine, item)
-            except StoreError as error:
-                summary.failed += 1
-                on_error(f"{where}: {error}")
-                continue
-            except SQLAlchemyError as error:
-                summary.failed += 1
-                on_error(f"{where}: the database refused it: {_first_line(error)}")
-                continue
-            summary.created += stored.created
-            summary.updated += not stored.created
-            summary.entities_created += stored.entities_created
+        await run.run(paths)
     finally:
+        if run.pool is not None:
+            run.pool.shutdown(cancel_futures=True)
         await engine.dispose()
-    return summary
+    return run.summary
+
+
+class _Run:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        workers: int,
+        *,
+        batch_size: int,
+        extract: bool,
+        on_progress: Callable[[int], None],
+        on_error: Callable[[str], None],
+    ) -> None:
+        self.engine, self.workers = engine, workers
+        self.pool: ProcessPoolExecutor | None = None
+        self.inline = _INLINE_ITEMS
+        self.batch_size, self.extract = batch_size, extract
+        self.on_progress, self.on_error = on_progress, on_error
+        self.summary = IngestSummary()
+        self.extracting: deque[_Batch] = deque()
+        self.unwritten: Counter[tuple[str, str]] = Counter()  # keys of the batches being extracted
+
+    async def run(self, paths: Sequence[Path]) -> None:
+        batch: list[Prepared] = []
+        keys: set[tuple[str, str]] = set()
+        async for item in self._prepared(paths):
+            if isinstance(item, IngestError):
+                self._fail([item])
+                continue
+            item_keys = item.keys
+            if len(batch) >= self.batch_size or not keys.isdisjoint(item_keys):
+                await self._dispatch(batch)
+                batch, keys = [], set()
+            batch.append(item)
+            keys |= item_keys
+        await self._dispatch(batch)
+        while self.extracting:
+            await self._write(self.extracting.popleft())
+
+    async def _prepared(self, paths: Sequence[Path]) -> AsyncIterator[Prepared | IngestError]:
+        """Every record made ready, in input order; JSON Lines records are parsed by the workers."""
+        tasks: deque[asyncio.Future[list[Prepared | IngestError]]] = deque()
+        lines: list[Line] = []
+        for item in iter_inputs(paths):
+            if isinstance(item, Line):
+                lines.append(item)
+                if len(lines) < _LINES_PER_TASK:
+                    continue
+                tasks.append(self._submit(prepare_lines, lines))
+                lines = []
+            else:
+                if lines:
+                    tasks.append(self._submit(prepare_lines, lines))
+                    lines = []
+                # Pages and JSON documents were parsed while being read; making them ready is quick.
+                tasks.append(_done([item if isinstance(item, IngestError) else prepare(item)]))
+            while len(tasks) > _TASKS_AHEAD:
+                for record in await tasks.popleft():
+                    yield record
+        if lines:
+            tasks.append(self._submit(prepare_lines, lines))
+        while tasks:
+            for record in await tasks.popleft():
+                yield record
+
+    def _submit(self, function: Callable[[list[Any]], T], items: list[Any]) -> asyncio.Future[T]:
+        """Run ``function(items)`` in a worker, or here while the run is too small to start them."""
+        if self.pool is None and self.inline >= len(items):
+            self.inline -= len(items)
+            return _done(function(items))
+        if self.pool is None:
+            # Spawned, not forked: this process runs an event loop and database threads by now.
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=follow_parent, initargs=(os.getpid(),)
+            )
+        return asyncio.wrap_future(self.pool.submit(function, items))
+
+    async def _dispatch(self, records: list[Prepared]) -> None:
+        """Have the workers extract a batch's new and changed articles; write earlier batches meanwhile."""
+        if not records:
+            return
+        if not self.extract:
+            await self._write(_Batch(records))
+            return
+        async with self.engine.connect() as connection:
+            stored = await find_articles(connection, {match_of(record) for record in records})
+        batch = _Batch([])
+        for record in records:
+            found = stored.get(match_of(record))
+            # A batch still being extracted may change this article first: then only writing can tell.
+            if (
+                found is not None
+                and found.content_hash == record.content_hash
+                and not record.always_write
+                and not any(key in self.unwritten for key in record.keys)
+            ):
+                self.summary.unchanged += 1
+                self.on_progress(1)
+                continue
+            batch.records.append(record)
+            batch.keys.update(record.keys)
+        batch.links = [
+            self._submit(extract_links, batch.records[start : start + _ARTICLES_PER_TASK])
+            for start in range(0, len(batch.records), _ARTICLES_PER_TASK)
+        ]
+        self.unwritten.update(batch.keys)
+        self.extracting.append(batch)
+        while len(self.extracting) > _BATCHES_AHEAD:
+            await self._write(self.extracting.popleft())
+
+    async def _write(self, batch: _Batch) -> None:
+        """Write a batch in one transaction; if it fails, each of its records in a transaction of its own."""
+        ready: list[tuple[Prepared, list[Link] | None]] = []
+        if self.extract:
+            found = [links for task in batch.links for links in await task]
+            for record, links in zip(batch.records, found, strict=True):
+                if isinstance(links, str):
+                    self._fail([IngestError(record.origin, links)])
+                else:
+                    ready.append((record, links))
+        else:
+            ready = [(record, None) for record in batch.records]
+        try:
+            async with self.engine.begin() as connection:
+                written = await write_batch(connection, ready)
+        except (SQLAlchemyError, Interdependent):
+            written = Written()
+            for one in ready:
+                written.add(await self._write_one(one))
+        self.unwritten -= batch.keys
+        self.summary.created += written.created
+        self.summary.updated += written.updated
+        self.summary.unchanged += written.unchanged
+        self.summary.entities_created += written.entities_created
+        self._fail(written.failures)
+        self.on_progress(len(ready) - len(written.failures))
+
+    async def _write_one(self, record: tuple[Prepared, list[Link] | None]) -> Written:
+        try:
+            async with self.engine.begin() as connection:
+                return await write_batch(connection, [record])
+        except SQLAlchemyError as error:
+            message = f"the database refused it: {_first_line(error)}"
+            return Written(failures=[IngestError(record[0].origin, message)])
+
+    def _fail(self, errors: list[IngestError]) -> None:
+        for error in errors:
+            self.summary.failed += 1
+            self.on_error(str(error))
+            self.on_progress(1)
+
+
+def _done(value: T) -> asyncio.Future[T]:
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(value)
+    return done
 
 
 def _first_line(error: SQLAlchemyError) -> str:

@@ -239,18 +239,54 @@ def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
     suffix = path.suffix.lower()
     if suffix not in JSON_SUFFIXES | JSON_LINES_SUFFIXES:
         yield IngestError(source, "not a JSON file: expected .json, .jsonl or .ndjson")
-        return
+    elif suffix in JSON_LINES_SUFFIXES:
+        for item in json_lines(path):
+            if isinstance(item, IngestError):
+                yield item
+            else:
+                yield parse_json_line(item[1], source=source, line=item[0])
+    else:
+        try:
+            text = read_text(path)
+        except IngestError as error:
+            yield error
+            return
+        if not text.strip():
+            yield IngestError(source, "empty file: no articles")
+        else:
+            yield from _json_document(text, source)
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, str] | IngestError]:
+    """The records of a JSON Lines file as (line number, text), not parsed yet so that worker processes can
+    parse them (``parse_json_line``); or the one error the whole file is (unreadable, not UTF-8, empty)."""
     try:
         text = read_text(path)
     except IngestError as error:
         yield error
         return
     if not text.strip():
-        yield IngestError(source, "empty file: no articles")
-    elif suffix in JSON_SUFFIXES:
-        yield from _json_document(text, source)
-    else:
-        yield from _json_lines(text, source)
+        yield IngestError(str(path), "empty file: no articles")
+        return
+    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
+    start, number = 0, 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        number += 1
+        if line.strip():
+            yield number, line
+        start = end + 1
+
+
+def parse_json_line(text: str, *, source: str, line: int) -> ArticleDraft | IngestError:
+    """One line of a JSON Lines file -> a draft, or the error that says what is wrong with it."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        return IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=line)
+    return parse_record(value, source=source, line=line)
 
 
 def _json_document(text: str, source: str) -> Iterator[ArticleDraft | IngestError]:
@@ -264,16 +300,3 @@ def _json_document(text: str, source: str) -> Iterator[ArticleDraft | IngestErro
             yield parse_record(item, source=source, record=index)
     else:
         yield parse_record(value, source=source)
-
-
-def _json_lines(text: str, source: str) -> Iterator[ArticleDraft | IngestError]:
-    # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=number)
-            continue
-        yield parse_record(value, source=source, line=number)

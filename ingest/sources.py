@@ -4,25 +4,44 @@ Files are read by extension: ``.txt`` is a captured page, ``.json``/``.jsonl``/`
 Folders are walked recursively in sorted order, so runs are repeatable; files of other kinds and hidden
 files or folders inside them are skipped, but a file named directly must be one of the known kinds.
 Problems are yielded as ``IngestError`` values rather than raised, so one bad file or record never stops
-a bulk run, and each draft stands alone, ready to be stored in its own transaction.
+a bulk run. ``iter_inputs`` leaves JSON Lines records unparsed (``Line``), for worker processes to parse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.captured import parse_captured, read_text
 from ingest.document import ArticleDraft
 from ingest.errors import IngestError
-from ingest.records import JSON_LINES_SUFFIXES, JSON_SUFFIXES, iter_json_records
+from ingest.records import JSON_LINES_SUFFIXES, JSON_SUFFIXES, iter_json_records, json_lines, parse_json_line
 
 CAPTURED_SUFFIXES = frozenset({".txt"})
 SUFFIXES = CAPTURED_SUFFIXES | JSON_SUFFIXES | JSON_LINES_SUFFIXES
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One JSON Lines record as read, not parsed yet."""
+
+    source: str
+    number: int
+    text: str
+
+    def parse(self) -> ArticleDraft | IngestError:
+        return parse_json_line(self.text, source=self.source, line=self.number)
+
+
 def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
     """Every article in the given files and folders, in order; bad input comes out as ``IngestError``."""
+    for item in iter_inputs(paths):
+        yield item.parse() if isinstance(item, Line) else item
+
+
+def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | Line]:
+    """As ``iter_drafts``, but each JSON Lines record comes out as read, a ``Line`` to parse elsewhere."""
     for path in _input_files(paths):
         source = str(path)
         suffix = path.suffix.lower()
@@ -30,6 +49,9 @@ def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
             yield IngestError(source, "no such file or folder")
         elif suffix in CAPTURED_SUFFIXES:
             yield _captured(path)
+        elif suffix in JSON_LINES_SUFFIXES:
+            for item in json_lines(path):
+                yield item if isinstance(item, IngestError) else Line(source, *item)
         elif suffix in SUFFIXES:
             yield from iter_json_records(path)
         else:

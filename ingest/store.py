@@ -1,24 +1,57 @@
-"""Write one parsed article, its section path, entities and mentions, in one transaction."""
+"""Writing articles, their section paths, entities and mentions: one article in one transaction
+(``store_article``), or a batch of them in one transaction and a fixed number of statements (``write_batch``)
+with the same outcome as storing them one after the other.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slugify import slugify
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, MentionDraft, TextField
-from ingest.entities import find_mentions, known_aliases
-from resolvers.articles import ArticleFields, find_article, insert_article, slug_taken, update_article
-from resolvers.entities import resolve_entity
-from resolvers.mentions import replace_mentions
+from ingest.bulk import (
+    Link,
+    Prepared,
+    StoreError,
+    block_json,
+    check_lengths,
+    content_hash,
+    headline_slug,
+    mention_links,
+    word_count,
+)
+from ingest.document import ArticleDraft, MentionDraft
+from ingest.entities import find_mentions
+from ingest.errors import IngestError
+from resolvers.articles import (
+    ArticleFields,
+    ArticleMatch,
+    article_match,
+    find_article,
+    find_articles,
+    insert_article,
+    insert_articles,
+    slug_taken,
+    taken_article_slugs,
+    update_article,
+    update_articles,
+)
+from resolvers.entities import (
+    alias_holders,
+    entity_slug_base,
+    insert_aliases,
+    insert_entities,
+    normalize_name,
+    pick_entity,
+    resolve_entity,
+    taken_entity_slugs,
+    wanted_aliases,
+)
+from resolvers.mentions import move_mentions, replace_mentions, replace_mentions_of
 from resolvers.sections import ensure_section_path
-
-SLUG_MAX = 120
-_WORD = re.compile(r"\w+(?:['’.-]\w+)*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,25 +64,21 @@ class Stored:
     entities_created: int
 
 
-class StoreError(Exception):
-    """The article cannot be stored as given (the message names the field)."""
-
-
 async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
     """Insert or update the article and replace its mentions; all of it or none of it is written.
 
     The same article ingested again (same source id, else canonical URL, else slug) is updated in place, so
     its id, slug and entity links stay stable.
     """
-    _check_lengths(draft)
+    check_lengths(draft)
     mentions = find_mentions(draft)
-    derived_slug = slugify(draft.headline, max_length=SLUG_MAX, word_boundary=True) or "article"
+    derived_slug = headline_slug(draft.headline)
     async with engine.begin() as connection:
         fields = ArticleFields(
             slug=draft.slug,
             headline=draft.headline,
             standfirst=draft.standfirst,
-            body=[_block_json(block) for block in draft.blocks],
+            body=[block_json(block) for block in draft.blocks],
             section_id=await ensure_section_path(connection, draft.section_path),
             published_at=draft.published_at,
             source_format=draft.source_format,
@@ -57,6 +86,7 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
             canonical_url=draft.url,
             authors=list(draft.authors),
             word_count=word_count(draft),
+            content_hash=content_hash(draft),
         )
         existing = await find_article(connection, fields, derived_slug)
         existing_id = existing[0] if existing else None
@@ -85,26 +115,14 @@ async def link_mentions(
     """
     entities_created = 0
     by_entity: dict[int, dict[str, Any]] = {}
-    for mention in mentions:
+    for link in mention_links(draft, mentions):
         entity_id, new = await resolve_entity(
-            connection, name=mention.name, kind=mention.kind, surface_forms=_aliases(mention)
+            connection, name=link.name, kind=link.kind, surface_forms=link.aliases
         )
         entities_created += new
-        _merge(by_entity, entity_id, mention, draft)
+        merge_mention(by_entity, entity_id, link)
     await replace_mentions(connection, article_id, published_at, list(by_entity.values()))
     return entities_created
-
-
-#: Longest value each field's column holds (see models/articles.py).
-_LIMITS = {"headline": 500, "standfirst": 2000, "slug": 200, "url": 2000, "source_id": 300}
-
-
-def _check_lengths(draft: ArticleDraft) -> None:
-    """Refuse values the columns cannot hold here, with the field's name, rather than as a database error."""
-    for field, limit in _LIMITS.items():
-        value = getattr(draft, field)
-        if value is not None and len(value) > limit:
-            raise StoreError(f"{field}: longer than {limit} characters ({len(value)})")
 
 
 async def _free_slug(connection: AsyncConnection, base: str) -> str:
@@ -115,70 +133,247 @@ async def _free_slug(connection: AsyncConnection, base: str) -> str:
     return slug
 
 
-def _aliases(mention: MentionDraft) -> list[str]:
-    """The names to file the entity under: how the article wrote it; the aliases a reader knows a place or
-    organisation by (United States, America); and a person's surname, so that a later article saying only
-    "Blair" or "Mr Blair" finds "Tony Blair" (unless two Blairs are known by then). Where two spellings
-    are one lookup key (US, U.S.), the first listed, as the article wrote it, is the one shown."""
-    # As written, but a headline's capitals ("PUTIN") only where the text has no other spelling.
-    written = sorted(mention.surface_forms, key=lambda form: (form.isupper(), form))
-    names = [*written, *known_aliases(mention.kind, mention.name)]
-    parts = mention.name.split()
-    if mention.kind is EntityKind.PERSON and len(parts) > 1:
-        names.append(parts[-1])
-    return names
-
-
-def _block_json(block: Block) -> dict[str, Any]:
-    if block.kind is BlockKind.AD_SLOT:
-        return {"type": block.kind.value}
-    return {"type": block.kind.value, "text": block.text}
-
-
-def word_count(draft: ArticleDraft) -> int:
-    """Words a reader reads in the body: paragraphs and subheadings, not ad slots."""
-    return sum(
-        len(_WORD.findall(block.text)) for block in draft.blocks if block.kind is not BlockKind.AD_SLOT
-    )
-
-
-def reading_offset(draft: ArticleDraft, field: TextField, block: int | None, start: int) -> int:
-    """A location as one offset into the article read top to bottom (headline, standfirst, body)."""
-    offset = 0
-    if field is TextField.HEADLINE:
-        return start
-    offset += len(draft.headline) + 1
-    if field is TextField.STANDFIRST:
-        return offset + start
-    offset += len(draft.standfirst or "") + 1
-    for index, body_block in enumerate(draft.blocks):
-        if index == block:
-            return offset + start
-        offset += len(body_block.text) + 1
-    return offset + start
-
-
-def _merge(
-    by_entity: dict[int, dict[str, Any]], entity_id: int, mention: MentionDraft, draft: ArticleDraft
-) -> None:
+def merge_mention(by_entity: dict[int, dict[str, Any]], entity_id: int, link: Link) -> None:
     """Fold a mention into its entity's row; two names for one entity ("US", "United States") add up."""
-    locations = [[loc.field.value, loc.block, loc.start, loc.end] for loc in mention.locations]
-    first = min(
-        (reading_offset(draft, loc.field, loc.block, loc.start) for loc in mention.locations), default=0
-    )
     row = by_entity.get(entity_id)
     if row is None:
         by_entity[entity_id] = {
             "entity_id": entity_id,
-            "role": mention.role,
-            "count": mention.count,
-            "first_position": first,
-            "salience": mention.salience,
-            "locations": locations,
+            "role": link.role,
+            "count": link.times,
+            "first_position": link.first_position,
+            "salience": link.salience,
+            "locations": link.locations,
         }
         return
-    row["role"] = row["role"] or mention.role
-    row["count"] += mention.count
-    row["first_position"] = min(row["first_position"], first)
-    row["salience"] = max(row["salience"], mention.salience)
-    row["locations"] = row["locations"] + locations
+    row["role"] = row["role"] or link.role
+    row["count"] += link.times
+    row["first_position"] = min(row["first_position"], link.first_position)
+    row["salience"] = max(row["salience"], link.salience)
+    row["locations"] = row["locations"] + link.locations
+
+
+# Batches.
+
+
+def match_of(record: Prepared) -> ArticleMatch:
+    """How the record finds its stored version."""
+    return article_match(record.source_id, record.url, record.slug or record.derived_slug)
+
+
+def _fields(record: Prepared, section_id: int) -> ArticleFields:
+    return ArticleFields(
+        slug=record.slug,
+        headline=record.headline,
+        standfirst=record.standfirst,
+        body=record.body,
+        section_id=section_id,
+        published_at=record.published_at,
+        source_format=record.source_format,
+        source_id=record.source_id,
+        canonical_url=record.url,
+        authors=record.authors,
+        word_count=record.word_count,
+        content_hash=record.content_hash,
+    )
+
+
+@dataclass(slots=True)
+class Written:
+    """What writing a batch did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    entities_created: int = 0
+    failures: list[IngestError] = field(default_factory=list)
+
+    def add(self, other: Written) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.entities_created += other.entities_created
+        self.failures += other.failures
+
+
+class Interdependent(Exception):
+    """Two records of a batch find the same stored article: only one after the other says what each does."""
+
+
+#: The owner of a slug a new row of this batch has claimed (it has no id yet).
+_NEW = -1
+
+
+class SlugBook:
+    """Slugs in use while a batch is written: the database's, looked up as needed, and the batch's claims."""
+
+    def __init__(self, lookup: Callable[[list[str]], Awaitable[dict[str, int]]]) -> None:
+        self._lookup = lookup
+        self._owners: dict[str, int | None] = {}  # slug -> id of the row that has it; None: free
+
+    async def look_up(self, slugs: Iterable[str]) -> None:
+        missing = [slug for slug in dict.fromkeys(slugs) if slug not in self._owners]
+        if missing:
+            owners = await self._lookup(missing)
+            self._owners.update({slug: owners.get(slug) for slug in missing})
+
+    async def owner(self, slug: str) -> int | None:
+        await self.look_up([slug])
+        return self._owners[slug]
+
+    def claim(self, slug: str, owner: int = _NEW) -> None:
+        self._owners[slug] = owner
+
+    def release(self, slug: str) -> None:
+        self._owners[slug] = None
+
+    async def free(self, base: str) -> str:
+        """``base`` if free, else the first free one of ``base-2``, ``base-3``, ...; claimed for a new row."""
+        window, after = [base], 1
+        while True:
+            await self.look_up(window)
+            for slug in window:
+                if self._owners[slug] is None:
+                    self.claim(slug)
+                    return slug
+            window = [f"{base}-{suffix}" for suffix in range(after + 1, after + 17)]
+            after += 16
+
+
+async def write_batch(
+    connection: AsyncConnection, batch: Sequence[tuple[Prepared, list[Link] | None]]
+) -> Written:
+    """Store each (record, links) in order, as ``store_article`` would one at a time; ``None`` links: the
+    article only (its stored mentions stay, given its publication time). Unchanged articles are skipped.
+
+    Raises ``Interdependent`` where records depend on each other in ways only a run one at a time
+    settles; database errors roll the whole batch back. Either way the caller retries one at a time.
+    """
+    written = Written()
+    stored = await find_articles(connection, {match_of(record) for record, _ in batch})
+    slugs = SlugBook(lambda wanted: taken_article_slugs(connection, wanted))
+    await slugs.look_up(
+        [record.slug for record, _ in batch if record.slug]
+        + [record.derived_slug for record, _ in batch if not record.slug and match_of(record) not in stored]
+    )
+    sections: dict[tuple[str, ...], int] = {}
+    seen: set[int] = set()
+    inserts: list[tuple[ArticleFields, str]] = []
+    updates: list[tuple[int, ArticleFields, str, datetime]] = []
+    # What each written record becomes, in order: a stored article (id, publication time), or None for
+    # the next of the inserts; and its links.
+    targets: list[tuple[tuple[int, datetime] | None, list[Link] | None]] = []
+    for record, links in batch:
+        existing = stored.get(match_of(record))
+        if existing is not None:
+            if existing.id in seen:
+                raise Interdependent(record.origin)
+            seen.add(existing.id)
+            if existing.content_hash == record.content_hash and not record.always_write:
+                written.unchanged += 1
+                continue
+        if record.slug is not None:
+            owner = await slugs.owner(record.slug)
+            if owner is not None and (existing is None or owner != existing.id):
+                message = f"slug: {record.slug!r} is already used by another article"
+                written.failures.append(IngestError(record.origin, message))
+                continue
+        if record.section_path not in sections:
+            sections[record.section_path] = await ensure_section_path(connection, record.section_path)
+        fields = _fields(record, sections[record.section_path])
+        if existing is None:
+            slug = record.slug or await slugs.free(record.derived_slug)
+            slugs.claim(slug)
+            inserts.append((fields, slug))
+            targets.append((None, links))
+            written.created += 1
+        else:
+            slug = record.slug or existing.slug
+            if slug != existing.slug:
+                slugs.release(existing.slug)
+                slugs.claim(slug, existing.id)
+            published_at = record.published_at or existing.published_at
+            updates.append((existing.id, fields, slug, published_at))
+            targets.append(((existing.id, published_at), links))
+            written.updated += 1
+    await update_articles(connection, updates)
+    new = iter(await insert_articles(connection, inserts))
+    linked: list[tuple[int, datetime, list[Link]]] = []
+    relinked: list[int] = []
+    moved: list[tuple[int, datetime]] = []
+    for target, links in targets:
+        article_id, published_at = next(new) if target is None else target
+        if links is not None:
+            linked.append((article_id, published_at, links))
+            if target is not None:
+                relinked.append(article_id)
+        elif target is not None:
+            moved.append(target)
+    if linked:
+        rows, written.entities_created = await link_batch(connection, linked)
+        await replace_mentions_of(connection, relinked, rows)
+    await move_mentions(connection, moved)
+    return written
+
+
+async def link_batch(
+    connection: AsyncConnection, articles: Sequence[tuple[int, datetime, list[Link]]]
+) -> tuple[list[dict[str, Any]], int]:
+    """The mention rows of (article id, publication time, links), each mention linked to the entity
+    ``resolve_entity`` would link it to, article after article, mention after mention; and how many
+    entities are new. One statement reads every entity going by any name in the batch; new entities and
+    aliases are written in one statement each; the linking itself runs here on what was read."""
+    wanted = [[(normalize_name(link.name), wanted_aliases((link.name, *link.aliases))) for link in links]
+              for _, _, links in articles]  # fmt: skip
+    keys = {key for per_article in wanted for name_key, names in per_article for key in (name_key, *names)}
+    going_by: dict[str, list[int]] = {}  # lookup key -> ids of the entities going by it
+    known: dict[int, tuple[str, str]] = {}  # entity id -> (name, kind); new ones have ids below zero
+    has: dict[int, set[str]] = {}  # entity id -> the keys (of those read) it goes by
+    for holder in await alias_holders(connection, keys):
+        going_by.setdefault(holder.normalized, []).append(holder.entity_id)
+        known[holder.entity_id] = (holder.name, holder.kind)
+        has.setdefault(holder.entity_id, set()).add(holder.normalized)
+    new_entities: list[tuple[str, str]] = []  # (kind, name); the nth has the stand-in id -n
+    new_aliases: list[tuple[int, str, str]] = []
+    mentions: list[tuple[int, datetime, dict[int, dict[str, Any]]]] = []
+    for (article_id, published_at, links), names in zip(articles, wanted, strict=True):
+        by_entity: dict[int, dict[str, Any]] = {}
+        for link, (key, aliases) in zip(links, names, strict=True):
+            candidates = [
+                (entity_id, known[entity_id][0])
+                for entity_id in going_by.get(key, ())
+                if known[entity_id][1] == link.kind
+            ]
+            entity_id = pick_entity(key, candidates)
+            if entity_id is None:
+                new_entities.append((link.kind, link.name))
+                entity_id = -len(new_entities)
+                known[entity_id] = (link.name, link.kind)
+            goes_by = has.setdefault(entity_id, set())
+            for alias_key, alias in aliases.items():
+                if alias_key not in goes_by:
+                    goes_by.add(alias_key)
+                    going_by.setdefault(alias_key, []).append(entity_id)
+                    new_aliases.append((entity_id, alias, alias_key))
+            merge_mention(by_entity, entity_id, link)
+        mentions.append((article_id, published_at, by_entity))
+    slugs = SlugBook(lambda wanted_slugs: taken_entity_slugs(connection, wanted_slugs))
+    bases = [entity_slug_base(name, kind) for kind, name in new_entities]
+    await slugs.look_up(bases)
+    rows = [
+        (kind, name, await slugs.free(base)) for (kind, name), base in zip(new_entities, bases, strict=True)
+    ]
+    real = dict(zip(range(-1, -len(rows) - 1, -1), await insert_entities(connection, rows), strict=True))
+    await insert_aliases(
+        connection, [(real.get(entity_id, entity_id), alias, key) for entity_id, alias, key in new_aliases]
+    )
+    return [
+        {
+            **row,
+            "entity_id": real.get(entity_id, entity_id),
+            "article_id": article_id,
+            "published_at": published_at,
+        }
+        for article_id, published_at, by_entity in mentions
+        for entity_id, row in by_entity.items()
+    ], len(rows)

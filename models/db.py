@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
@@ -22,8 +23,9 @@ def create_engine(
     SQLite: foreign keys on, WAL so readers never wait for the ingest writer, and a busy timeout instead of
     "database is locked" errors. PostgreSQL: a pool sized for the load, so bursts do not open new sessions.
     """
+    json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}  # bodies are the big JSON
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **json)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -33,7 +35,12 @@ def create_engine(
         max_overflow=pool_overflow,
         pool_recycle=3600,
         connect_args={"server_settings": {"application_name": "broadsheet"}},
+        **json,
     )
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

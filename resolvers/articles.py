@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Exists, Select, and_, exists, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import (
+    Exists,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
@@ -230,19 +244,29 @@ class ArticleFields:
     canonical_url: str | None
     authors: list[str]
     word_count: int
+    content_hash: str | None = None
+
+
+#: How a new version of an article finds the stored one: a column and its value.
+ArticleMatch = tuple[str, str]
+
+
+def article_match(source_id: str | None, canonical_url: str | None, slug: str) -> ArticleMatch:
+    """Same source id, else same canonical URL, else same slug (the given one, else the headline's)."""
+    if source_id is not None:
+        return ("source_id", source_id)
+    if canonical_url is not None:
+        return ("canonical_url", canonical_url)
+    return ("slug", slug)
 
 
 async def find_article(
     connection: AsyncConnection, fields: ArticleFields, derived_slug: str
 ) -> tuple[int, str] | None:
     """The stored article (id, slug) this one is a new version of: same source id, else URL, else slug."""
-    if fields.source_id is not None:
-        condition = _article.c.source_id == fields.source_id
-    elif fields.canonical_url is not None:
-        condition = _article.c.canonical_url == fields.canonical_url
-    else:
-        condition = _article.c.slug == (fields.slug or derived_slug)
-    found = (await connection.execute(select(_article.c.id, _article.c.slug).where(condition))).first()
+    column, value = article_match(fields.source_id, fields.canonical_url, fields.slug or derived_slug)
+    statement = select(_article.c.id, _article.c.slug).where(_article.c[column] == value)
+    found = (await connection.execute(statement)).first()
     return None if found is None else (found.id, found.slug)
 
 
@@ -298,7 +322,87 @@ def _writable(fields: ArticleFields) -> dict[str, Any]:
         "canonical_url": fields.canonical_url,
         "authors": fields.authors,
         "word_count": fields.word_count,
+        "content_hash": fields.content_hash,
     }
+
+
+# Set-based writes for bulk ingestion: a batch of articles in a few statements.
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """What a new version of an article needs to know of the stored one."""
+
+    id: int
+    slug: str
+    published_at: datetime
+    content_hash: str | None
+
+
+async def find_articles(
+    connection: AsyncConnection, matches: Collection[ArticleMatch]
+) -> dict[ArticleMatch, StoredArticle]:
+    """The stored articles these matches find (see ``article_match``), in one statement."""
+    wanted: dict[str, list[str]] = {}
+    for column, value in matches:
+        wanted.setdefault(column, []).append(value)
+    if not wanted:
+        return {}
+    statement = select(
+        _article.c.id,
+        _article.c.slug,
+        _article.c.published_at,
+        _article.c.content_hash,
+        *(_article.c[column] for column in wanted if column != "slug"),
+    ).where(or_(*(_article.c[column].in_(values) for column, values in wanted.items())))
+    found: dict[ArticleMatch, StoredArticle] = {}
+    for row in await connection.execute(statement):
+        stored = StoredArticle(row.id, row.slug, row.published_at, row.content_hash)
+        for column in wanted:
+            found[(column, row._mapping[column])] = stored
+    return found
+
+
+async def taken_article_slugs(connection: AsyncConnection, slugs: Collection[str]) -> dict[str, int]:
+    """Which of these slugs articles have, and whose they are."""
+    statement = select(_article.c.slug, _article.c.id).where(_article.c.slug.in_(list(slugs)))
+    return {slug: article_id for slug, article_id in await connection.execute(statement)}
+
+
+async def insert_articles(
+    connection: AsyncConnection, articles: Sequence[tuple[ArticleFields, str]]
+) -> list[tuple[int, datetime]]:
+    """Insert (fields, slug) pairs in one statement; each one's (id, publication time), in order."""
+    if not articles:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            **_writable(fields),
+            "slug": slug,
+            "published_at": fields.published_at or now,
+            "updated_at": now,
+            "created_at": now,
+        }
+        for fields, slug in articles
+    ]
+    statement = insert(_article).returning(_article.c.id, sort_by_parameter_order=True)
+    ids = (await connection.execute(statement, rows)).scalars()
+    return [(int(article_id), row["published_at"]) for article_id, row in zip(ids, rows, strict=True)]
+
+
+async def update_articles(
+    connection: AsyncConnection, articles: Sequence[tuple[int, ArticleFields, str, datetime]]
+) -> None:
+    """Replace the content of (id, fields, slug, publication time) rows in one statement."""
+    if not articles:
+        return
+    now = utcnow()
+    rows = [
+        {**_writable(fields), "slug": slug, "published_at": published_at, "updated_at": now, "key": key}
+        for key, fields, slug, published_at in articles
+    ]
+    await connection.execute(update(_article).where(_article.c.id == bindparam("key")), rows)
 
 
 @dataclass(slots=True)

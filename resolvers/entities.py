@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,20 +141,37 @@ async def resolve_entity(
         .where(_alias.c.normalized == key, _entity.c.kind == kind)
         .distinct()
     )
-    candidates = (await connection.execute(statement)).all()
-    exact = [row.id for row in candidates if normalize_name(row.name) == key]
-    if len(candidates) == 1:
-        entity_id, created = int(candidates[0].id), False
-    elif len(exact) == 1:
-        entity_id, created = int(exact[0]), False
-    else:
+    candidates = [(int(row.id), row.name) for row in await connection.execute(statement)]
+    found = pick_entity(key, candidates)
+    if found is None:
         entity_id, created = await _create_entity(connection, name=name, kind=kind), True
+    else:
+        entity_id, created = found, False
     await add_aliases(connection, entity_id, [name, *surface_forms])
     return entity_id, created
 
 
+def pick_entity(key: str, candidates: Sequence[tuple[int, str]]) -> int | None:
+    """Which of the entities of the right kind going by ``key`` (id, canonical name) a name links to, if
+    any: the only one, else the only one whose canonical name it is. Shared by the one-at-a-time and the
+    batch linking, so both link alike."""
+    if len(candidates) == 1:
+        return candidates[0][0]
+    exact = [entity_id for entity_id, name in candidates if normalize_name(name) == key]
+    return exact[0] if len(exact) == 1 else None
+
+
+def wanted_aliases(names: Iterable[str]) -> dict[str, str]:
+    """Lookup key -> the spelling to file under it; the first spelling of a key is the one shown."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        if name.strip():
+            wanted.setdefault(normalize_name(name), name)
+    return wanted
+
+
 async def _create_entity(connection: AsyncConnection, *, name: str, kind: str) -> int:
-    base = slugify(name) or kind
+    base = entity_slug_base(name, kind)
     slug, suffix = base, 1
     while await connection.scalar(select(_entity.c.id).where(_entity.c.slug == slug)) is not None:
         suffix += 1
@@ -163,13 +180,15 @@ async def _create_entity(connection: AsyncConnection, *, name: str, kind: str) -
     return int(await connection.scalar(statement))
 
 
+def entity_slug_base(name: str, kind: str) -> str:
+    """A new entity's slug before any ``-2`` that keeps it unique."""
+    return slugify(name) or kind
+
+
 async def add_aliases(connection: AsyncConnection, entity_id: int, names: Iterable[str]) -> None:
     """Record names the entity goes by, in order of preference; names it already has (after normalising)
     are skipped."""
-    wanted: dict[str, str] = {}
-    for name in names:
-        if name.strip():
-            wanted.setdefault(normalize_name(name), name)  # the first spelling of a key is the one shown
+    wanted = wanted_aliases(names)
     existing = set(
         await connection.scalars(
             select(_alias.c.normalized).where(
@@ -184,3 +203,59 @@ async def add_aliases(connection: AsyncConnection, entity_id: int, names: Iterab
     ]
     if rows:
         await connection.execute(insert(_alias), rows)
+
+
+# Set-based writes for bulk ingestion: a batch of articles links its mentions in a few statements.
+
+#: Most values in one IN list: SQLite and asyncpg both take at most 32,767 bound parameters.
+IN_LIST_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AliasHolder:
+    """An entity that goes by a lookup key."""
+
+    entity_id: int
+    normalized: str
+    name: str
+    kind: str
+
+
+async def alias_holders(connection: AsyncConnection, keys: Collection[str]) -> list[AliasHolder]:
+    """Every entity going by any of ``keys`` (any kind), one row per entity and key."""
+    ordered = sorted(keys)
+    holders: list[AliasHolder] = []
+    for start in range(0, len(ordered), IN_LIST_MAX):
+        statement = (
+            select(_alias.c.entity_id, _alias.c.normalized, _entity.c.name, _entity.c.kind)
+            .join(_entity, _entity.c.id == _alias.c.entity_id)
+            .where(_alias.c.normalized.in_(ordered[start : start + IN_LIST_MAX]))
+        )
+        holders += [AliasHolder(*row) for row in await connection.execute(statement)]
+    return holders
+
+
+async def taken_entity_slugs(connection: AsyncConnection, slugs: Collection[str]) -> dict[str, int]:
+    """Which of these slugs entities have, and whose they are."""
+    statement = select(_entity.c.slug, _entity.c.id).where(_entity.c.slug.in_(list(slugs)))
+    return {slug: entity_id for slug, entity_id in await connection.execute(statement)}
+
+
+async def insert_entities(connection: AsyncConnection, rows: Sequence[tuple[str, str, str]]) -> list[int]:
+    """Insert (kind, name, slug) rows in one statement; their ids, in order."""
+    if not rows:
+        return []
+    statement = insert(_entity).returning(_entity.c.id, sort_by_parameter_order=True)
+    result = await connection.execute(
+        statement, [{"kind": kind, "name": name, "slug": slug} for kind, name, slug in rows]
+    )
+    return [int(entity_id) for entity_id in result.scalars()]
+
+
+async def insert_aliases(connection: AsyncConnection, rows: Sequence[tuple[int, str, str]]) -> None:
+    """Insert (entity id, alias, normalized) rows in one statement."""
+    if rows:
+        await connection.execute(
+            insert(_alias),
+            [{"entity_id": entity_id, "alias": alias, "normalized": key} for entity_id, alias, key in rows],
+        )

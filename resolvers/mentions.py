@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, insert, literal, null, select, tuple_, union_all
+from sqlalchemy import bindparam, delete, insert, literal, null, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
@@ -130,4 +130,23 @@ async def replace_mentions(
         await connection.execute(
             insert(_mention),
             [{**row, "article_id": article_id, "published_at": published_at} for row in rows],
+        )
+
+
+async def replace_mentions_of(
+    connection: AsyncConnection, article_ids: Sequence[int], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Make these articles' mentions exactly ``rows`` (full Mention column mappings), in two statements."""
+    if article_ids:
+        await connection.execute(delete(_mention).where(_mention.c.article_id.in_(article_ids)))
+    if rows:
+        await connection.execute(insert(_mention), rows)
+
+
+async def move_mentions(connection: AsyncConnection, moves: Sequence[tuple[int, datetime]]) -> None:
+    """Give (article id, publication time) articles' mentions the article's new publication time."""
+    if moves:
+        await connection.execute(
+            update(_mention).where(_mention.c.article_id == bindparam("key")),
+            [{"key": article_id, "published_at": published_at} for article_id, published_at in moves],
         )

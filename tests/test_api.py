@@ -227,6 +227,8 @@ async def test_queries_over_get(engine: AsyncEngine, client: httpx.AsyncClient) 
     assert response.status_code == 200
     assert len(response.json()["data"]["articles"]["edges"]) == 2
     assert response.headers["x-request-id"]
+    metric, duration = response.headers["server-timing"].split(";dur=")
+    assert metric == "app" and float(duration) > 0
 
 
 async def test_graphiql_and_health(client: httpx.AsyncClient, engine: AsyncEngine, database_url: str) -> None:
