@@ -1,0 +1,332 @@
+"""Hot-query benchmark on a generated archive: latency in-process and over HTTP, and SQL statements.
+
+    python bench/generate.py --database-url URL --articles 1000000      # once, to build the archive
+    python bench/queries.py --database-url URL [--label 1M] [--requests 200] [--json out.json]
+
+For each hot query (article by slug; front page; a section's page 1 and page 10,000; the most-mentioned
+entity's articles, page 1 and page 10,000 or its last page; search for a common and for a rare term) it
+sends the requests to a real `uvicorn graph.app:create_app` subprocess on 127.0.0.1 (one connection, one
+request at a time) and reports p50 and p99 latency measured two ways, and the SQL statements one request
+sends:
+
+- server-side: the server's own time for the request, from its `Server-Timing: app;dur=` header (from the
+  request reaching the app to the response starting: GraphQL parsing, validation, execution, SQL, JSON);
+- over HTTP: what the client saw, the same plus the loopback network and HTTP parsing on both ends;
+- statements: counted on the engine of the same app run in this process, once per query.
+
+Deep-page cursors are made the way the API makes them, for the row at that depth (found once with OFFSET,
+outside the measurement). Requests run sequentially after a warm-up; every response is checked for errors
+and for the expected number of items, and any failure exits 1. Nothing is written to the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import event, text  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from bench.frontpage import start_server  # noqa: E402
+from bench.generate import COMMON_TERM, RARE_TERM  # noqa: E402
+from broadsheet.settings import Settings  # noqa: E402
+from graph.app import create_app  # noqa: E402
+from graph.relay import time_cursor  # noqa: E402
+from models.db import create_engine  # noqa: E402
+
+PAGE = 20
+DEEP_PAGE = 10_000
+
+ARTICLE = """query($slug: String!) { article(slug: $slug) {
+  id headline standfirst publishedAt wordCount breadcrumbs { name path }
+  body { ... on Paragraph { text } ... on Subheading { text } }
+  people { role entity { name slug } } } }"""
+FRONT_PAGE = """query { articles(first: 50) { edges { node {
+  id slug headline standfirst publishedAt breadcrumbs { name path }
+  people { role count entity { name slug } } } } } }"""
+SECTION = """query($path: String!, $after: String) { section(path: $path) {
+  articles(first: 20, after: $after) {
+    edges { node { slug headline standfirst publishedAt breadcrumbs { name path } } }
+    pageInfo { hasNextPage endCursor } } } }"""
+ENTITY = """query($slug: String!, $after: String) { entity(slug: $slug) {
+  articles(first: 20, after: $after) {
+    edges { role node { slug headline publishedAt breadcrumbs { name path } } }
+    pageInfo { hasNextPage endCursor } } } }"""
+SEARCH = """query($q: String!) { search(query: $q, first: 20) {
+  edges { score snippet { html } node { slug headline publishedAt breadcrumbs { name path } } }
+  pageInfo { hasNextPage endCursor } } }"""
+
+
+@dataclass
+class Case:
+    name: str
+    query: str
+    variables: Callable[[int], dict[str, Any]]
+    items: Callable[[dict[str, Any]], list[Any]]
+    expected: int  # items each answer must hold
+    note: str = ""
+
+
+@dataclass
+class Result:
+    case: Case
+    server_ms: list[float] = field(default_factory=list)
+    http_ms: list[float] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def _scalar_rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
+    async with engine.connect() as connection:
+        return list(await connection.execute(text(sql), params))
+
+
+async def build_cases(engine: AsyncEngine) -> list[Case]:
+    """The hot queries, with parameters read from the archive: slugs, the biggest section and entity."""
+    slugs = [
+        row[0]
+        for row in await _scalar_rows(
+            engine, "SELECT slug FROM article WHERE id % 997 = 1 ORDER BY id LIMIT 200"
+        )
+    ]
+    sections = await _scalar_rows(
+        engine,
+        "SELECT s.path, count(*) FROM article a JOIN section s ON s.id = a.section_id "
+        "GROUP BY s.path ORDER BY count(*) DESC",
+    )
+    # The top-level section whose subtree is biggest: the deepest pages a reader of a section can reach.
+    subtree: dict[str, int] = {}
+    for path, count in sections:
+        if path:
+            top = path.split("/")[0]
+            subtree[top] = subtree.get(top, 0) + count
+    section_path = max(subtree, key=lambda top: subtree[top])
+    section_ids = [
+        row[0]
+        for row in await _scalar_rows(
+            engine,
+            "SELECT id FROM section WHERE path = :top OR path LIKE :below",
+            top=section_path,
+            below=f"{section_path}/%",
+        )
+    ]
+    section_page, section_after = await _deep_cursor(
+        engine,
+        "SELECT published_at, id FROM article WHERE status = 'published' AND section_id IN "
+        f"({', '.join(map(str, section_ids))}) ORDER BY published_at DESC, id DESC",
+        subtree[section_path],
+        "articles",
+    )
+    entity_slug, entity_articles = (
+        await _scalar_rows(
+            engine,
+            "SELECT e.slug, count(*) FROM mention m JOIN entity e ON e.id = m.entity_id "
+            "GROUP BY e.slug ORDER BY count(*) DESC LIMIT 1",
+        )
+    )[0]
+    entity_page, entity_after = await _deep_cursor(
+        engine,
+        "SELECT m.published_at, m.article_id FROM mention m JOIN entity e ON e.id = m.entity_id "
+        f"WHERE e.slug = '{entity_slug}' ORDER BY m.published_at DESC, m.article_id DESC",
+        entity_articles,
+        "entity-articles",
+    )
+
+    def section_items(data: dict[str, Any]) -> list[Any]:
+        return list(data["section"]["articles"]["edges"])
+
+    def entity_items(data: dict[str, Any]) -> list[Any]:
+        return list(data["entity"]["articles"]["edges"])
+
+    def search_items(data: dict[str, Any]) -> list[Any]:
+        return list(data["search"]["edges"])
+
+    return [
+        Case(
+            "article by slug",
+            ARTICLE,
+            lambda n: {"slug": slugs[n % len(slugs)]},
+            lambda data: [data["article"]] if data["article"] else [],
+            1,
+            f"{len(slugs)} slugs in turn",
+        ),
+        Case("front page (50)", FRONT_PAGE, lambda n: {}, lambda data: list(data["articles"]["edges"]), 50),
+        Case(
+            "section page 1",
+            SECTION,
+            lambda n: {"path": section_path},
+            section_items,
+            PAGE,
+            f"{section_path}/ ({subtree[section_path]:,} articles)",
+        ),
+        Case(
+            f"section page {section_page:,}",
+            SECTION,
+            lambda n: {"path": section_path, "after": section_after},
+            section_items,
+            PAGE,
+            f"{section_path}/",
+        ),
+        Case(
+            "entity articles page 1",
+            ENTITY,
+            lambda n: {"slug": entity_slug},
+            entity_items,
+            PAGE,
+            f"{entity_slug} ({entity_articles:,} articles)",
+        ),
+        Case(
+            f"entity articles page {entity_page:,}",
+            ENTITY,
+            lambda n: {"slug": entity_slug, "after": entity_after},
+            entity_items,
+            PAGE,
+            entity_slug,
+        ),
+        Case("search, common term", SEARCH, lambda n: {"q": COMMON_TERM}, search_items, PAGE, COMMON_TERM),
+        Case("search, rare term", SEARCH, lambda n: {"q": RARE_TERM}, search_items, -1, RARE_TERM),
+    ]
+
+
+async def _deep_cursor(engine: AsyncEngine, ordered_sql: str, total: int, kind: str) -> tuple[int, str]:
+    """(page number, the `after` cursor that opens it): page 10,000, or the last full page when fewer."""
+    page = min(DEEP_PAGE, max(2, total // PAGE))
+    rows = await _scalar_rows(engine, f"{ordered_sql} OFFSET {(page - 1) * PAGE - 1} LIMIT 1")
+    published_at, key = rows[0]
+    if isinstance(published_at, str):  # SQLite hands back text through text()
+        from datetime import UTC, datetime
+
+        published_at = datetime.fromisoformat(published_at).replace(tzinfo=UTC)
+    return page, time_cursor(kind, published_at, key)
+
+
+def _check(case: Case, body: dict[str, Any]) -> None:
+    if body.get("errors"):
+        raise SystemExit(f"{case.name}: {body['errors']}")
+    found = case.items(body["data"])
+    if case.expected >= 0 and len(found) != case.expected:
+        raise SystemExit(f"{case.name}: expected {case.expected} items, got {len(found)}")
+    if case.expected < 0 and not found:
+        raise SystemExit(f"{case.name}: no results")
+
+
+async def count_statements(url: str, cases: list[Case]) -> dict[str, Result]:
+    """One request per query through the app in this process, counting the SQL statements it sends."""
+    engine = create_engine(url, pool_size=2)
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    app = create_app(Settings(database_url=url, graphiql=False), engine=engine)
+    results = {case.name: Result(case) for case in cases}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=60) as client:
+        await client.post("/graphql", json={"query": "{ sections { path } }"})  # the section tree, cached
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        for case in cases:
+            statements[0] = 0
+            response = await client.post(
+                "/graphql", json={"query": case.query, "variables": case.variables(0)}
+            )
+            _check(case, response.json())
+            results[case.name].statements.append(statements[0])
+    await engine.dispose()
+    return results
+
+
+def measure_http(url: str, cases: list[Case], results: dict[str, Result], requests: int, warmup: int) -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        server = start_server(url, Path(workdir), pin=False)
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=60) as client:
+                for case in cases:
+                    for number in range(warmup + requests):
+                        payload = {"query": case.query, "variables": case.variables(number)}
+                        started = time.perf_counter()
+                        response = client.post("/graphql", json=payload)
+                        elapsed = (time.perf_counter() - started) * 1000
+                        _check(case, response.json())
+                        if number >= warmup:
+                            results[case.name].http_ms.append(elapsed)
+                            server_ms = float(response.headers["server-timing"].split(";dur=")[1])
+                            results[case.name].server_ms.append(server_ms)
+        finally:
+            server.stop()
+
+
+def print_table(label: str, backend: str, results: dict[str, Result]) -> list[dict[str, Any]]:
+    rows = []
+    print(f"\n{label} on {backend}\n")
+    print(
+        "| query | p50 ms (server) | p99 ms (server) | p50 ms (HTTP) | p99 ms (HTTP) | SQL statements "
+        "| note |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    for result in results.values():
+        row = {
+            "scale": label,
+            "backend": backend,
+            "query": result.case.name,
+            "server_p50": statistics.median(result.server_ms),
+            "server_p99": _percentile(result.server_ms, 0.99),
+            "http_p50": statistics.median(result.http_ms),
+            "http_p99": _percentile(result.http_ms, 0.99),
+            "statements": max(result.statements),
+            "note": result.case.note,
+        }
+        rows.append(row)
+        print(
+            f"| {row['query']} | {row['server_p50']:.1f} | {row['server_p99']:.1f} | {row['http_p50']:.1f} "
+            f"| {row['http_p99']:.1f} | {row['statements']} | {row['note']} |"
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database-url", required=True, help="a generated archive (bench/generate.py)")
+    parser.add_argument("--label", default="", help="what to call this archive in the table, e.g. 1M")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests per query and way")
+    parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    async def prepare() -> list[Case]:
+        engine = create_engine(args.database_url)
+        try:
+            return await build_cases(engine)
+        finally:
+            await engine.dispose()
+
+    cases = asyncio.run(prepare())
+    results = asyncio.run(count_statements(args.database_url, cases))
+    measure_http(args.database_url, cases, results, args.requests, args.warmup)
+    backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
+    rows = print_table(args.label or args.database_url, backend, results)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
