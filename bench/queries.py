@@ -208,7 +208,7 @@ async def build_cases(engine: AsyncEngine) -> list[Case]:
 async def _deep_cursor(engine: AsyncEngine, ordered_sql: str, total: int, kind: str) -> tuple[int, str]:
     """(page number, the `after` cursor that opens it): page 10,000, or the last full page when fewer."""
     page = min(DEEP_PAGE, max(2, total // PAGE))
-    rows = await _scalar_rows(engine, f"{ordered_sql} OFFSET {(page - 1) * PAGE - 1} LIMIT 1")
+    rows = await _scalar_rows(engine, f"{ordered_sql} LIMIT 1 OFFSET {(page - 1) * PAGE - 1}")
     published_at, key = rows[0]
     if isinstance(published_at, str):  # SQLite hands back text through text()
         from datetime import UTC, datetime

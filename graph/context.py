@@ -72,8 +72,13 @@ class Context:
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
-        """Run one read on a pooled connection; each batch gets its own, so batches may overlap."""
+        """Run one read on a pooled connection; each batch gets its own, so batches may overlap.
+
+        Autocommit: a batch is one statement, so a transaction around it would only add a BEGIN and a
+        ROLLBACK round trip (batches of one request never shared a snapshot anyway).
+        """
         async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             return await query(connection)
 
     async def section_tree(
