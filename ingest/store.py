@@ -12,17 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ingest.bulk import (
-    Link,
-    Prepared,
-    StoreError,
-    block_json,
-    check_lengths,
-    content_hash,
-    headline_slug,
-    mention_links,
-    word_count,
-)
+from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft, MentionDraft
 from ingest.entities import find_mentions
 from ingest.errors import IngestError
@@ -70,24 +60,13 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
     The same article ingested again (same source id, else canonical URL, else slug) is updated in place, so
     its id, slug and entity links stay stable.
     """
-    check_lengths(draft)
+    record = prepare(draft)
+    if isinstance(record, IngestError):
+        raise StoreError(record.message)
     mentions = find_mentions(draft)
-    derived_slug = headline_slug(draft.headline)
+    derived_slug = record.derived_slug
     async with engine.begin() as connection:
-        fields = ArticleFields(
-            slug=draft.slug,
-            headline=draft.headline,
-            standfirst=draft.standfirst,
-            body=[block_json(block) for block in draft.blocks],
-            section_id=await ensure_section_path(connection, draft.section_path),
-            published_at=draft.published_at,
-            source_format=draft.source_format,
-            source_id=draft.source_id,
-            canonical_url=draft.url,
-            authors=list(draft.authors),
-            word_count=word_count(draft),
-            content_hash=content_hash(draft),
-        )
+        fields = _fields(record, await ensure_section_path(connection, record.section_path))
         existing = await find_article(connection, fields, derived_slug)
         existing_id = existing[0] if existing else None
         if fields.slug is not None and await slug_taken(connection, fields.slug, except_id=existing_id):

@@ -29,8 +29,9 @@ from bench.generate import (
     main,
     most_mentioned_entity,
 )
+from ingest.bulk import word_count
 from ingest.document import ArticleDraft, Block, BlockKind
-from ingest.store import store_article, word_count
+from ingest.store import store_article
 from resolvers.entities import normalize_name
 from resolvers.search import SearchQuery, count_search_matches, parse_search
 from resolvers.sections import ensure_section_path
