@@ -183,6 +183,7 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
         if row.section_id not in tree.by_id:  # filed in a section added since the tree was cached
             tree = await context.section_tree(missing_id=row.section_id)
     nodes = []
+    entity_nodes: dict[int, EntityNode] = {}  # one per entity, however many articles mention it
     for index, row in enumerate(rows):
         if bodies is not None:
             row.body = bodies[index]
@@ -190,7 +191,8 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
         if mentions is not None:
             loaded = [
                 MentionNode(
-                    entity=EntityNode.of(mention.entity),
+                    entity=entity_nodes.get(mention.entity.id)
+                    or entity_nodes.setdefault(mention.entity.id, EntityNode.of(mention.entity)),
                     role=mention.role,
                     count=mention.count,
                     salience=mention.salience,

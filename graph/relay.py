@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from datetime import datetime
 
 import strawberry
@@ -35,6 +36,7 @@ def _unb64(value: str) -> str:
     return base64.urlsafe_b64decode(padded.encode("ascii")).decode()
 
 
+@functools.lru_cache(maxsize=65536)  # a front page alone names hundreds of entities, most of them again
 def global_id(type_name: str, key: int) -> str:
     return _b64(f"{type_name}:{key}")
 

@@ -35,6 +35,7 @@ from graph.articles import (
 from graph.context import get_context
 from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
 from graph.errors import ClientError, is_internal
+from graph.execution import FastExecutionContext
 from graph.relay import Node, parse_global_id
 from graph.search import SearchConnection, SearchOrder, search_connection
 from graph.sections import SectionNode, section_by_path
@@ -226,6 +227,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return BroadsheetSchema(
         query=Query,
         types=[ArticleNode, SectionNode, EntityNode, Paragraph, Subheading, AdSlot],
+        execution_context_class=FastExecutionContext,
         extensions=[
             # Factories: each operation gets fresh extension instances (they keep per-operation state).
             lambda: AddValidationRules(limits),

@@ -1,0 +1,319 @@
+"""A GraphQL execution context that completes plain fields without graphql-core's per-field machinery.
+
+A front page resolves about 3,400 fields, most of them read straight off an attribute (`headline`, `role`,
+`entity { name kind }`). For each one graphql-core builds a resolve-info tuple and a path, calls Strawberry's
+resolver wrapper, checks for awaitables and walks `complete_value` through its type wrappers; that
+bookkeeping, not our code, was most of a request's CPU. This subclass takes a short road for *plain*
+fields: Strawberry fields with no resolver, extensions, permissions or arguments, which only read an
+attribute. Two places use it:
+
+- `execute_fields` reads an object's plain scalar and enum fields itself, and hands graphql-core only the
+  rest (fields with resolvers);
+- `complete_value` completes a value in one compiled pass when everything selected below it is plain (a
+  resolver's list of mentions with `role count entity { name kind }`, a section with its `name`).
+
+Values are coerced with each type's own `coerce_output_value` and objects checked with their own
+`is_type_of`, as graphql-core does. The short road never reports anything itself: whenever it meets
+something unusual (an exception, a null in a non-null field, a value a scalar refuses, an object of the
+wrong type, a list that is not a list), it hands the whole value back to graphql-core, which redoes it and
+answers exactly as it always does. Reading attributes and coercing values have no side effects, so doing
+them twice is safe. With middleware installed (an extension that wraps resolvers), everything takes the long
+road.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from graphql import (
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+Completer = Callable[[Any], Any]
+_TYPENAME = "__typename"
+
+
+class _LongRoad(Exception):
+    """Raised inside a compiled completion: graphql-core must do this value."""
+
+
+class _Leaf(NamedTuple):
+    attribute: str
+    complete: Completer
+
+
+class _Split(NamedTuple):
+    """A selection set's fields: the plain leaves, and the rest for graphql-core."""
+
+    grouped: GroupedFieldSet  # kept alive while its id keys the cache
+    leaves: list[tuple[str, _Leaf]]
+    others: GroupedFieldSet
+
+
+def _attribute(field_def: GraphQLField) -> str | None:
+    """The attribute a plain field reads, or None when the field runs code (a resolver, an extension)."""
+    strawberry_field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    plain = (
+        isinstance(strawberry_field, StrawberryField)
+        # Strawberry marks the resolver of a field with no resolver, extensions or permissions.
+        and getattr(field_def.resolve, "_is_default", False)
+        and strawberry_field.default_resolver is getattr
+        and not field_def.args
+    )
+    return strawberry_field.python_name if plain else None  # type: ignore[union-attr]
+
+
+def _leaf_completer(field_type: GraphQLOutputType) -> Completer | None:
+    """Completes a scalar or enum (nullable or not) like graphql-core, or None for other types."""
+    non_null = is_non_null_type(field_type)
+    named = field_type.of_type if non_null else field_type  # type: ignore[union-attr]
+    if not is_leaf_type(named):
+        return None
+    coerce = _enum_names(named) if isinstance(named, CustomGraphQLEnumType) else named.coerce_output_value
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            if non_null:
+                raise _LongRoad
+            return None
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _LongRoad
+        return coerced
+
+    return complete
+
+
+def _enum_names(enum_type: CustomGraphQLEnumType) -> Completer:
+    """Strawberry's enum coercion finds a member's name by scanning every value; a dict does it at once."""
+    members: list[Any] = list(enum_type.wrapped_cls)
+    names = {
+        member: name
+        for member in members
+        for name, value in enum_type.values.items()
+        if value.value == member.value
+    }
+    scan = enum_type.coerce_output_value
+
+    def coerce(member: Any) -> Any:
+        name = names.get(member)
+        return scan(member) if name is None else name
+
+    return coerce
+
+
+#: Per GraphQL field definition: how to read it as a plain leaf, or None. Keyed by id, with the definition
+#: kept alive beside its plan so the id is never reused while it is in here.
+_leaf_plans: dict[int, tuple[GraphQLField, _Leaf | None]] = {}
+
+
+def _leaf_plan(field_def: GraphQLField) -> _Leaf | None:
+    found = _leaf_plans.get(id(field_def))
+    if found is None:
+        attribute = _attribute(field_def)
+        complete = None if attribute is None else _leaf_completer(field_def.type)
+        found = (field_def, None if attribute is None or complete is None else _Leaf(attribute, complete))
+        _leaf_plans[id(field_def)] = found
+    return found[1]
+
+
+class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, with the short road for plain fields."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = self.middleware_manager
+        # Middleware wraps every resolver, plain ones too; with any, every field takes the long road.
+        self._short_road = manager is None or not manager.middlewares
+        # Selection sets and field groups are memoized by graphql-core for the whole operation, so fifty
+        # articles share one split and one compiled completion; the keys' objects are kept in the values.
+        self._splits: dict[int, _Split] = {}
+        self._completers: dict[tuple[int, int], tuple[Any, Any, Completer | None]] = {}
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        if not self._short_road:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        split = self._splits.get(id(grouped_field_set)) or self._split(parent_type, grouped_field_set)
+        if not split.leaves:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = dict.fromkeys(grouped_field_set)  # the response keeps the query's order
+        others = split.others
+        for response_name, leaf in split.leaves:
+            try:
+                results[response_name] = leaf.complete(getattr(source_value, leaf.attribute))
+            except Exception:  # graphql-core redoes this field and reports what went wrong
+                if others is split.others:
+                    others = dict(others)
+                others[response_name] = grouped_field_set[response_name]
+        if not others:
+            return results
+        rest = super().execute_fields(parent_type, source_value, path, others, position_context)
+        if isinstance(rest, dict):
+            return _merge(results, others, rest)
+
+        async def merged() -> dict[str, Any]:
+            return _merge(results, others, await rest)
+
+        return merged()
+
+    def _split(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Split:
+        leaves: list[tuple[str, _Leaf]] = []
+        others: GroupedFieldSet = {}
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            field_def = self.schema.get_field(parent_type, node.name.value)
+            leaf = None if field_def is None or node.arguments else _leaf_plan(field_def)
+            if leaf is None:
+                others[response_name] = field_details_list
+            else:
+                leaves.append((response_name, leaf))
+        split = _Split(grouped_field_set, leaves, others)
+        self._splits[id(grouped_field_set)] = split
+        return split
+
+    def complete_value(
+        self,
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if self._short_road and not isinstance(result, Exception):
+            key = (id(return_type), id(field_details_list))
+            found = self._completers.get(key)
+            if found is None:
+                found = (return_type, field_details_list, self._compile(return_type, field_details_list))
+                self._completers[key] = found
+            complete = found[2]
+            if complete is not None:
+                try:
+                    return complete(result)
+                except Exception:
+                    pass
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _compile(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        """One function that completes a value of ``return_type`` for this selection, or None unless every
+        field selected below it is plain."""
+        leaf = _leaf_completer(return_type)
+        if leaf is not None:
+            return leaf
+        if isinstance(return_type, GraphQLNonNull):
+            inner = self._compile(return_type.of_type, field_details_list)
+            return None if inner is None else _non_null(inner)
+        if is_list_type(return_type):
+            assert isinstance(return_type, GraphQLList)
+            item = self._compile(return_type.of_type, field_details_list)
+            return None if item is None else _list_of(item)
+        if is_object_type(return_type):
+            assert isinstance(return_type, GraphQLObjectType)
+            return self._compile_object(return_type, field_details_list)
+        return None  # interfaces and unions: graphql-core resolves the runtime type
+
+    def _compile_object(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if new_defer_usages:
+            return None
+        fields: list[tuple[str, str, Completer]] = []
+        constants: dict[str, Any] = {}
+        for response_name, sub_fields in grouped.items():
+            node = sub_fields[0].node
+            if node.name.value == _TYPENAME:
+                constants[response_name] = object_type.name
+                continue
+            field_def = self.schema.get_field(object_type, node.name.value)
+            attribute = None if field_def is None or node.arguments else _attribute(field_def)
+            if attribute is None:
+                return None
+            assert field_def is not None
+            complete = self._compile(field_def.type, sub_fields)
+            if complete is None:
+                return None
+            fields.append((response_name, attribute, complete))
+        return _object_of(object_type, list(grouped), fields, constants)
+
+
+def _non_null(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            raise _LongRoad
+        return inner(value)
+
+    return complete
+
+
+def _list_of(item: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):  # other iterables and awaitables: graphql-core knows them
+            raise _LongRoad
+        return [item(element) for element in value]
+
+    return complete
+
+
+def _object_of(
+    object_type: GraphQLObjectType,
+    order: list[str],
+    fields: list[tuple[str, str, Completer]],
+    constants: dict[str, Any],
+) -> Completer:
+    is_type_of = object_type.is_type_of
+    definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    known_class = getattr(definition, "origin", None)
+
+    def complete(value: Any) -> Any:
+        if value is None:
+            return None
+        # Strawberry's is_type_of ignores its info argument; the exact class needs no call at all.
+        if type(value) is not known_class and is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+            raise _LongRoad
+        result = {
+            name: complete_field(getattr(value, attribute)) for name, attribute, complete_field in fields
+        }
+        if constants:
+            result.update(constants)
+            result = {name: result[name] for name in order}
+        return result
+
+    return complete
+
+
+def _merge(results: dict[str, Any], others: GroupedFieldSet, rest: dict[str, Any]) -> dict[str, Any]:
+    results.update(rest)  # updating a key keeps its place
+    for response_name in others.keys() - rest.keys():  # fields graphql-core left out (unknown to the schema)
+        del results[response_name]
+    return results

@@ -1,0 +1,234 @@
+"""The fast execution context answers exactly as Strawberry's own, and takes its short road where it may.
+
+Every document runs twice on one small schema built for the purpose: once with Strawberry's stock
+execution context, once with ours. Data (key order included), errors, messages and paths must be equal,
+so a short cut that changed an answer, dropped an error or reordered a response fails here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+import pytest
+import strawberry
+from graphql import GraphQLObjectType
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.execution import FastExecutionContext
+
+
+@strawberry.enum
+class Mood(Enum):
+    CALM = "calm"
+    TENSE = "tense"
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Person(Named):  # an interface gives the type an is_type_of check
+    nickname: str | None
+    mood: Mood
+    born: datetime
+    id: strawberry.ID
+
+
+@strawberry.type
+class Mention:
+    role: str | None
+    count: int
+    score: float
+    person: Person
+    also: list[Person]
+    maybe_person: Person | None
+
+
+@strawberry.interface
+class Block:
+    index: int
+
+
+@strawberry.type
+class Text(Block):
+    text: str
+
+
+@strawberry.type
+class Advert(Block):
+    pass
+
+
+def person(name: str, **changes: Any) -> Person:
+    values: dict[str, Any] = {
+        "name": name,
+        "nickname": None,
+        "mood": Mood.CALM,
+        "born": datetime(1970, 1, 1, tzinfo=UTC),
+        "id": strawberry.ID(f"P{name}"),
+    }
+    values.update(changes)
+    return Person(**values)
+
+
+def mention(role: str | None, who: Person, **changes: Any) -> Mention:
+    values: dict[str, Any] = {
+        "role": role,
+        "count": 2,
+        "score": 0.5,
+        "person": who,
+        "also": [person("Ann"), person("Bo", mood=Mood.TENSE)],
+        "maybe_person": None,
+    }
+    values.update(changes)
+    return Mention(**values)
+
+
+class NotAPerson:
+    name = "impostor"
+    nickname = None
+    mood = Mood.CALM
+    born = datetime(1970, 1, 1, tzinfo=UTC)
+    id = "x"
+
+
+@strawberry.type
+class Query:
+    mentions: list[Mention] = strawberry.field(
+        default_factory=lambda: [mention("Minister", person("Fomin")), mention(None, person("Rutte"))]
+    )
+    broken_name: list[Mention] = strawberry.field(
+        default_factory=lambda: [mention("ok", person("Ann")), mention("bad", person(None))]  # type: ignore[arg-type]
+    )
+    broken_count: Mention = strawberry.field(
+        default_factory=lambda: mention("bad", person("Ann"), count="many")
+    )
+    wrong_type: Mention = strawberry.field(default_factory=lambda: mention("odd", NotAPerson()))  # type: ignore[arg-type]
+    tuple_of_people: Mention = strawberry.field(
+        default_factory=lambda: mention("t", person("Ann"), also=(person("Cy"),))
+    )
+    generator_of_people: Mention = strawberry.field(
+        default_factory=lambda: mention("g", person("Ann"), also=(p for p in [person("Di")]))
+    )
+    bad_enum: Person = strawberry.field(default_factory=lambda: person("Ed", mood="sleepy"))
+
+    @strawberry.field
+    def top(self, first: int = 10) -> list[Mention]:
+        return self.mentions[:first]
+
+    @strawberry.field
+    async def later(self) -> list[Mention]:
+        return self.mentions
+
+    @strawberry.field
+    def blocks(self) -> list[Block]:
+        return [Text(index=0, text="Hello"), Advert(index=1)]
+
+    @strawberry.field
+    def null_person(self) -> Person:
+        return None  # type: ignore[return-value]
+
+    @strawberry.field
+    def failing(self) -> str:
+        raise ValueError("resolver failed")
+
+
+def answers(document: str, variables: dict[str, Any] | None = None) -> tuple[str, str]:
+    """The stock context's and ours, each as order-preserving JSON of data and errors."""
+    results = []
+    for context_class in (StrawberryGraphQLCoreExecutionContext, FastExecutionContext):
+        schema = strawberry.Schema(query=Query, types=[Text, Advert], execution_context_class=context_class)
+        result = asyncio.run(schema.execute(document, variable_values=variables, root_value=Query()))
+        errors = [
+            {"message": error.message, "path": error.path, "locations": error.locations}
+            for error in result.errors or []
+        ]
+        results.append(json.dumps({"data": result.data, "errors": errors}, default=str))
+    return results[0], results[1]
+
+
+DOCUMENTS = {
+    "plain leaves and nested plain objects": """
+        { mentions { role count score person { name nickname mood born id } also { name mood } } }""",
+    "aliases, repeats and __typename in the middle": """
+        { mentions { c: count __typename person { n: name __typename name mood } role count } }""",
+    "fragments and inline fragments": """
+        fragment P on Person { name mood }
+        { mentions { ...on Mention { role } person { ...P nickname } also { ...P } } }""",
+    "resolver with arguments, plain items": "{ top(first: 1) { role person { name } } }",
+    "async resolver, plain items": "{ later { role maybePerson { name } person { born } } }",
+    "interface items (graphql-core picks the type)": "{ blocks { index __typename ... on Text { text } } }",
+    "null in a non-null leaf": "{ brokenName { role person { name } } }",
+    "a value the scalar refuses": "{ brokenCount { role count } }",
+    "an object of the wrong type": "{ wrongType { role person { name } } }",
+    "a tuple where a list is declared": "{ tupleOfPeople { also { name } } }",
+    "a generator where a list is declared": "{ generatorOfPeople { also { name } } }",
+    "a member the enum does not have": "{ badEnum { name mood } }",
+    "null from a resolver for a non-null object": "{ nullPerson { name } }",
+    "a failing resolver beside plain fields": "{ failing mentions { role } }",
+}
+
+
+GOING_WRONG = {
+    DOCUMENTS[name]
+    for name in DOCUMENTS
+    if name.startswith(("null", "a value", "an object", "a member", "a failing"))
+}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS.values(), ids=DOCUMENTS.keys())
+def test_same_answer_as_strawberry(document: str) -> None:
+    stock, fast = answers(document)
+    assert fast == stock
+    errors = json.loads(stock)["errors"]
+    assert bool(errors) == (document in GOING_WRONG), errors
+
+
+def test_same_answer_with_skip_and_include() -> None:
+    document = """query ($skip: Boolean!, $show: Boolean!) {
+        mentions { role @skip(if: $skip) count @include(if: $show) person { name @include(if: $show) mood } }
+    }"""
+    for variables in ({"skip": True, "show": False}, {"skip": False, "show": True}):
+        stock, fast = answers(document, variables)
+        assert fast == stock
+
+
+def test_errors_are_reported_not_hidden() -> None:
+    """The documents that go wrong do go wrong on our side too, where graphql-core says."""
+    null_leaf = json.loads(answers(DOCUMENTS["null in a non-null leaf"])[1])
+    assert null_leaf["errors"][0]["path"] == ["brokenName", 1, "person", "name"]
+    assert "Cannot return null for non-nullable field Person.name" in null_leaf["errors"][0]["message"]
+    bad_enum = json.loads(answers(DOCUMENTS["a member the enum does not have"])[1])
+    assert bad_enum["errors"][0]["path"] == ["badEnum", "mood"]
+
+
+class CountingContext(FastExecutionContext):
+    """Counts the fields graphql-core still executes itself."""
+
+    executed: ClassVar[list[str]] = []
+
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, *args: Any
+    ) -> Any:
+        CountingContext.executed.append(f"{parent_type.name}.{field_details_list[0].node.name.value}")
+        return super().execute_field(parent_type, source, field_details_list, *args)
+
+
+def test_plain_fields_take_the_short_road() -> None:
+    CountingContext.executed = []
+    schema = strawberry.Schema(query=Query, types=[Text, Advert], execution_context_class=CountingContext)
+    result = schema.execute_sync(
+        root_value=Query(),
+        query="{ top { role count person { name mood } also { name } } blocks { index } }",
+    )
+    assert result.errors is None and result.data is not None
+    assert result.data["top"][0]["person"] == {"name": "Fomin", "mood": "CALM"}
+    # Only the resolvers reach graphql-core: not the mentions' plain fields, nor the blocks' (graphql-core
+    # still picks each block's type).
+    assert CountingContext.executed == ["Query.top", "Query.blocks"]
