@@ -79,25 +79,26 @@ class ArticleNode(Node):
     )
     authors: list[str] = strawberry.field(description="Bylines, in order; empty when the source gives none.")
     url: str | None = strawberry.field(description="Canonical URL, if known.")
+    # Ready values rather than resolvers: a front page asks for these on every article, and an attribute
+    # costs the executor far less than a call (see graph/execution.py).
+    section: SectionNode = strawberry.field(description="The section it is filed in.")
+    breadcrumbs: list[BreadcrumbItem] = strawberry.field(
+        description="Home, each section down to the article's, then the article itself."
+    )
+    people: list[MentionNode] = strawberry.field(
+        description="The people it mentions, with the role it gives each, most prominent first."
+    )
+    organizations: list[MentionNode] = strawberry.field(
+        description="The organisations it mentions, most prominent first."
+    )
+    places: list[MentionNode] = strawberry.field(description="The places it mentions, most prominent first.")
     row: strawberry.Private[ArticleRow]
-    tree: strawberry.Private[SectionTree]
     loaded_mentions: strawberry.Private[list[MentionNode] | None]
 
     @strawberry.field(description="Where it came from: format, external id and URL.")
     def source(self) -> ArticleSource:
         row = self.row
         return ArticleSource(format=row.source_format, external_id=row.source_id, url=row.canonical_url)
-
-    @strawberry.field(description="The section it is filed in.")
-    def section(self) -> SectionNode:
-        return SectionNode.of(self.tree.by_id[self.row.section_id], self.tree)
-
-    @strawberry.field(description="Home, each section down to the article's, then the article itself.")
-    def breadcrumbs(self) -> list[BreadcrumbItem]:
-        trail = section_crumbs(self.tree, self.row.section_id)
-        section_path = trail[-1].path.rstrip("/")
-        own = BreadcrumbItem(position=len(trail) + 1, name=self.headline, path=f"{section_path}/{self.slug}")
-        return [*trail, own]
 
     @strawberry.field(description="The body: paragraphs, subheadings and ad slots, in reading order.")
     def body(self) -> list[BodyBlock]:
@@ -115,20 +116,6 @@ class ArticleNode(Node):
         if kind is not None:
             found = [mention for mention in found if mention.entity.kind is kind]
         return found if first is None else found[: page_size(first)]
-
-    @strawberry.field(
-        description="The people it mentions, with the role it gives each, most prominent first."
-    )
-    def people(self) -> list[MentionNode]:
-        return self.mentions(kind=EntityKind.PERSON)
-
-    @strawberry.field(description="The organisations it mentions, most prominent first.")
-    def organizations(self) -> list[MentionNode]:
-        return self.mentions(kind=EntityKind.ORGANIZATION)
-
-    @strawberry.field(description="The places it mentions, most prominent first.")
-    def places(self) -> list[MentionNode]:
-        return self.mentions(kind=EntityKind.PLACE)
 
 
 @strawberry.type(description="An article in a list.")
@@ -200,6 +187,16 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
                 )
                 for mention in mentions[index]
             ]
+        people: list[MentionNode] = []
+        organizations: list[MentionNode] = []
+        places: list[MentionNode] = []
+        by_kind = {
+            EntityKind.PERSON.value: people,
+            EntityKind.ORGANIZATION.value: organizations,
+            EntityKind.PLACE.value: places,
+        }
+        for mention_node in loaded or ():
+            by_kind[mention_node.entity.row.kind].append(mention_node)
         nodes.append(
             ArticleNode(
                 id=strawberry.ID(global_id("Article", row.id)),
@@ -212,12 +209,23 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
                 reading_time_minutes=max(1, math.ceil(row.word_count / WORDS_PER_MINUTE)),
                 authors=row.authors,
                 url=row.canonical_url,
+                section=SectionNode.of(tree.by_id[row.section_id], tree),
+                breadcrumbs=article_breadcrumbs(tree, row),
+                people=people,
+                organizations=organizations,
+                places=places,
                 row=row,
-                tree=tree,
                 loaded_mentions=loaded,
             )
         )
     return nodes
+
+
+def article_breadcrumbs(tree: SectionTree, row: ArticleRow) -> list[BreadcrumbItem]:
+    trail = section_crumbs(tree, row.section_id)
+    section_path = trail[-1].path.rstrip("/")
+    own = BreadcrumbItem(position=len(trail) + 1, name=row.headline, path=f"{section_path}/{row.slug}")
+    return [*trail, own]
 
 
 async def _nothing() -> None:

@@ -7,10 +7,10 @@ bookkeeping, not our code, was most of a request's CPU. This subclass takes a sh
 fields: Strawberry fields with no resolver, extensions, permissions or arguments, which only read an
 attribute. Two places use it:
 
-- `execute_fields` reads an object's plain scalar and enum fields itself, and hands graphql-core only the
-  rest (fields with resolvers);
-- `complete_value` completes a value in one compiled pass when everything selected below it is plain (a
-  resolver's list of mentions with `role count entity { name kind }`, a section with its `name`).
+- `execute_fields` completes an object's plain fields itself when everything selected below them is plain
+  too (`headline`, `section { name }`, `breadcrumbs { name path }`), and hands graphql-core only the rest;
+- `complete_value` completes a resolver's result in one compiled pass when everything selected below it is
+  plain (a list of mentions with `role count entity { name kind }`).
 
 Values are coerced with each type's own `coerce_output_value` and objects checked with their own
 `is_type_of`, as graphql-core does. The short road never reports anything itself: whenever it meets
@@ -52,16 +52,12 @@ class _LongRoad(Exception):
     """Raised inside a compiled completion: graphql-core must do this value."""
 
 
-class _Leaf(NamedTuple):
-    attribute: str
-    complete: Completer
-
-
 class _Split(NamedTuple):
-    """A selection set's fields: the plain leaves, and the rest for graphql-core."""
+    """A selection set's fields: those completed here (name, attribute, completer), the rest for
+    graphql-core."""
 
     grouped: GroupedFieldSet  # kept alive while its id keys the cache
-    leaves: list[tuple[str, _Leaf]]
+    plain: list[tuple[str, str, Completer]]
     others: GroupedFieldSet
 
 
@@ -100,10 +96,12 @@ def _leaf_completer(field_type: GraphQLOutputType) -> Completer | None:
 
 
 def _enum_names(enum_type: CustomGraphQLEnumType) -> Completer:
-    """Strawberry's enum coercion finds a member's name by scanning every value; a dict does it at once."""
+    """Strawberry's enum coercion finds a member's name by scanning every value; a dict does it at once.
+
+    Keyed by the members' ids: members live as long as their class, and hashing an Enum runs Python code."""
     members: list[Any] = list(enum_type.wrapped_cls)
     names = {
-        member: name
+        id(member): name
         for member in members
         for name, value in enum_type.values.items()
         if value.value == member.value
@@ -111,25 +109,10 @@ def _enum_names(enum_type: CustomGraphQLEnumType) -> Completer:
     scan = enum_type.coerce_output_value
 
     def coerce(member: Any) -> Any:
-        name = names.get(member)
+        name = names.get(id(member))
         return scan(member) if name is None else name
 
     return coerce
-
-
-#: Per GraphQL field definition: how to read it as a plain leaf, or None. Keyed by id, with the definition
-#: kept alive beside its plan so the id is never reused while it is in here.
-_leaf_plans: dict[int, tuple[GraphQLField, _Leaf | None]] = {}
-
-
-def _leaf_plan(field_def: GraphQLField) -> _Leaf | None:
-    found = _leaf_plans.get(id(field_def))
-    if found is None:
-        attribute = _attribute(field_def)
-        complete = None if attribute is None else _leaf_completer(field_def.type)
-        found = (field_def, None if attribute is None or complete is None else _Leaf(attribute, complete))
-        _leaf_plans[id(field_def)] = found
-    return found[1]
 
 
 class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -158,15 +141,15 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         split = self._splits.get(id(grouped_field_set)) or self._split(parent_type, grouped_field_set)
-        if not split.leaves:
+        if not split.plain:
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
         results: dict[str, Any] = dict.fromkeys(grouped_field_set)  # the response keeps the query's order
         others = split.others
-        for response_name, leaf in split.leaves:
+        for response_name, attribute, complete in split.plain:
             try:
-                results[response_name] = leaf.complete(getattr(source_value, leaf.attribute))
+                results[response_name] = complete(getattr(source_value, attribute))
             except Exception:  # graphql-core redoes this field and reports what went wrong
                 if others is split.others:
                     others = dict(others)
@@ -183,17 +166,21 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return merged()
 
     def _split(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Split:
-        leaves: list[tuple[str, _Leaf]] = []
+        plain: list[tuple[str, str, Completer]] = []
         others: GroupedFieldSet = {}
         for response_name, field_details_list in grouped_field_set.items():
             node = field_details_list[0].node
             field_def = self.schema.get_field(parent_type, node.name.value)
-            leaf = None if field_def is None or node.arguments else _leaf_plan(field_def)
-            if leaf is None:
+            attribute = None if field_def is None or node.arguments else _attribute(field_def)
+            complete = None
+            if attribute is not None:
+                assert field_def is not None
+                complete = self._completer(field_def.type, field_details_list)
+            if attribute is None or complete is None:
                 others[response_name] = field_details_list
             else:
-                leaves.append((response_name, leaf))
-        split = _Split(grouped_field_set, leaves, others)
+                plain.append((response_name, attribute, complete))
+        split = _Split(grouped_field_set, plain, others)
         self._splits[id(grouped_field_set)] = split
         return split
 
@@ -207,18 +194,23 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if self._short_road and not isinstance(result, Exception):
-            key = (id(return_type), id(field_details_list))
-            found = self._completers.get(key)
-            if found is None:
-                found = (return_type, field_details_list, self._compile(return_type, field_details_list))
-                self._completers[key] = found
-            complete = found[2]
+            complete = self._completer(return_type, field_details_list)
             if complete is not None:
                 try:
                     return complete(result)
                 except Exception:
                     pass
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _completer(
+        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        key = (id(return_type), id(field_details_list))
+        found = self._completers.get(key)
+        if found is None:
+            found = (return_type, field_details_list, self._compile(return_type, field_details_list))
+            self._completers[key] = found
+        return found[2]
 
     def _compile(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
@@ -258,7 +250,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if attribute is None:
                 return None
             assert field_def is not None
-            complete = self._compile(field_def.type, sub_fields)
+            complete = self._completer(field_def.type, sub_fields)
             if complete is None:
                 return None
             fields.append((response_name, attribute, complete))

@@ -222,7 +222,7 @@ async def list_articles(
         )
     ]
     result: list[list[ArticleRow]] = [[] for _ in queries]
-    for values in await connection.execute(union_all(*pages)):
+    for values in (await connection.execute(union_all(*pages))).all():
         result[values[-1]].append(_row(values, with_body))
     for query, page in zip(queries, result, strict=True):
         page.sort(key=lambda row: (row.published_at, row.id), reverse=not query.oldest_first)

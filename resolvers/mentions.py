@@ -50,7 +50,7 @@ async def mentions_by_article_ids(
         .order_by(_mention.c.article_id, _mention.c.salience.desc(), _mention.c.first_position)
     )
     mentions: dict[int, list[MentionRow]] = {article_id: [] for article_id in ids}
-    for row in await connection.execute(statement):
+    for row in (await connection.execute(statement)).all():  # one fetch, not one call per row
         mentions[row[0]].append(MentionRow(*row[:6], entity_row(row[6:])))
     return mentions
 

@@ -225,10 +225,14 @@ def test_plain_fields_take_the_short_road() -> None:
     schema = strawberry.Schema(query=Query, types=[Text, Advert], execution_context_class=CountingContext)
     result = schema.execute_sync(
         root_value=Query(),
-        query="{ top { role count person { name mood } also { name } } blocks { index } }",
+        query="""{
+            top { role count person { name mood } also { name } }
+            mentions { person { name } }
+            blocks { index }
+        }""",
     )
     assert result.errors is None and result.data is not None
     assert result.data["top"][0]["person"] == {"name": "Fomin", "mood": "CALM"}
-    # Only the resolvers reach graphql-core: not the mentions' plain fields, nor the blocks' (graphql-core
-    # still picks each block's type).
+    # Only the resolvers reach graphql-core: not the plain `mentions` with everything below it, not the plain
+    # fields of the resolvers' results, nor the blocks' (graphql-core still picks each block's type).
     assert CountingContext.executed == ["Query.top", "Query.blocks"]
