@@ -15,6 +15,7 @@ import strawberry
 from graph.context import get_context, selects
 from graph.entities import EntityKind, EntityNode
 from graph.errors import ClientError
+from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size, parse_time_cursor, time_cursor
 from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
@@ -95,7 +96,7 @@ class ArticleNode(Node):
     row: strawberry.Private[ArticleRow]
     loaded_mentions: strawberry.Private[list[MentionNode] | None]
 
-    @strawberry.field(description="Where it came from: format, external id and URL.")
+    @strawberry.field(description="Where it came from: format, external id and URL.", metadata=PURE)
     def source(self) -> ArticleSource:
         row = self.row
         return ArticleSource(format=row.source_format, external_id=row.source_id, url=row.canonical_url)
@@ -104,7 +105,7 @@ class ArticleNode(Node):
     def body(self) -> list[BodyBlock]:
         return [_block(index, block) for index, block in enumerate(self.row.body or [])]
 
-    @strawberry.field(description="Who and what it mentions, most prominent first.")
+    @strawberry.field(description="Who and what it mentions, most prominent first.", metadata=PURE)
     def mentions(
         self,
         kind: Annotated[
@@ -141,7 +142,7 @@ class ArticleConnection:
         filters = replace(self.query, limit=0, after=None, oldest_first=False)
         return await get_context(info).articles_total.load(filters)
 
-    @strawberry.field(description="The articles of this page, without cursors.")
+    @strawberry.field(description="The articles of this page, without cursors.", metadata=PURE)
     def nodes(self) -> list[ArticleNode]:
         return [edge.node for edge in self.edges]
 

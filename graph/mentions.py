@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 
 from graph.entities import EntityNode
+from graph.execution import PURE
 
 
 @strawberry.enum(description="A part of an article's text.")
@@ -37,7 +38,7 @@ class MentionNode:
     )
     raw_locations: strawberry.Private[list[list[Any]]]
 
-    @strawberry.field(description="Every place the article mentions it, in reading order.")
+    @strawberry.field(description="Every place the article mentions it, in reading order.", metadata=PURE)
     def locations(self) -> list[MentionLocation]:
         return [
             MentionLocation(field=ArticleTextField(field), block=block, start=start, end=end)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from graph.context import get_context
+from graph.execution import PURE
 from graph.relay import Node, global_id
 from resolvers.sections import SectionRow, SectionTree
 
@@ -67,16 +68,16 @@ class SectionNode(Node):
             tree.derived[key] = node
         return node
 
-    @strawberry.field(description="Home down to this section, for a breadcrumb trail.")
+    @strawberry.field(description="Home down to this section, for a breadcrumb trail.", metadata=PURE)
     def breadcrumbs(self) -> list[BreadcrumbItem]:
         return section_crumbs(self.tree, self.row.id)
 
-    @strawberry.field(description="The section this one is in; null for Home.")
+    @strawberry.field(description="The section this one is in; null for Home.", metadata=PURE)
     def parent(self) -> SectionNode | None:
         parent_id = self.row.parent_id
         return None if parent_id is None else SectionNode.of(self.tree.by_id[parent_id], self.tree)
 
-    @strawberry.field(description="Sections directly below this one, by name.")
+    @strawberry.field(description="Sections directly below this one, by name.", metadata=PURE)
     def children(self) -> list[SectionNode]:
         return [SectionNode.of(child, self.tree) for child in self.row.children]
 

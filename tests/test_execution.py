@@ -18,7 +18,7 @@ import strawberry
 from graphql import GraphQLObjectType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.execution import FastExecutionContext
+from graph.execution import PURE, FastExecutionContext
 
 
 @strawberry.enum
@@ -48,6 +48,16 @@ class Mention:
     person: Person
     also: list[Person]
     maybe_person: Person | None
+
+    @strawberry.field(metadata=PURE)
+    def others(self, first: int, mood: Mood | None = None) -> list[Person]:
+        if first < 1:
+            raise ValueError(f"first: must be at least 1, got {first}")
+        return [person for person in self.also if mood is None or person.mood is mood][:first]
+
+    @strawberry.field
+    def impure(self) -> str:  # not declared pure: graphql-core calls it
+        return self.person.name.upper()
 
 
 @strawberry.interface
@@ -172,13 +182,16 @@ DOCUMENTS = {
     "a member the enum does not have": "{ badEnum { name mood } }",
     "null from a resolver for a non-null object": "{ nullPerson { name } }",
     "a failing resolver beside plain fields": "{ failing mentions { role } }",
+    "pure resolvers with arguments, an enum among them": """
+        { mentions { role others(first: 1) { name } calm: others(first: 5, mood: CALM) { name } impure } }""",
+    "a pure resolver that refuses its argument": "{ mentions { role others(first: 0) { name } } }",
 }
 
 
 GOING_WRONG = {
     DOCUMENTS[name]
     for name in DOCUMENTS
-    if name.startswith(("null", "a value", "an object", "a member", "a failing"))
+    if name.startswith(("null", "a value", "an object", "a member", "a failing", "a pure"))
 }
 
 
@@ -195,6 +208,13 @@ def test_same_answer_with_skip_and_include() -> None:
         mentions { role @skip(if: $skip) count @include(if: $show) person { name @include(if: $show) mood } }
     }"""
     for variables in ({"skip": True, "show": False}, {"skip": False, "show": True}):
+        stock, fast = answers(document, variables)
+        assert fast == stock
+
+
+def test_same_answer_with_variables_in_pure_arguments() -> None:
+    document = "query ($n: Int!, $mood: Mood) { mentions { others(first: $n, mood: $mood) { name mood } } }"
+    for variables in ({"n": 1, "mood": None}, {"n": 2, "mood": "TENSE"}, {"n": 0, "mood": None}):
         stock, fast = answers(document, variables)
         assert fast == stock
 
@@ -226,13 +246,14 @@ def test_plain_fields_take_the_short_road() -> None:
     result = schema.execute_sync(
         root_value=Query(),
         query="""{
-            top { role count person { name mood } also { name } }
+            top { role count person { name mood } also { name } others(first: 1) { name } impure }
             mentions { person { name } }
             blocks { index }
         }""",
     )
     assert result.errors is None and result.data is not None
     assert result.data["top"][0]["person"] == {"name": "Fomin", "mood": "CALM"}
-    # Only the resolvers reach graphql-core: not the plain `mentions` with everything below it, not the plain
-    # fields of the resolvers' results, nor the blocks' (graphql-core still picks each block's type).
-    assert CountingContext.executed == ["Query.top", "Query.blocks"]
+    # Only resolvers not declared pure reach graphql-core: not the plain `mentions` with everything below it,
+    # not the plain fields of the resolvers' results, not the pure `others`, nor the blocks' fields
+    # (graphql-core still picks each block's type).
+    assert CountingContext.executed == ["Query.top", "Mention.impure", "Mention.impure", "Query.blocks"]
