@@ -148,13 +148,15 @@ def mentions_kind(article_id: Any, kind: str) -> Exists:
     )
 
 
-def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
+def _page(query: ArticleQuery, columns: tuple[Any, ...], *, limits_in_unions: bool) -> Select[Any]:
     """One keyset page, written so that the database reads it in order from an index, whatever the depth.
 
     - By entity: walk the first entity's mentions in (published_at, article_id) order
       (ix_mention_entity_published) instead of testing every article for the mention.
     - By several sections: one ordered, limited read per section (ix_article_section_published), merged;
       at most ``limit`` rows per section, instead of sorting the whole subtree or scanning past others.
+      Where the database takes LIMIT inside a UNION member (``limits_in_unions``: PostgreSQL, not SQLite),
+      the reads are united as they are; building a subquery around each costs more Python than the SQL.
     - Otherwise: the newest (or oldest) published articles (ix_article_status_published).
     """
     order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
@@ -167,15 +169,13 @@ def _page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
         ordering = key if query.oldest_first else tuple(column.desc() for column in key)
         return _resume(statement, query, key).order_by(*ordering).limit(query.limit)
     if query.section_ids is not None and len(query.section_ids) > 1:
-        branches = [
-            select(
-                _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
-                .order_by(*order)
-                .limit(query.limit)
-                .subquery()
-            )
+        reads = [
+            _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
+            .order_by(*order)
+            .limit(query.limit)
             for section_id in query.section_ids
         ]
+        branches = reads if limits_in_unions else [select(read.subquery()) for read in reads]
         merged = union_all(*branches).subquery("by_section")
         key = (merged.c.published_at, merged.c.id)
         ordering = key if query.oldest_first else tuple(column.desc() for column in key)
@@ -211,13 +211,16 @@ async def list_articles(
 ) -> list[list[ArticleRow]]:
     """Several pages in one statement (a UNION ALL of keyset pages), one list per query, in order."""
     columns = _columns(with_body)
+    limits_in_unions = connection.dialect.name == "postgresql"
     if len(queries) == 1:
-        rows = await connection.execute(_page(queries[0], columns))
+        rows = await connection.execute(_page(queries[0], columns, limits_in_unions=limits_in_unions))
         return [[_row(values, with_body) for values in rows]]
     pages = [
         select(page_rows)
         for page_rows in (
-            _page(query, (*columns, literal(number).label("query_number"))).subquery()
+            _page(
+                query, (*columns, literal(number).label("query_number")), limits_in_unions=limits_in_unions
+            ).subquery()
             for number, query in enumerate(queries)
         )
     ]
