@@ -109,7 +109,7 @@ def ingest(
                     extract=extract,
                     on_progress=lambda count: progress.advance(task, count),
                     on_error=lambda message: err.print(
-                        f"[red]error[/red] {message}", highlight=False, markup=False
+                        f"[red]error[/red] {escape(message)}", highlight=False
                     ),
                 )
             )

@@ -77,7 +77,8 @@ async def test_bad_record_is_reported_and_the_rest_go_in(
     feed.write_text("\n".join(records) + "\n", encoding="utf-8")
     result = await broadsheet("ingest", "--quiet", str(feed), database_url=database_url)
     assert result.returncode == 1
-    assert f"{feed}:2: headline: longer than 500 characters (600)" in result.stderr
+    assert f"error {feed}:2: headline: longer than 500 characters (600)" in result.stderr
+    assert "[red]" not in result.stderr  # styled, not printed as markup
     assert f"{feed}:3" in result.stderr and "published_at" in result.stderr
     assert "Traceback" not in result.stderr
     assert await _count(engine, "article") == 2
