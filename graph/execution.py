@@ -10,7 +10,8 @@ attribute. Two places use it:
 - `execute_fields` completes an object's plain fields itself when everything selected below them is plain
   too (`headline`, `section { name }`, `breadcrumbs { name path }`), and hands graphql-core only the rest;
 - `complete_value` completes a resolver's result in one compiled pass when everything selected below it is
-  plain (a list of mentions with `role count entity { name kind }`).
+  plain (a list of mentions with `role count entity { name kind }`; body blocks, an interface, whose type
+  is the class of each block).
 
 A resolver may join the short road by declaring itself pure (`metadata=PURE`): synchronous, without
 `info`, the same answer for the same object and arguments, and safe to call twice. Its arguments are
@@ -34,11 +35,14 @@ from typing import Any, NamedTuple, cast
 
 from graphql import (
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLUnionType,
     Undefined,
+    is_abstract_type,
     is_leaf_type,
     is_list_type,
     is_non_null_type,
@@ -283,7 +287,34 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if is_object_type(return_type):
             assert isinstance(return_type, GraphQLObjectType)
             return self._compile_object(return_type, field_details_list)
-        return None  # interfaces and unions: graphql-core resolves the runtime type
+        if is_abstract_type(return_type):
+            assert isinstance(return_type, GraphQLInterfaceType | GraphQLUnionType)
+            return self._compile_abstract(return_type, field_details_list)
+        return None
+
+    def _compile_abstract(
+        self, abstract_type: GraphQLInterfaceType | GraphQLUnionType, field_details_list: FieldDetailsList
+    ) -> Completer | None:
+        """An interface or union: the object type is the one whose class the value is, exactly; any other
+        value (a subclass, a cast, a dict) goes to graphql-core, which asks Strawberry's type resolver."""
+        by_class: dict[type, Completer] = {}
+        for object_type in self.schema.get_possible_types(abstract_type):
+            definition = (object_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            origin = getattr(definition, "origin", None)
+            complete_object = self._completer(object_type, field_details_list)
+            if not isinstance(origin, type) or complete_object is None:
+                return None
+            by_class[origin] = complete_object
+
+        def complete(value: Any) -> Any:
+            if value is None:
+                return None
+            complete_object = by_class.get(type(value))
+            if complete_object is None:
+                raise _LongRoad
+            return complete_object(value)
+
+        return complete
 
     def _compile_object(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from dataclasses import replace
 from datetime import datetime
 from enum import Enum
@@ -65,21 +66,27 @@ class Snippet:
         return "".join(parts)
 
 
+_MARKERS = re.compile(f"({re.escape(HIGHLIGHT_START)}|{re.escape(HIGHLIGHT_END)})")
+
+
 def snippet_of(marked: str) -> Snippet:
-    """A Snippet from the engine's text, whose highlighted words sit between HIGHLIGHT_START and _END."""
+    """A Snippet from the engine's text, whose highlighted words sit between HIGHLIGHT_START and _END.
+
+    Works on the runs between markers, not on characters: a snippet has a few marks and hundreds of
+    characters. A mark left open, or an end without a start, highlights nothing."""
     text: list[str] = []
     highlights: list[TextRange] = []
     length, start = 0, None
-    for char in marked:
-        if char == HIGHLIGHT_START:
+    for piece in _MARKERS.split(marked):
+        if piece == HIGHLIGHT_START:
             start = length
-        elif char == HIGHLIGHT_END:
+        elif piece == HIGHLIGHT_END:
             if start is not None and length > start:
                 highlights.append(TextRange(start=start, end=length))
             start = None
-        else:
-            text.append(char)
-            length += 1
+        elif piece:
+            text.append(piece)
+            length += len(piece)
     return Snippet(text="".join(text), highlights=highlights)
 
 

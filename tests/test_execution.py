@@ -75,6 +75,10 @@ class Advert(Block):
     pass
 
 
+class LoudText(Text):  # a subclass Strawberry does not know: graphql-core asks Strawberry what it is
+    pass
+
+
 def person(name: str, **changes: Any) -> Person:
     values: dict[str, Any] = {
         "name": name,
@@ -141,6 +145,14 @@ class Query:
         return [Text(index=0, text="Hello"), Advert(index=1)]
 
     @strawberry.field
+    def mixed(self) -> list[Text | Advert]:
+        return [Advert(index=0), Text(index=1, text="Hi"), LoudText(index=2, text="HI")]
+
+    @strawberry.field
+    def loud_blocks(self) -> list[Block]:
+        return [LoudText(index=0, text="HEY"), Text(index=1, text="hey")]
+
+    @strawberry.field
     def null_person(self) -> Person:
         return None  # type: ignore[return-value]
 
@@ -173,7 +185,9 @@ DOCUMENTS = {
         { mentions { ...on Mention { role } person { ...P nickname } also { ...P } } }""",
     "resolver with arguments, plain items": "{ top(first: 1) { role person { name } } }",
     "async resolver, plain items": "{ later { role maybePerson { name } person { born } } }",
-    "interface items (graphql-core picks the type)": "{ blocks { index __typename ... on Text { text } } }",
+    "interface items": "{ blocks { index __typename ... on Text { text } } }",
+    "interface items, one of an unknown subclass": "{ loudBlocks { index ... on Text { text } } }",
+    "union items": "{ mixed { __typename ... on Text { text index } ... on Advert { index } } }",
     "null in a non-null leaf": "{ brokenName { role person { name } } }",
     "a value the scalar refuses": "{ brokenCount { role count } }",
     "an object of the wrong type": "{ wrongType { role person { name } } }",

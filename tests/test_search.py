@@ -9,9 +9,17 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graph.search import snippet_of
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
-from resolvers.search import SearchSyntaxError, TermKind, index_prefix, parse_search
+from resolvers.search import (
+    HIGHLIGHT_END,
+    HIGHLIGHT_START,
+    SearchSyntaxError,
+    TermKind,
+    index_prefix,
+    parse_search,
+)
 from tests.conftest import StatementLog, data_of, graphql
 
 START = datetime(2026, 5, 1, 8, tzinfo=UTC)
@@ -277,3 +285,14 @@ def test_prefixes_are_cut_back_to_how_stems_start() -> None:
     assert index_prefix("negotiat", "english") == "negoti"
     assert index_prefix("sanct", "english") == "sanct"
     assert index_prefix("negotiat", "porter") == "negoti"
+
+
+def test_snippet_markers_become_ranges() -> None:
+    start, end = HIGHLIGHT_START, HIGHLIGHT_END
+    snippet = snippet_of(f"The {start}sanctions{end} and {start}talks{end}.")
+    assert snippet.text == "The sanctions and talks."
+    assert [(mark.start, mark.end) for mark in snippet.highlights] == [(4, 13), (18, 23)]
+    assert snippet.html() == "The <mark>sanctions</mark> and <mark>talks</mark>."
+    # A stray end, an empty mark and a mark left open highlight nothing; the text stays whole.
+    stray = snippet_of(f"a{end}b {start}{end}c {start}d")
+    assert stray.text == "ab c d" and stray.highlights == []
