@@ -20,6 +20,7 @@ from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size, parse_time_cursor, time_cursor
 from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
 from resolvers.articles import ArticleQuery, ArticleRow
+from resolvers.mentions import MentionRow
 from resolvers.sections import SectionTree
 
 #: Adult reading speed used for `readingTimeMinutes`.
@@ -147,15 +148,21 @@ class ArticleConnection:
         return [edge.node for edge in self.edges]
 
 
-async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> list[ArticleNode]:
+async def article_nodes(
+    info: strawberry.Info,
+    rows: Sequence[ArticleRow],
+    *,
+    read_mentions: Sequence[list[MentionRow]] | None = None,
+) -> list[ArticleNode]:
     """GraphQL articles for ``rows``, with everything their selected fields need loaded in batches.
 
     The section tree, the mentions (entities joined in) and the bodies are each fetched at most once for
     the whole list, and only when selected, so the fields below are plain attributes and sync lookups.
+    ``read_mentions`` are the rows' mentions when the caller has read them already.
     """
     context = get_context(info)
     ids = [row.id for row in rows]
-    wants_mentions = selects(info, _MENTION_FIELDS)
+    wants_mentions = read_mentions is None and selects(info, _MENTION_FIELDS)
     mentions_loader = (
         context.mentions_with_locations_by_article
         if selects(info, _LOCATION_FIELDS)
@@ -167,6 +174,8 @@ async def article_nodes(info: strawberry.Info, rows: Sequence[ArticleRow]) -> li
         mentions_loader.load_many(ids) if wants_mentions else _nothing(),
         context.body_by_article.load_many(ids) if wants_body else _nothing(),
     )
+    if read_mentions is not None:
+        mentions = list(read_mentions)
     for row in rows:
         if row.section_id not in tree.by_id:  # filed in a section added since the tree was cached
             tree = await context.section_tree(missing_id=row.section_id)
@@ -235,6 +244,21 @@ async def _nothing() -> None:
 
 async def article_node(info: strawberry.Info, row: ArticleRow | None) -> ArticleNode | None:
     return None if row is None else (await article_nodes(info, [row]))[0]
+
+
+async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | None:
+    """The published article with this slug. Its mentions, when selected, are read by slug at the same
+    time as the article, not after it: one round trip of waiting instead of two."""
+    context = get_context(info)
+    if not selects(info, _MENTION_FIELDS):
+        return await article_node(info, await context.article_by_slug.load(slug))
+    mentions_loader = (
+        context.mentions_with_locations_by_article_slug
+        if selects(info, _LOCATION_FIELDS)
+        else context.mentions_by_article_slug
+    )
+    row, mentions = await asyncio.gather(context.article_by_slug.load(slug), mentions_loader.load(slug))
+    return None if row is None else (await article_nodes(info, [row], read_mentions=[mentions]))[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,6 +160,21 @@ class Context:
     def mentions_with_locations_by_article(self) -> DataLoader[int, list[mentions.MentionRow]]:
         return self._mentions_loader(with_locations=True)
 
+    @cached_property
+    def mentions_by_article_slug(self) -> DataLoader[str, list[mentions.MentionRow]]:
+        return self._mentions_by_slug_loader(with_locations=False)
+
+    @cached_property
+    def mentions_with_locations_by_article_slug(self) -> DataLoader[str, list[mentions.MentionRow]]:
+        return self._mentions_by_slug_loader(with_locations=True)
+
+    def _mentions_by_slug_loader(self, *, with_locations: bool) -> DataLoader[str, list[mentions.MentionRow]]:
+        async def batch(connection: AsyncConnection, slugs: list[str]) -> list[list[mentions.MentionRow]]:
+            found = await mentions.mentions_by_article_slugs(connection, slugs, with_locations=with_locations)
+            return [found[slug] for slug in slugs]
+
+        return self._loader(batch)
+
     def _mentions_loader(self, *, with_locations: bool) -> DataLoader[int, list[mentions.MentionRow]]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[list[mentions.MentionRow]]:
             found = await mentions.mentions_by_article_ids(connection, ids, with_locations=with_locations)

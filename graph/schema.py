@@ -27,6 +27,7 @@ from graph.articles import (
     ArticleOrder,
     Paragraph,
     Subheading,
+    article_by_slug,
     article_connection,
     article_filters,
     article_node,
@@ -93,8 +94,7 @@ class Query:
         info: strawberry.Info,
         slug: Annotated[str, strawberry.argument(description="The article's slug.")],
     ) -> ArticleNode | None:
-        row = await get_context(info).article_by_slug.load(require(slug, "slug"))
-        return await article_node(info, row)
+        return await article_by_slug(info, require(slug, "slug"))
 
     @strawberry.field(
         description="Published articles, newest first, optionally by section, date and who they mention."

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, literal, null, select, tuple_, union_all, update
+from sqlalchemy import Select, bindparam, delete, insert, literal, null, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
@@ -35,7 +35,39 @@ async def mentions_by_article_ids(
     connection: AsyncConnection, ids: Sequence[int], *, with_locations: bool
 ) -> dict[int, list[MentionRow]]:
     """Every mention of each article, its entity joined in, most prominent first."""
+    statement = _mentions(with_locations).where(_mention.c.article_id.in_(ids))
+    mentions: dict[int, list[MentionRow]] = {article_id: [] for article_id in ids}
+    for row in (await connection.execute(statement)).all():  # one fetch, not one call per row
+        mentions[row[0]].append(_mention_row(row))
+    return mentions
+
+
+async def mentions_by_article_slugs(
+    connection: AsyncConnection, slugs: Sequence[str], *, with_locations: bool
+) -> dict[str, list[MentionRow]]:
+    """The same, for published articles named by slug: it needs no article id, so a request that asks for
+    an article and its mentions can read both at once instead of one after the other."""
     statement = (
+        _mentions(with_locations)
+        .add_columns(_article.c.slug)
+        .join(_article, _article.c.id == _mention.c.article_id)
+        .where(_article.c.slug.in_(slugs), _article.c.status == ArticleStatus.PUBLISHED)
+    )
+    mentions: dict[str, list[MentionRow]] = {slug: [] for slug in slugs}
+    for row in (await connection.execute(statement)).all():
+        mentions[row[-1]].append(_mention_row(row))
+    return mentions
+
+
+def _mention_row(values: Sequence[Any]) -> MentionRow:
+    """A MentionRow from a row of ``_mentions`` (columns after the entity's are ignored)."""
+    return MentionRow(
+        values[0], values[1], values[2], values[3], values[4], values[5], entity_row(values[6:])
+    )
+
+
+def _mentions(with_locations: bool) -> Select[Any]:
+    return (
         select(
             _mention.c.article_id,
             _mention.c.role,
@@ -46,13 +78,8 @@ async def mentions_by_article_ids(
             *ENTITY_COLUMNS,
         )
         .join(_entity, _entity.c.id == _mention.c.entity_id)
-        .where(_mention.c.article_id.in_(ids))
         .order_by(_mention.c.article_id, _mention.c.salience.desc(), _mention.c.first_position)
     )
-    mentions: dict[int, list[MentionRow]] = {article_id: [] for article_id in ids}
-    for row in (await connection.execute(statement)).all():  # one fetch, not one call per row
-        mentions[row[0]].append(MentionRow(*row[:6], entity_row(row[6:])))
-    return mentions
 
 
 @dataclass(slots=True)

@@ -98,3 +98,34 @@ async def test_entity_pages_are_batched(
     assert len(edges) == 10  # five people, four cities, one bank
     # entities page, counts, aliases, co-mentions, articles per entity (one UNION), their mentions
     assert sql.count == 6, sql.statements
+
+
+async def test_articles_by_slug_read_with_their_mentions_in_two_statements(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    """The article and its mentions are read by slug side by side; three articles in one document share
+    both statements, and a slug with no article gives null, not someone else's mentions."""
+    await _archive(engine, 6)
+    slugs = [
+        edge["node"]["slug"]
+        for edge in data_of(await graphql(client, "{ articles(first: 3) { edges { node { slug } } } }"))[
+            "articles"
+        ]["edges"]
+    ]
+    fields = "slug people { role entity { name } } mentions(first: 2) { count entity { slug } }"
+    document = "{ " + " ".join(
+        f'a{n}: article(slug: "{slug}") {{ {fields} }}' for n, slug in enumerate(slugs)
+    )
+    document += ' missing: article(slug: "no-such-article") { ' + fields + " } }"
+    sql.clear()
+    found = data_of(await graphql(client, document))
+    assert sql.count == 2, sql.statements
+    # The mentions are found by slug, so neither statement waits for the other's answer.
+    assert any("FROM mention" in statement and "slug IN" in statement for statement in sql.statements)
+    assert found["missing"] is None
+    for number, slug in enumerate(slugs):
+        article = found[f"a{number}"]
+        assert article["slug"] == slug and article["people"] and len(article["mentions"]) == 2
+    # The same mentions as the articles list gives, where they are read by id.
+    listed = data_of(await graphql(client, "{ articles(first: 3) { edges { node { " + fields + " } } } }"))
+    assert [edge["node"] for edge in listed["articles"]["edges"]] == [found[f"a{n}"] for n in range(3)]
