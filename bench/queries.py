@@ -1,7 +1,7 @@
 """Hot-query benchmark on a generated archive: latency in-process and over HTTP, and SQL statements.
 
     python bench/generate.py --database-url URL --articles 1000000      # once, to build the archive
-    python bench/queries.py --database-url URL [--label 1M] [--requests 200] [--json out.json]
+    python bench/queries.py --database-url URL [--label 1M] [--requests 200] [--rounds 3] [--json out.json]
 
 For each hot query (article by slug; front page; a section's page 1 and page 10,000; the most-mentioned
 entity's articles, page 1 and page 10,000 or its last page; search for a common and for a rare term) it
@@ -13,6 +13,10 @@ sends:
   request reaching the app to the response starting: GraphQL parsing, validation, execution, SQL, JSON);
 - over HTTP: what the client saw, the same plus the loopback network and HTTP parsing on both ends;
 - statements: counted on the engine of the same app run in this process, once per query.
+
+With ``--rounds N`` the whole sequence runs N times (one server) and each p50 is the median of the rounds'
+p50s, each p99 the median of their p99s: the speed of a shared machine drifts over minutes, and a slow
+phase then moves one round, not the figure. The note gives the rounds' server p50s.
 
 Deep-page cursors are made the way the API makes them, for the row at that depth (found once with OFFSET,
 outside the measurement). Requests run sequentially after a warm-up; every response is checked for errors
@@ -83,9 +87,14 @@ class Case:
 @dataclass
 class Result:
     case: Case
+    rounds: list[Round] = field(default_factory=list)
+    statements: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Round:
     server_ms: list[float] = field(default_factory=list)
     http_ms: list[float] = field(default_factory=list)
-    statements: list[int] = field(default_factory=list)
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -252,22 +261,27 @@ async def count_statements(url: str, cases: list[Case]) -> dict[str, Result]:
     return results
 
 
-def measure_http(url: str, cases: list[Case], results: dict[str, Result], requests: int, warmup: int) -> None:
+def measure_http(
+    url: str, cases: list[Case], results: dict[str, Result], requests: int, warmup: int, rounds: int
+) -> None:
     with tempfile.TemporaryDirectory() as workdir:
         server = start_server(url, Path(workdir), pin=False)
         try:
             with httpx.Client(base_url=server.base_url, timeout=60) as client:
-                for case in cases:
-                    for number in range(warmup + requests):
-                        payload = {"query": case.query, "variables": case.variables(number)}
-                        started = time.perf_counter()
-                        response = client.post("/graphql", json=payload)
-                        elapsed = (time.perf_counter() - started) * 1000
-                        _check(case, response.json())
-                        if number >= warmup:
-                            results[case.name].http_ms.append(elapsed)
-                            server_ms = float(response.headers["server-timing"].split(";dur=")[1])
-                            results[case.name].server_ms.append(server_ms)
+                for _ in range(rounds):
+                    for case in cases:
+                        measured = Round()
+                        results[case.name].rounds.append(measured)
+                        for number in range(warmup + requests):
+                            payload = {"query": case.query, "variables": case.variables(number)}
+                            started = time.perf_counter()
+                            response = client.post("/graphql", json=payload)
+                            elapsed = (time.perf_counter() - started) * 1000
+                            _check(case, response.json())
+                            if number >= warmup:
+                                measured.http_ms.append(elapsed)
+                                server_ms = float(response.headers["server-timing"].split(";dur=")[1])
+                                measured.server_ms.append(server_ms)
         finally:
             server.stop()
 
@@ -281,16 +295,20 @@ def print_table(label: str, backend: str, results: dict[str, Result]) -> list[di
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for result in results.values():
+        server_p50s = [statistics.median(measured.server_ms) for measured in result.rounds]
+        note = result.case.note
+        if len(result.rounds) > 1:
+            note = "; ".join(filter(None, [note, "rounds " + ", ".join(f"{p50:.1f}" for p50 in server_p50s)]))
         row = {
             "scale": label,
             "backend": backend,
             "query": result.case.name,
-            "server_p50": statistics.median(result.server_ms),
-            "server_p99": _percentile(result.server_ms, 0.99),
-            "http_p50": statistics.median(result.http_ms),
-            "http_p99": _percentile(result.http_ms, 0.99),
+            "server_p50": statistics.median(server_p50s),
+            "server_p99": statistics.median(_percentile(m.server_ms, 0.99) for m in result.rounds),
+            "http_p50": statistics.median(statistics.median(m.http_ms) for m in result.rounds),
+            "http_p99": statistics.median(_percentile(m.http_ms, 0.99) for m in result.rounds),
             "statements": max(result.statements),
-            "note": result.case.note,
+            "note": note,
         }
         rows.append(row)
         print(
@@ -308,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="", help="what to call this archive in the table, e.g. 1M")
     parser.add_argument("--requests", type=int, default=200, help="measured requests per query and way")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured requests first")
+    parser.add_argument("--rounds", type=int, default=1, help="times to run the whole sequence (median)")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
 
@@ -320,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = asyncio.run(prepare())
     results = asyncio.run(count_statements(args.database_url, cases))
-    measure_http(args.database_url, cases, results, args.requests, args.warmup)
+    measure_http(args.database_url, cases, results, args.requests, args.warmup, args.rounds)
     backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
     rows = print_table(args.label or args.database_url, backend, results)
     if args.json:
