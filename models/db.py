@@ -21,7 +21,11 @@ def create_engine(
     """An engine tuned for each backend.
 
     SQLite: foreign keys on, WAL so readers never wait for the ingest writer, and a busy timeout instead of
-    "database is locked" errors. PostgreSQL: a pool sized for the load, so bursts do not open new sessions.
+    "database is locked" errors. PostgreSQL: a pool sized for the load, so bursts do not open new sessions,
+    and every statement planned for its own values (``plan_cache_mode``): asyncpg prepares statements, and
+    after five runs PostgreSQL may switch one to a generic plan made for no value in particular. One search
+    statement serves a word in 20 articles and a word in 20,000; with a generic plan chosen after the
+    common word, the rare word's search took twice as long. Planning costs a fraction of a millisecond.
     """
     json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}  # bodies are the big JSON
     if make_url(url).get_backend_name() == "sqlite":
@@ -34,7 +38,9 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_overflow,
         pool_recycle=3600,
-        connect_args={"server_settings": {"application_name": "broadsheet"}},
+        connect_args={
+            "server_settings": {"application_name": "broadsheet", "plan_cache_mode": "force_custom_plan"}
+        },
         **json,
     )
 

@@ -296,3 +296,11 @@ def test_snippet_markers_become_ranges() -> None:
     # A stray end, an empty mark and a mark left open highlight nothing; the text stays whole.
     stray = snippet_of(f"a{end}b {start}{end}c {start}d")
     assert stray.text == "ab c d" and stray.highlights == []
+
+
+async def test_postgresql_plans_each_statement_for_its_values(engine: AsyncEngine) -> None:
+    """asyncpg prepares statements; a generic plan chosen after a common word would slow a rare one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    async with engine.connect() as connection:
+        assert (await connection.exec_driver_sql("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
