@@ -286,6 +286,17 @@ def measure_http(
             server.stop()
 
 
+def python_speed() -> float:
+    """Seconds a 10-million-step loop takes here, best of three: a yardstick printed with the table."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        for _ in range(10_000_000):
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def print_table(label: str, backend: str, results: dict[str, Result]) -> list[dict[str, Any]]:
     rows = []
     print(f"\n{label} on {backend}\n")
@@ -339,9 +350,15 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = asyncio.run(prepare())
     results = asyncio.run(count_statements(args.database_url, cases))
+    speed_before = python_speed()
     measure_http(args.database_url, cases, results, args.requests, args.warmup, args.rounds)
+    speed_after = python_speed()
     backend = "postgresql" if args.database_url.startswith("postgresql") else "sqlite"
     rows = print_table(args.label or args.database_url, backend, results)
+    print(
+        f"\nmachine speed: a 10-million-step Python loop took {speed_before:.2f} s before the runs and "
+        f"{speed_after:.2f} s after (shared machines drift; compare tables measured at similar speeds)"
+    )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0
