@@ -14,6 +14,7 @@ import strawberry
 from graph.articles import ArticleFilters, ArticleNode, article_nodes
 from graph.context import get_context, selects
 from graph.errors import ClientError
+from graph.execution import PURE
 from graph.relay import (
     PageInfo,
     page_info,
@@ -55,7 +56,9 @@ class Snippet:
     text: str = strawberry.field(description="The passage as plain text; '…' marks where it was cut.")
     highlights: list[TextRange] = strawberry.field(description="Where the matched words are in `text`.")
 
-    @strawberry.field(description="The passage as HTML: text escaped, matched words in `<mark>`.")
+    @strawberry.field(
+        description="The passage as HTML: text escaped, matched words in `<mark>`.", metadata=PURE
+    )
     def html(self) -> str:
         parts, position = [], 0
         for highlight in self.highlights:
