@@ -298,9 +298,14 @@ def test_snippet_markers_become_ranges() -> None:
     assert stray.text == "ab c d" and stray.highlights == []
 
 
-async def test_postgresql_plans_each_statement_for_its_values(engine: AsyncEngine) -> None:
-    """asyncpg prepares statements; a generic plan chosen after a common word would slow a rare one."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plan cache")
+async def test_connections_carry_their_backend_settings(engine: AsyncEngine) -> None:
+    """PostgreSQL plans each statement for its values (asyncpg prepares statements, and a generic plan
+    chosen after a common word would slow a rare one); SQLite enforces foreign keys and lets readers
+    read while ingest writes (WAL)."""
     async with engine.connect() as connection:
-        assert (await connection.exec_driver_sql("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+        if engine.dialect.name == "postgresql":
+            mode = (await connection.exec_driver_sql("SHOW plan_cache_mode")).scalar()
+            assert mode == "force_custom_plan"
+        else:
+            assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
