@@ -100,23 +100,31 @@ def _row(values: Sequence[Any], with_body: bool) -> ArticleRow:
     return row
 
 
+def _published_by(key: str, with_body: bool) -> Select[Any]:
+    """Published articles whose ``key`` column is in the list bound as ``keys``."""
+    return select(*_columns(with_body)).where(
+        _article.c[key].in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
+    )
+
+
+# Built once: the lookups every article page makes, so a request spends nothing on building them.
+_BY_SLUG = {with_body: _published_by("slug", with_body) for with_body in (False, True)}
+_BY_ID = {with_body: _published_by("id", with_body) for with_body in (False, True)}
+
+
 async def articles_by_slugs(
     connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool
 ) -> dict[str, ArticleRow]:
-    statement = select(*_columns(with_body)).where(
-        _article.c.slug.in_(slugs), _article.c.status == ArticleStatus.PUBLISHED
-    )
-    rows = [_row(values, with_body) for values in await connection.execute(statement)]
+    result = await connection.execute(_BY_SLUG[with_body], {"keys": list(slugs)})
+    rows = [_row(values, with_body) for values in result.all()]
     return {row.slug: row for row in rows}
 
 
 async def articles_by_ids(
     connection: AsyncConnection, ids: Sequence[int], *, with_body: bool
 ) -> dict[int, ArticleRow]:
-    statement = select(*_columns(with_body)).where(
-        _article.c.id.in_(ids), _article.c.status == ArticleStatus.PUBLISHED
-    )
-    rows = [_row(values, with_body) for values in await connection.execute(statement)]
+    result = await connection.execute(_BY_ID[with_body], {"keys": list(ids)})
+    rows = [_row(values, with_body) for values in result.all()]
     return {row.id: row for row in rows}
 
 

@@ -35,9 +35,9 @@ async def mentions_by_article_ids(
     connection: AsyncConnection, ids: Sequence[int], *, with_locations: bool
 ) -> dict[int, list[MentionRow]]:
     """Every mention of each article, its entity joined in, most prominent first."""
-    statement = _mentions(with_locations).where(_mention.c.article_id.in_(ids))
     mentions: dict[int, list[MentionRow]] = {article_id: [] for article_id in ids}
-    for row in (await connection.execute(statement)).all():  # one fetch, not one call per row
+    result = await connection.execute(_BY_ARTICLE_ID[with_locations], {"keys": list(ids)})
+    for row in result.all():  # one fetch, not one call per row
         mentions[row[0]].append(_mention_row(row))
     return mentions
 
@@ -47,14 +47,9 @@ async def mentions_by_article_slugs(
 ) -> dict[str, list[MentionRow]]:
     """The same, for published articles named by slug: it needs no article id, so a request that asks for
     an article and its mentions can read both at once instead of one after the other."""
-    statement = (
-        _mentions(with_locations)
-        .add_columns(_article.c.slug)
-        .join(_article, _article.c.id == _mention.c.article_id)
-        .where(_article.c.slug.in_(slugs), _article.c.status == ArticleStatus.PUBLISHED)
-    )
     mentions: dict[str, list[MentionRow]] = {slug: [] for slug in slugs}
-    for row in (await connection.execute(statement)).all():
+    result = await connection.execute(_BY_ARTICLE_SLUG[with_locations], {"keys": list(slugs)})
+    for row in result.all():
         mentions[row[-1]].append(_mention_row(row))
     return mentions
 
@@ -80,6 +75,24 @@ def _mentions(with_locations: bool) -> Select[Any]:
         .join(_entity, _entity.c.id == _mention.c.entity_id)
         .order_by(_mention.c.article_id, _mention.c.salience.desc(), _mention.c.first_position)
     )
+
+
+# Built once: every article page reads mentions, so a request spends nothing on building the statement.
+_BY_ARTICLE_ID = {
+    with_locations: _mentions(with_locations).where(
+        _mention.c.article_id.in_(bindparam("keys", expanding=True))
+    )
+    for with_locations in (False, True)
+}
+_BY_ARTICLE_SLUG = {
+    with_locations: _mentions(with_locations)
+    .add_columns(_article.c.slug)
+    .join(_article, _article.c.id == _mention.c.article_id)
+    .where(
+        _article.c.slug.in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
+    )
+    for with_locations in (False, True)
+}
 
 
 @dataclass(slots=True)
