@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Exists,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     tuple_,
     union_all,
     update,
@@ -156,15 +159,16 @@ def mentions_kind(article_id: Any, kind: str) -> Exists:
     )
 
 
-def _page(query: ArticleQuery, columns: tuple[Any, ...], *, limits_in_unions: bool) -> Select[Any]:
+def _page(query: ArticleQuery, columns: tuple[Any, ...], *, lateral: bool) -> Select[Any]:
     """One keyset page, written so that the database reads it in order from an index, whatever the depth.
 
     - By entity: walk the first entity's mentions in (published_at, article_id) order
       (ix_mention_entity_published) instead of testing every article for the mention.
     - By several sections: one ordered, limited read per section (ix_article_section_published), merged;
       at most ``limit`` rows per section, instead of sorting the whole subtree or scanning past others.
-      Where the database takes LIMIT inside a UNION member (``limits_in_unions``: PostgreSQL, not SQLite),
-      the reads are united as they are; building a subquery around each costs more Python than the SQL.
+      With ``lateral`` (PostgreSQL) that is one read joined LATERAL to the list of sections: one small
+      statement to build and plan, whatever the number of sections. SQLite has no LATERAL: a UNION ALL of
+      one read per section.
     - Otherwise: the newest (or oldest) published articles (ix_article_status_published).
     """
     order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
@@ -177,17 +181,36 @@ def _page(query: ArticleQuery, columns: tuple[Any, ...], *, limits_in_unions: bo
         ordering = key if query.oldest_first else tuple(column.desc() for column in key)
         return _resume(statement, query, key).order_by(*ordering).limit(query.limit)
     if query.section_ids is not None and len(query.section_ids) > 1:
-        reads = [
-            _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
-            .order_by(*order)
-            .limit(query.limit)
-            for section_id in query.section_ids
-        ]
-        branches = reads if limits_in_unions else [select(read.subquery()) for read in reads]
-        merged = union_all(*branches).subquery("by_section")
+        merged: Any
+        if lateral:
+            sections = (
+                func.unnest(literal(list(query.section_ids), ARRAY(Integer)))
+                .table_valued("id")
+                .render_derived("sections")
+            )
+            merged = (
+                _resume(_filtered(replace(query, section_ids=None), columns), query)
+                .where(_article.c.section_id == sections.c.id)
+                .order_by(*order)
+                .limit(query.limit)
+                .lateral("by_section")
+            )
+            rows = select(merged).select_from(sections).join(merged, true())
+        else:
+            reads = [
+                select(
+                    _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
+                    .order_by(*order)
+                    .limit(query.limit)
+                    .subquery()
+                )
+                for section_id in query.section_ids
+            ]
+            merged = union_all(*reads).subquery("by_section")
+            rows = select(merged)
         key = (merged.c.published_at, merged.c.id)
         ordering = key if query.oldest_first else tuple(column.desc() for column in key)
-        return select(merged).order_by(*ordering).limit(query.limit)
+        return rows.order_by(*ordering).limit(query.limit)
     return _resume(_filtered(query, columns), query).order_by(*order).limit(query.limit)
 
 
@@ -219,16 +242,14 @@ async def list_articles(
 ) -> list[list[ArticleRow]]:
     """Several pages in one statement (a UNION ALL of keyset pages), one list per query, in order."""
     columns = _columns(with_body)
-    limits_in_unions = connection.dialect.name == "postgresql"
+    lateral = connection.dialect.name == "postgresql"
     if len(queries) == 1:
-        rows = await connection.execute(_page(queries[0], columns, limits_in_unions=limits_in_unions))
+        rows = await connection.execute(_page(queries[0], columns, lateral=lateral))
         return [[_row(values, with_body) for values in rows]]
     pages = [
         select(page_rows)
         for page_rows in (
-            _page(
-                query, (*columns, literal(number).label("query_number")), limits_in_unions=limits_in_unions
-            ).subquery()
+            _page(query, (*columns, literal(number).label("query_number")), lateral=lateral).subquery()
             for number, query in enumerate(queries)
         )
     ]
