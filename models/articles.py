@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, text
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONDocument, UTCDateTime, utcnow
@@ -27,7 +27,15 @@ class Article(SQLModel, table=True):
     __tablename__ = "article"
     __table_args__ = (
         Index("ix_article_status_published", "status", "published_at", "id"),
-        Index("ix_article_section_published", "section_id", "published_at", "id"),
+        # Published articles only: section pages read their keys from it alone (migration 0004).
+        Index(
+            "ix_article_published_section",
+            "section_id",
+            "published_at",
+            "id",
+            postgresql_where=text("status = 'published'"),
+            sqlite_where=text("status = 'published'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

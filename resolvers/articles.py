@@ -166,9 +166,8 @@ def _page(query: ArticleQuery, columns: tuple[Any, ...], *, lateral: bool) -> Se
       (ix_mention_entity_published) instead of testing every article for the mention.
     - By several sections: one ordered, limited read per section (ix_article_section_published), merged;
       at most ``limit`` rows per section, instead of sorting the whole subtree or scanning past others.
-      With ``lateral`` (PostgreSQL) that is one read joined LATERAL to the list of sections: one small
-      statement to build and plan, whatever the number of sections. SQLite has no LATERAL: a UNION ALL of
-      one read per section.
+      With ``lateral`` (PostgreSQL, see ``_sections_page``) the keys come from the index alone and the table
+      is read for the page's rows only. SQLite has no LATERAL: a UNION ALL of one read per section.
     - Otherwise: the newest (or oldest) published articles (ix_article_status_published).
     """
     order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
@@ -178,40 +177,59 @@ def _page(query: ArticleQuery, columns: tuple[Any, ...], *, lateral: bool) -> Se
             mention, and_(mention.c.article_id == _article.c.id, mention.c.entity_id == query.entity_ids[0])
         )
         key = (mention.c.published_at, mention.c.article_id)
-        ordering = key if query.oldest_first else tuple(column.desc() for column in key)
-        return _resume(statement, query, key).order_by(*ordering).limit(query.limit)
+        return _resume(statement, query, key).order_by(*_directed(key, query)).limit(query.limit)
     if query.section_ids is not None and len(query.section_ids) > 1:
-        merged: Any
         if lateral:
-            sections = (
-                func.unnest(literal(list(query.section_ids), ARRAY(Integer)))
-                .table_valued("id")
-                .render_derived("sections")
-            )
-            merged = (
-                _resume(_filtered(replace(query, section_ids=None), columns), query)
-                .where(_article.c.section_id == sections.c.id)
+            return _sections_page(query, columns)
+        reads = [
+            select(
+                _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
                 .order_by(*order)
                 .limit(query.limit)
-                .lateral("by_section")
+                .subquery()
             )
-            rows = select(merged).select_from(sections).join(merged, true())
-        else:
-            reads = [
-                select(
-                    _resume(_filtered(replace(query, section_ids=(section_id,)), columns), query)
-                    .order_by(*order)
-                    .limit(query.limit)
-                    .subquery()
-                )
-                for section_id in query.section_ids
-            ]
-            merged = union_all(*reads).subquery("by_section")
-            rows = select(merged)
+            for section_id in query.section_ids
+        ]
+        merged = union_all(*reads).subquery("by_section")
         key = (merged.c.published_at, merged.c.id)
-        ordering = key if query.oldest_first else tuple(column.desc() for column in key)
-        return rows.order_by(*ordering).limit(query.limit)
+        return select(merged).order_by(*_directed(key, query)).limit(query.limit)
     return _resume(_filtered(query, columns), query).order_by(*order).limit(query.limit)
+
+
+def _sections_page(query: ArticleQuery, columns: tuple[Any, ...]) -> Select[Any]:
+    """A page of several sections on PostgreSQL: for each section (a LATERAL join to the list of them), the
+    next ``limit`` keys from ix_article_published_section alone; the newest ``limit`` of those; then the
+    table for those rows only. One small statement to build and plan, whatever the number of sections."""
+    sections = (
+        func.unnest(literal(list(query.section_ids or ()), ARRAY(Integer)))
+        .table_valued("id")
+        .render_derived("sections")
+    )
+    per_section = (
+        _resume(_filtered(replace(query, section_ids=None), (_article.c.published_at, _article.c.id)), query)
+        .where(_article.c.section_id == sections.c.id)
+        .order_by(*_directed((_article.c.published_at, _article.c.id), query))
+        .limit(query.limit)
+        .lateral("by_section")
+    )
+    keys = (
+        select(per_section.c.published_at, per_section.c.id)
+        .select_from(sections)
+        .join(per_section, true())
+        .order_by(*_directed((per_section.c.published_at, per_section.c.id), query))
+        .limit(query.limit)
+        .subquery("page_keys")
+    )
+    return (
+        select(*columns)
+        .join_from(keys, _article, _article.c.id == keys.c.id)
+        .order_by(*_directed((keys.c.published_at, keys.c.id), query))
+    )
+
+
+def _directed(key: Sequence[Any], query: ArticleQuery) -> tuple[Any, ...]:
+    """``key``'s columns in the query's order: ascending for oldest first, else descending."""
+    return tuple(key) if query.oldest_first else tuple(column.desc() for column in key)
 
 
 def _resume(statement: Select[Any], query: ArticleQuery, key: Sequence[Any] = ()) -> Select[Any]:
