@@ -21,9 +21,9 @@ Values are coerced with each type's own `coerce_output_value` and objects checke
 `is_type_of`, as graphql-core does. The short road never reports anything itself: whenever it meets
 something unusual (an exception, a null in a non-null field, a value a scalar refuses, an object of the
 wrong type, a list that is not a list), it hands the whole value back to graphql-core, which redoes it and
-answers exactly as it always does. Reading attributes and coercing values have no side effects, so doing
-them twice is safe. With middleware installed (an extension that wraps resolvers), everything takes the long
-road.
+answers exactly as it always does. Reading attributes and coercing values have no side effects, and pure
+resolvers promise the same, so doing them twice is safe. With middleware installed (an extension that
+wraps resolvers), everything takes the long road.
 """
 
 from __future__ import annotations
