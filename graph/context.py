@@ -161,17 +161,27 @@ class Context:
         return self._mentions_loader(with_locations=True)
 
     @cached_property
-    def mentions_by_article_slug(self) -> DataLoader[str, list[mentions.MentionRow]]:
-        return self._mentions_by_slug_loader(with_locations=False)
+    def article_with_mentions_by_slug(
+        self,
+    ) -> DataLoader[str, tuple[articles.ArticleRow, list[mentions.MentionRow]] | None]:
+        return self._article_with_mentions_loader(with_locations=False)
 
     @cached_property
-    def mentions_with_locations_by_article_slug(self) -> DataLoader[str, list[mentions.MentionRow]]:
-        return self._mentions_by_slug_loader(with_locations=True)
+    def article_with_mentions_and_locations_by_slug(
+        self,
+    ) -> DataLoader[str, tuple[articles.ArticleRow, list[mentions.MentionRow]] | None]:
+        return self._article_with_mentions_loader(with_locations=True)
 
-    def _mentions_by_slug_loader(self, *, with_locations: bool) -> DataLoader[str, list[mentions.MentionRow]]:
-        async def batch(connection: AsyncConnection, slugs: list[str]) -> list[list[mentions.MentionRow]]:
-            found = await mentions.mentions_by_article_slugs(connection, slugs, with_locations=with_locations)
-            return [found[slug] for slug in slugs]
+    def _article_with_mentions_loader(
+        self, *, with_locations: bool
+    ) -> DataLoader[str, tuple[articles.ArticleRow, list[mentions.MentionRow]] | None]:
+        async def batch(
+            connection: AsyncConnection, slugs: list[str]
+        ) -> list[tuple[articles.ArticleRow, list[mentions.MentionRow]] | None]:
+            found = await mentions.articles_with_mentions_by_slugs(
+                connection, slugs, with_locations=with_locations
+            )
+            return [found.get(slug) for slug in slugs]
 
         return self._loader(batch)
 

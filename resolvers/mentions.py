@@ -8,7 +8,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, insert, literal, null, select, tuple_, union_all, update
+from sqlalchemy import (
+    JSON,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
@@ -42,16 +57,65 @@ async def mentions_by_article_ids(
     return mentions
 
 
-async def mentions_by_article_slugs(
+async def articles_with_mentions_by_slugs(
     connection: AsyncConnection, slugs: Sequence[str], *, with_locations: bool
-) -> dict[str, list[MentionRow]]:
-    """The same, for published articles named by slug: it needs no article id, so a request that asks for
-    an article and its mentions can read both at once instead of one after the other."""
-    mentions: dict[str, list[MentionRow]] = {slug: [] for slug in slugs}
-    result = await connection.execute(_BY_ARTICLE_SLUG[with_locations], {"keys": list(slugs)})
-    for row in result.all():
-        mentions[row[-1]].append(_mention_row(row))
-    return mentions
+) -> dict[str, tuple[ArticleRow, list[MentionRow]]]:
+    """Published articles by slug, body included, each with its mentions (entities joined in, most prominent
+    first), in one statement: the mentions come along as a JSON array, so an article page waits for one
+    round trip and pays for one statement."""
+    dialect = connection.dialect.name
+    statement = _WITH_MENTIONS_BY_SLUG.get((dialect, with_locations))
+    if statement is None:
+        statement = _WITH_MENTIONS_BY_SLUG[(dialect, with_locations)] = _with_mentions_by_slug(
+            dialect, with_locations
+        )
+    found: dict[str, tuple[ArticleRow, list[MentionRow]]] = {}
+    for values in (await connection.execute(statement, {"keys": list(slugs)})).all():
+        article = ArticleRow(*values[: len(LIST_COLUMNS)])
+        article.body = values[len(LIST_COLUMNS)]
+        mentions = [
+            MentionRow(article.id, role, count, salience, first, locations, EntityRow(*entity))
+            for role, count, salience, first, locations, *entity in values[-1]
+        ]
+        mentions.sort(key=lambda mention: (-mention.salience, mention.first_position))
+        found[article.slug] = (article, mentions)
+    return found
+
+
+def _with_mentions_by_slug(dialect: str, with_locations: bool) -> Select[Any]:
+    locations: Any = _mention.c.locations if with_locations else null()
+    if dialect == "postgresql":
+        item = func.json_build_array(
+            _mention.c.role,
+            _mention.c.count,
+            _mention.c.salience,
+            _mention.c.first_position,
+            locations,
+            *ENTITY_COLUMNS,
+        )
+        aggregate: Any = func.coalesce(func.json_agg(item), literal_column("'[]'::json"))
+    else:  # SQLite stores JSON as text: json() embeds it as JSON, not as a string
+        item = func.json_array(
+            _mention.c.role,
+            _mention.c.count,
+            _mention.c.salience,
+            _mention.c.first_position,
+            func.json(locations),
+            *ENTITY_COLUMNS,
+        )
+        aggregate = func.json_group_array(item)
+    mentions = (
+        select(aggregate)
+        .select_from(_mention.join(_entity, _entity.c.id == _mention.c.entity_id))
+        .where(_mention.c.article_id == _article.c.id)
+        .scalar_subquery()
+    )
+    return select(*LIST_COLUMNS, _article.c.body, type_coerce(mentions, JSON)).where(
+        _article.c.slug.in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
+    )
+
+
+_WITH_MENTIONS_BY_SLUG: dict[tuple[str, bool], Select[Any]] = {}
 
 
 def _mention_row(values: Sequence[Any]) -> MentionRow:
@@ -81,15 +145,6 @@ def _mentions(with_locations: bool) -> Select[Any]:
 _BY_ARTICLE_ID = {
     with_locations: _mentions(with_locations).where(
         _mention.c.article_id.in_(bindparam("keys", expanding=True))
-    )
-    for with_locations in (False, True)
-}
-_BY_ARTICLE_SLUG = {
-    with_locations: _mentions(with_locations)
-    .add_columns(_article.c.slug)
-    .join(_article, _article.c.id == _mention.c.article_id)
-    .where(
-        _article.c.slug.in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
     )
     for with_locations in (False, True)
 }
