@@ -96,7 +96,8 @@ def _columns(with_body: bool) -> tuple[Any, ...]:
     return (*LIST_COLUMNS, _article.c.body) if with_body else LIST_COLUMNS
 
 
-def _row(values: Sequence[Any], with_body: bool) -> ArticleRow:
+def article_row(values: Sequence[Any], with_body: bool = False) -> ArticleRow:
+    """An ArticleRow from a result row that starts with LIST_COLUMNS (then the body, ``with_body``)."""
     row = ArticleRow(*values[: len(LIST_COLUMNS)])
     if with_body:
         row.body = values[len(LIST_COLUMNS)]
@@ -119,7 +120,7 @@ async def articles_by_slugs(
     connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool
 ) -> dict[str, ArticleRow]:
     result = await connection.execute(_BY_SLUG[with_body], {"keys": list(slugs)})
-    rows = [_row(values, with_body) for values in result.all()]
+    rows = [article_row(values, with_body) for values in result.all()]
     return {row.slug: row for row in rows}
 
 
@@ -127,7 +128,7 @@ async def articles_by_ids(
     connection: AsyncConnection, ids: Sequence[int], *, with_body: bool
 ) -> dict[int, ArticleRow]:
     result = await connection.execute(_BY_ID[with_body], {"keys": list(ids)})
-    rows = [_row(values, with_body) for values in result.all()]
+    rows = [article_row(values, with_body) for values in result.all()]
     return {row.id: row for row in rows}
 
 
@@ -263,7 +264,7 @@ async def list_articles(
     lateral = connection.dialect.name == "postgresql"
     if len(queries) == 1:
         rows = await connection.execute(_page(queries[0], columns, lateral=lateral))
-        return [[_row(values, with_body) for values in rows]]
+        return [[article_row(values, with_body) for values in rows]]
     pages = [
         select(page_rows)
         for page_rows in (
@@ -273,7 +274,7 @@ async def list_articles(
     ]
     result: list[list[ArticleRow]] = [[] for _ in queries]
     for values in (await connection.execute(union_all(*pages))).all():
-        result[values[-1]].append(_row(values, with_body))
+        result[values[-1]].append(article_row(values, with_body))
     for query, page in zip(queries, result, strict=True):
         page.sort(key=lambda row: (row.published_at, row.id), reverse=not query.oldest_first)
     return result

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
-from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -71,8 +71,7 @@ async def articles_with_mentions_by_slugs(
         )
     found: dict[str, tuple[ArticleRow, list[MentionRow]]] = {}
     for values in (await connection.execute(statement, {"keys": list(slugs)})).all():
-        article = ArticleRow(*values[: len(LIST_COLUMNS)])
-        article.body = values[len(LIST_COLUMNS)]
+        article = article_row(values, with_body=True)
         mentions = [
             MentionRow(article.id, role, count, salience, first, locations, EntityRow(*entity))
             for role, count, salience, first, locations, *entity in values[-1]
@@ -202,7 +201,7 @@ async def list_entity_articles(
     width = len(LIST_COLUMNS)
     for values in await connection.execute(statement):
         result[values[-1]].append(
-            EntityArticleRow(ArticleRow(*values[:width]), values[width], values[width + 1], values[width + 2])
+            EntityArticleRow(article_row(values), values[width], values[width + 1], values[width + 2])
         )
     for query, page_rows in zip(queries, result, strict=True):
         page_rows.sort(key=lambda row: row.sort_key(query.order), reverse=True)

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models import Article, Mention
 from models.search import SEARCH_TABLE
 from models.types import UTCDateTime
-from resolvers.articles import LIST_COLUMNS, ArticleRow, mentions_kind
+from resolvers.articles import LIST_COLUMNS, ArticleRow, article_row, mentions_kind
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -193,7 +193,7 @@ async def search_articles(
     result: list[list[SearchHit]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
     for values in await connection.execute(statement):
-        result[values[-1]].append(SearchHit(ArticleRow(*values[:width]), values[width], values[width + 1]))
+        result[values[-1]].append(SearchHit(article_row(values), values[width], values[width + 1]))
     for query, hits in zip(queries, result, strict=True):
         hits.sort(key=lambda hit: _sort_key(query.order, hit), reverse=query.order is not SearchOrder.OLDEST)
     return result
