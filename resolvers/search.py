@@ -23,6 +23,7 @@ from typing import Any
 import Stemmer
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Float,
     Select,
     and_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     table,
     tuple_,
@@ -264,9 +266,15 @@ class _Postgres:
         column("section_id"),
         column("published_at", UTCDateTime()),
         column("document", TSVECTOR()),
+        column("prominent", TSVECTOR()),
     )
     #: ts_rank's weights for D, C (body), B (standfirst) and A (headline).
     _weights: ColumnElement[Any] = literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
+    #: What a one-word query scores in an article whose body uses the word once and nowhere else: the
+    #: least a match scores (migration 0005). PostgreSQL computes it, so it equals those articles' scores.
+    _floor = func.ts_rank(_weights, literal_column("'w:1C'::tsvector"), literal_column("'w'::tsquery")).cast(
+        Float
+    )
     _highlight_options = (
         f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=35, MinWords=15, "
         'ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
@@ -310,14 +318,52 @@ class _Postgres:
             *_filters(query, search.article_id, search.section_id, search.published_at),
         )
 
-    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+    def _score(self, query: SearchQuery) -> ColumnElement[Any]:
+        return func.ts_rank(self._weights, self._search.c.document, self.tsquery(query.expression)).cast(
+            Float
+        )
+
+    def _hits(self, query: SearchQuery, score: ColumnElement[Any]) -> Select[Any]:
+        """Matches in the query's order from its cursor on, with their scores; the page's limit is set."""
         search = self._search.c
-        score = func.ts_rank(self._weights, search.document, self.tsquery(query.expression)).cast(Float)
         columns, resume = _keyset(query, score, search.article_id, search.published_at)
         hits = self._matching(query, [search.article_id, score.label("score")])
         if resume is not None:
             hits = hits.where(resume)
-        page = _ordered(hits, query, columns).limit(query.limit).subquery("page")
+        return _ordered(hits, query, columns).limit(query.limit)
+
+    def _one_word_hits(self, query: SearchQuery) -> CompoundSelect[Any]:
+        """A one-word query by relevance, without ranking every match: the articles where the word is
+        prominent (headline, standfirst, or used more than once) ranked, then the rest, which all score the
+        floor, newest id first. The first part's scores are all above the floor, so the two in turn are in
+        relevance order, and the second is only read when the first falls short of the page.
+
+        If PostgreSQL's parser makes more than one lexeme of the word, scores are no longer per word; then
+        the first part ranks every match and the second is empty."""
+        search = self._search.c
+        tsquery = self.tsquery(query.expression)
+        one_lexeme = func.numnode(tsquery) == 1
+        prominent = self._hits(query, self._score(query)).where(
+            or_(~one_lexeme, search.prominent.bool_op("@@")(tsquery))
+        )
+        rest = self._matching(query, [search.article_id, self._floor.label("score")]).where(
+            one_lexeme, ~search.prominent.bool_op("@@")(tsquery)
+        )
+        if query.after is not None:
+            # Spelled out rather than as (floor, id) < cursor, so that PostgreSQL, which knows the floor
+            # when planning, is left with article_id < id and reads the primary key from there.
+            score, article_id = query.after
+            rest = rest.where(
+                or_(self._floor < score, and_(self._floor == score, search.article_id < article_id))
+            )
+        rest = rest.order_by(search.article_id.desc()).limit(query.limit)
+        return union_all(prominent, rest).limit(query.limit)
+
+    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+        if query.order is SearchOrder.RELEVANCE and _one_word(query.expression):
+            page = self._one_word_hits(query).subquery("page")
+        else:
+            page = self._hits(query, self._score(query)).subquery("page")
         snippet = (
             func.ts_headline(
                 literal("english", REGCONFIG),
@@ -390,6 +436,10 @@ class _Sqlite:
 
     def count(self, query: SearchQuery, number: int) -> Select[Any]:
         return self._matching(query, [func.count().label("total"), literal(number).label("query_number")])
+
+
+def _one_word(expression: SearchExpression) -> bool:
+    return len(expression.terms) == 1 and expression.terms[0].kind is TermKind.WORD
 
 
 def term_list(expression: SearchExpression, *, excluded: bool) -> list[Term]:

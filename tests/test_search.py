@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graph.search import snippet_of
@@ -202,6 +203,80 @@ async def test_pages_walk_every_hit_once_in_each_order(client: httpx.AsyncClient
             after = page["pageInfo"]["endCursor"]
         assert sorted(seen) == sorted(expected) and len(seen) == 4, order
     assert await _slugs(client, "ceasefire", order="RELEVANCE") == expected
+
+
+_ORACLE = {
+    # Every match ranked, the way the search statement ranked them all before one-word searches were
+    # split (resolvers/search.py, _one_word_hits).
+    "postgresql": "SELECT a.slug FROM article_search AS s JOIN article AS a ON a.id = s.article_id "
+    "WHERE s.document @@ plainto_tsquery('english', :word) ORDER BY "
+    "ts_rank('{0.1, 0.2, 0.4, 1.0}'::float4[], s.document, plainto_tsquery('english', :word))::float8 DESC, "
+    "s.article_id DESC",
+    "sqlite": "SELECT a.slug FROM article_search JOIN article AS a ON a.id = article_search.rowid "
+    "WHERE article_search MATCH '\"' || :word || '\"' "
+    "ORDER BY -bm25(article_search, 10.0, 4.0, 1.0) DESC, a.id DESC",
+}
+
+
+async def test_one_word_pages_rank_as_every_match_ranked(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+) -> None:
+    """A word in headlines, standfirsts, used twice or thrice, and once in many bodies (all tied): walked
+    two at a time, the pages are exactly every match ranked, on PostgreSQL's split path too."""
+    where = {
+        "headline": ("Quarry reopens", None, "Work starts on Monday."),
+        "standfirst": ("Town news", "The quarry is back.", "Lorries return to the high street."),
+        "thrice": ("Dust", None, "The quarry, the quarry road and the quarry gate were closed."),
+        "twice": ("Noise", None, "Neighbours of the quarry say the quarry is loud."),
+        "both": ("Quarry jobs", "Hiring at the quarry.", "The quarry hires forty."),
+    }
+    drafts = [
+        ArticleDraft(
+            headline=headline,
+            standfirst=standfirst,
+            blocks=[Block(BlockKind.PARAGRAPH, body)],
+            section_path=("News",),
+            published_at=START,
+            source_id=key,
+            slug=key,
+            source_format="json",
+        )
+        for key, (headline, standfirst, body) in where.items()
+    ]
+    drafts += [
+        ArticleDraft(
+            headline=f"Parish notes {number}",
+            blocks=[Block(BlockKind.PARAGRAPH, f"Item {number}: the quarry committee met again.")],
+            section_path=("News",),
+            published_at=START + timedelta(minutes=number),
+            source_id=f"once-{number}",
+            slug=f"once-{number}",
+            source_format="json",
+        )
+        for number in range(9)
+    ]
+    for number, draft in enumerate(drafts):  # ids interleave the kinds of match
+        if number % 2:
+            await store_article(engine, draft)
+    for number, draft in enumerate(drafts):
+        if not number % 2:
+            await store_article(engine, draft)
+    async with engine.connect() as connection:
+        expected = list(
+            (await connection.execute(text(_ORACLE[engine.dialect.name]), {"word": "quarry"})).scalars()
+        )
+    assert len(expected) == 14 and set(expected[:5]) == set(where)
+    seen, after = [], None
+    while True:
+        page = await _search(client, "quarry", first=2, after=after)
+        seen += [edge["node"]["slug"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == expected
+    assert await _slugs(client, "quarry", first=14) == expected
+    if engine.dialect.name == "postgresql":  # the split path was taken
+        assert any("prominent @@" in statement for statement in sql.statements)
 
 
 @pytest.mark.usefixtures("archive")
