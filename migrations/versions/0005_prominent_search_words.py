@@ -12,6 +12,13 @@ the primary key: the same order as ranking every match, without reading the 20,0
 A generated column, so every writer of ``article_search`` (the trigger, bulk loaders) fills it. SQLite's
 FTS5 search is unchanged.
 
+Reading the rest newest first suits a common word; a rare one is cheaper found through the GIN index and
+sorted, and PostgreSQL chooses by its estimate of the word's matches. With the default statistics target
+(100) it knows the words in more than about 0.7% of articles and takes any other for 0.33% (3,300 at 1M), so
+it read the whole primary key backwards for a word in 20 articles (2.4 s). At 1,000 it knows the words in
+more than about 0.07% and takes the rest for 0.03%: estimates near the truth, the GIN index for rare words
+(0.3 ms). ANALYZE then samples 300,000 rows (6 s at 1M).
+
 Revision ID: 7b1e4c9d2a65
 Revises: 3d8a6f1c2e90
 """
@@ -35,8 +42,12 @@ UP = [
     "ALTER TABLE article_search ADD COLUMN prominent tsvector NOT NULL "
     "GENERATED ALWAYS AS (article_search_prominent(document)) STORED",
     "CREATE INDEX ix_article_search_prominent ON article_search USING gin (prominent)",
+    "ALTER TABLE article_search ALTER COLUMN document SET STATISTICS 1000",
+    "ALTER TABLE article_search ALTER COLUMN prominent SET STATISTICS 1000",
+    "ANALYZE article_search",
 ]
 DOWN = [
+    "ALTER TABLE article_search ALTER COLUMN document SET STATISTICS -1",
     "ALTER TABLE article_search DROP COLUMN prominent",
     "DROP FUNCTION article_search_prominent(tsvector)",
 ]
