@@ -54,6 +54,8 @@ _INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
 _OTHER_SPACES = r"\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 # Runs of spaces, and any tab or Unicode space; a lone plain space (most of a text) is left alone.
 _SPACES = re.compile(rf" {{2,}}|[ {_OTHER_SPACES}]*[{_OTHER_SPACES}][ {_OTHER_SPACES}]*")
+# Where _SPACES could match. Searching for it is quick; _SPACES tries its second branch at every space.
+_SPACES_START = re.compile(rf"  |[{_OTHER_SPACES}]")
 _BULLET = re.compile(r"[•‣◦*\-]\s+(.*)")
 _HEAD_LINES = 4  # breadcrumbs, or a headline without them, start within the first lines of a page
 
@@ -99,7 +101,9 @@ def read_text(path: Path) -> str:
 def normalise(text: str) -> str:
     """Clean what copying from a browser leaves behind, keeping the words and quotes as they are."""
     text = _INVISIBLE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    if _SPACES_START.search(text):
+        text = _SPACES.sub(" ", text)  # the whole text at once: no run of spaces spans a line break
+    return "\n".join(line.strip() for line in text.split("\n"))
 
 
 def is_subheading(text: str) -> bool:
