@@ -23,8 +23,10 @@ Nothing is downloaded: the model and gazetteer are read from the package directo
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,8 +350,8 @@ def line_mode(tokens: Sequence[Token]) -> str:
         word = token.text
         if not word[0].isalpha():
             continue
-        alpha = sum(1 for c in word if c.isalpha())
-        if alpha >= 2:
+        # two letters or more (counted only for the rare word with other characters: "O'Neill", "F-16")
+        if len(word) > 1 and (word.isalpha() or sum(1 for c in word if c.isalpha()) >= 2):
             letters += 1
             if word.isupper():
                 upper += 1
@@ -490,6 +492,7 @@ _NORM_TABLE = str.maketrans(
 _DIGITS = re.compile(r"\d")
 
 
+@functools.lru_cache(maxsize=65_536)  # the same words recur, in a text and across texts
 def norm_word(word: str) -> str:
     """Lower case, straight quotes, digits as 0."""
     low = word.lower().translate(_NORM_TABLE)
@@ -724,6 +727,15 @@ def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]
     return out
 
 
+def retagged(sents: Sequence[Sentence]) -> list[bool]:
+    """Which sentences ``document_features`` gives any feature, whatever the first pass's labels: those
+    with a capitalised word whose normal form is capitalised elsewhere in the text too. Known before the
+    first pass, so the first labelling of a sentence tagged again need not be read."""
+    keys = [[norm_word(t.text) for t in sentence.tokens if t.text[0].isupper()] for sentence in sents]
+    seen = Counter(key for sentence_keys in keys for key in sentence_keys)
+    return [any(seen[key] > 1 for key in sentence_keys) for sentence_keys in keys]
+
+
 # --------------------------------------------------------------------------------------------------
 # Decoding and the tagger
 # --------------------------------------------------------------------------------------------------
@@ -784,18 +796,21 @@ class Tagger:
 
     def _two_passes(self, sents: Sequence[Sentence], keep: Callable[[int, list[str]], None]) -> None:
         """Tag each sentence, then tag again those where the first pass said something about the same words
-        elsewhere in the text (``document_features``); ``keep`` sees every labelling, the last one last."""
+        elsewhere in the text (``document_features``); ``keep`` sees each sentence's last labelling only,
+        straight after it is made."""
         feats = self._featurizer.document(sents)
+        again = retagged(sents)
         with self._lock:
             tag = self._crf.tag
             first = []
             for index, f in enumerate(feats):
                 labels = tag(f) if f else []
                 first.append(labels)
-                keep(index, labels)
+                if not again[index]:
+                    keep(index, labels)
             extra = document_features(sents, first)
             for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
-                if any(more):
+                if again[index]:
                     keep(index, tag([a + b if b else a for a, b in zip(f, more, strict=True)]))
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
