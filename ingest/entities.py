@@ -112,25 +112,47 @@ class _Token:
     possessive: bool
 
 
+# What a word as matched makes of a token: text, key, word, cap, upper, possessive. Words recur, in an
+# article and across articles, so they are read once (a bounded cache, emptied when full).
+_WordParts = tuple[str, str, bool, bool, bool, bool]
+_word_parts: dict[str, _WordParts] = {}
+_WORD_PARTS_SIZE = 50_000
+
+
+def _parts(word: str) -> _WordParts:
+    possessive = len(word) > 2 and word[-2:].lower() in ("’s", "'s")
+    core = word[:-2] if possessive else word
+    parts = (
+        core,
+        _key(core),
+        word[0].isalpha(),
+        word[0].isupper(),
+        len(core) > 1 and core.isupper(),
+        possessive,
+    )
+    if len(_word_parts) >= _WORD_PARTS_SIZE:
+        _word_parts.clear()
+    _word_parts[word] = parts
+    return parts
+
+
 def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     tokens = []
+    known = _word_parts.get
     for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
         word = match.group()
-        possessive = len(word) > 2 and word[-2:].lower() in ("’s", "'s")
-        core = word[:-2] if possessive else word
-        tokens.append(
-            _Token(
-                start=match.start(),
-                end=match.end() - 2 * possessive,
-                text=core,
-                key=_key(core),
-                word=word[0].isalpha(),
-                cap=word[0].isupper(),
-                upper=len(core) > 1 and core.isupper(),
-                possessive=possessive,
-            )
-        )
+        parts = known(word) or _parts(word)
+        first, last = match.span()
+        tokens.append(_Token(first, last - 2 * parts[5], *parts))  # parts[5]: possessive, ’s left out
     return tokens
+
+
+def _shifted(tokens: list[_Token], offset: int) -> list[_Token]:
+    """Copies of ``tokens`` ``offset`` characters on: a field's tokens as they stand in the article."""
+    return [
+        _Token(t.start + offset, t.end + offset, t.text, t.key, t.word, t.cap, t.upper, t.possessive)
+        for t in tokens
+    ]
 
 
 def _is_demonym(key: str) -> bool:
@@ -626,26 +648,30 @@ class _Vocabulary:
                 i += 1
 
 
-def _rule_pieces(text: str) -> tuple[list[_Piece], bytearray]:
-    """What the rules find in each line of ``text``, and a mask of the characters on headline lines
-    (title case or capitals), where a capital letter proves nothing."""
+def _rule_pieces(text: str, tokens: list[_Token]) -> tuple[list[_Piece], bytearray]:
+    """What the rules find in each line of ``text`` (``tokens``: ``_tokens(text)``, no token crosses a
+    line), and a mask of the characters on headline lines (title case or capitals), where a capital
+    letter proves nothing."""
     pieces: list[_Piece] = []
     headline = bytearray(len(text))
-    position = 0
+    position = next_token = 0
     for line in text.split("\n"):
         end = position + len(line)
-        tokens = _tokens(text, position, end)
-        mode = _mode(tokens)
+        first_token = next_token
+        while next_token < len(tokens) and tokens[next_token].start < end:
+            next_token += 1
+        line_tokens = tokens[first_token:next_token]
+        mode = _mode(line_tokens)
         if mode is not _Mode.NORMAL:
             headline[position:end] = b"\x01" * (end - position)
-        pieces.extend(_pieces(tokens, mode))
+        pieces.extend(_pieces(line_tokens, mode))
         position = end + 1
     return pieces, headline
 
 
 def extract_rules(text: str) -> list[Span]:
     """The rules alone, without the statistical tagger (for comparison)."""
-    pieces, _ = _rule_pieces(text)
+    pieces, _ = _rule_pieces(text, _tokens(text))
     vocabulary = _Vocabulary()
     for piece in pieces:
         if piece.evidence is _Evidence.STRONG:
@@ -689,8 +715,9 @@ class _Taken:
         self.mask[start:end] = b"\x01" * (end - start)
 
 
-def extract(text: str) -> list[Span]:
-    """Person, organisation and place names in ``text``, in order, as character spans.
+def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
+    """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
+    ``_tokens(text)``, where the caller has them already.
 
     Two readers are combined. The statistical tagger (``ingest.tagger``, a CRF trained on news) reads
     every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
@@ -703,7 +730,7 @@ def extract(text: str) -> list[Span]:
     also found in its headlines, and a surname alone takes the kind of the full name.
     """
 
-    pieces, headline = _rule_pieces(text)
+    pieces, headline = _rule_pieces(text, _tokens(text) if tokens is None else tokens)
     tagged = _tagged(text)
     size = len(text)
     taken, blocked = _Taken(size), _Taken(size)
@@ -889,7 +916,8 @@ def _mentions(fields: list[_Field]) -> list[_Mention]:
     """Every span ``extract`` finds in the article, read as one text with one field a line."""
     starts = [f.offset for f in fields]
     mentions = []
-    for span in extract("\n".join(f.text for f in fields)):
+    tokens = [token for f in fields for token in _shifted(f.tokens, f.offset)]
+    for span in extract("\n".join(f.text for f in fields), tokens):
         source = fields[bisect.bisect_right(starts, span.start) - 1]
         local = Span(span.start - source.offset, span.end - source.offset, span.kind, span.text)
         mentions.append(_Mention(local, source, span.start))
