@@ -529,6 +529,34 @@ class _Word(NamedTuple):
     shape: str
     capital: bool  # starts with a capital letter
     features: list[str]  # the token's own features, already conjoined with the mode
+    # The context features the word gives the tokens around it, built once ("" where it gives none).
+    to_next: str  # "w-1=<norm>"
+    to_after_next: str  # "w-2=<norm>"
+    to_previous: str  # "w+1=<norm>"
+    to_before_previous: str  # "w+2=<norm>"
+    shape_to_next: str  # "sh-1=<shape>"
+    shape_to_previous: str  # "sh+1=<shape>"
+
+
+def _context_word(norm: str, shape: str, capital: bool, features: list[str]) -> _Word:
+    """A ``_Word`` with the context features it gives its neighbours."""
+    return _Word(
+        norm,
+        shape,
+        capital,
+        features,
+        "w-1=" + norm if norm else "",
+        "w-2=" + norm if norm else "",
+        "w+1=" + norm if norm else "",
+        "w+2=" + norm if norm else "",
+        "sh-1=" + shape,
+        "sh+1=" + shape,
+    )
+
+
+# What stands before a sentence's first token and after its last, as context.
+_BEFORE = _context_word("<s>", "<s>", False, [])
+_AFTER = _context_word("</s>", "</s>", False, [])
 
 
 class Featurizer:
@@ -577,7 +605,7 @@ class Featurizer:
             f.append(f"h1={parts[-1]}")
         if n > 12:
             f.append("long")
-        result = _Word(norm if known else "", f"{m}{shape}", capital, f)
+        result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[key] = result
@@ -609,15 +637,13 @@ class Featurizer:
         words = [self._word(t.text, mode) for t in sentence.tokens]
         n = len(words)
         norms = [w.norm for w in words]
-        shapes = [w.shape for w in words]
         lowers = norms if self.vocabulary is None else [norm_word(t.text) for t in sentence.tokens]
         if mode == NORMAL:
             capital = [w.capital for w in words]
         else:
             capital = [t.text[0].isalnum() for t in sentence.tokens]
         gaz = self.gazetteer.match(lowers, capital)
-        padded_norms = ["<s>", "<s>", *norms, "</s>", "</s>"]
-        padded_shapes = ["<s>", "<s>", *shapes, "</s>", "</s>"]
+        padded = [_BEFORE, _BEFORE, *words, _AFTER, _AFTER]
         mode_feature = f"mode={mode}"
         m = "" if mode == NORMAL else mode
         gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
@@ -625,25 +651,24 @@ class Featurizer:
         for i in range(n):
             w = words[i]
             j = i + 2
-            f = list(w.features)
-            f.append(mode_feature)
-            prev, nxt = padded_norms[j - 1], padded_norms[j + 1]
-            if prev:
-                f.append("w-1=" + prev)
-            if nxt:
-                f.append("w+1=" + nxt)
-            if padded_norms[j - 2]:
-                f.append("w-2=" + padded_norms[j - 2])
-            if padded_norms[j + 2]:
-                f.append("w+2=" + padded_norms[j + 2])
+            before, after = padded[j - 1], padded[j + 1]
+            f = [*w.features, mode_feature]
+            if before.to_next:
+                f.append(before.to_next)
+            if after.to_previous:
+                f.append(after.to_previous)
+            if padded[j - 2].to_after_next:
+                f.append(padded[j - 2].to_after_next)
+            if padded[j + 2].to_before_previous:
+                f.append(padded[j + 2].to_before_previous)
             if w.norm:
-                if prev:
-                    f.append("w-1|w=" + prev + "|" + w.norm)
-                if nxt:
-                    f.append("w|w+1=" + w.norm + "|" + nxt)
-            f.append("sh-1=" + padded_shapes[j - 1])
-            f.append("sh+1=" + padded_shapes[j + 1])
-            f.append("sh3=" + padded_shapes[j - 1] + "|" + w.shape + "|" + padded_shapes[j + 1])
+                if before.norm:
+                    f.append("w-1|w=" + before.norm + "|" + w.norm)
+                if after.norm:
+                    f.append("w|w+1=" + w.norm + "|" + after.norm)
+            f.append(before.shape_to_next)
+            f.append(after.shape_to_previous)
+            f.append("sh3=" + before.shape + "|" + w.shape + "|" + after.shape)
             first = i == 0 or (i == 1 and lowers[0] in ('"', "'", "("))
             if first:
                 f.append("first")
