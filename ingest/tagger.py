@@ -28,6 +28,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -536,22 +537,57 @@ class _Word(NamedTuple):
     to_before_previous: str  # "w+2=<norm>"
     shape_to_next: str  # "sh-1=<shape>"
     shape_to_previous: str  # "sh+1=<shape>"
+    # The norms of the words before and after it whose word pair with it the model knows (None: all).
+    known_before: AbstractSet[str] | None = None
+    known_after: AbstractSet[str] | None = None
 
 
-def _context_word(norm: str, shape: str, capital: bool, features: list[str]) -> _Word:
-    """A ``_Word`` with the context features it gives its neighbours."""
+def _context_word(
+    norm: str,
+    shape: str,
+    capital: bool,
+    features: list[str],
+    attributes: AbstractSet[str] | None = None,
+    known_before: AbstractSet[str] | None = None,
+    known_after: AbstractSet[str] | None = None,
+) -> _Word:
+    """A ``_Word`` with the context features it gives its neighbours, those in ``attributes`` only."""
+
+    def given(feature: str) -> str:
+        return feature if attributes is None or feature in attributes else ""
+
     return _Word(
         norm,
         shape,
         capital,
         features,
-        "w-1=" + norm if norm else "",
-        "w-2=" + norm if norm else "",
-        "w+1=" + norm if norm else "",
-        "w+2=" + norm if norm else "",
+        given("w-1=" + norm) if norm else "",
+        given("w-2=" + norm) if norm else "",
+        given("w+1=" + norm) if norm else "",
+        given("w+2=" + norm) if norm else "",
         "sh-1=" + shape,
         "sh+1=" + shape,
+        known_before,
+        known_after,
     )
+
+
+def _word_pairs(attributes: Iterable[str], prefix: str) -> Iterator[tuple[str, str]]:
+    """(a, b) for each ``prefix + a + "|" + b`` attribute, split at every "|" (a word may hold one)."""
+    for attribute in attributes:
+        if attribute.startswith(prefix):
+            pair = attribute[len(prefix) :]
+            cut = pair.find("|")
+            while cut >= 0:
+                yield pair[:cut], pair[cut + 1 :]
+                cut = pair.find("|", cut + 1)
+
+
+def model_attributes(crf: Any) -> frozenset[str] | None:
+    """The attributes in a crfsuite model's dictionary (None if its dump cannot be read in full)."""
+    info = crf.info()
+    attributes = frozenset(info.attributes)
+    return attributes if len(attributes) == int(info.header["num_attrs"]) else None
 
 
 # What stands before a sentence's first token and after its last, as context.
@@ -567,12 +603,24 @@ class Featurizer:
         gazetteer: Gazetteer | None = None,
         cache_size: int = 30_000,
         vocabulary: frozenset[str] | None = None,
+        attributes: frozenset[str] | None = None,
     ) -> None:
         self.gazetteer = gazetteer if gazetteer is not None else Gazetteer()
         # Training only: words outside ``vocabulary`` (seen once) get no word-identity features, so the
         # model learns what to do with a word it has never seen from the words it has seen once. At
         # tagging time every word gets them; the model simply has no weight for unseen ones.
         self.vocabulary = vocabulary
+        # Tagging only: the model's attributes. crfsuite skips every feature that is none of them, so a word's
+        # features that are none are left out once, when the word is cached, and a word pair's feature is
+        # built only if the model knows it: the tagger is given less and tags the same.
+        self.attributes = attributes
+        self._known_before: dict[str, set[str]] = {}
+        self._known_after: dict[str, set[str]] = {}
+        if attributes is not None:
+            for before, word in _word_pairs(attributes, "w-1|w="):
+                self._known_before.setdefault(word, set()).add(before)
+            for word, after in _word_pairs(attributes, "w|w+1="):
+                self._known_after.setdefault(word, set()).add(after)
         self._cache: dict[tuple[str, str], _Word] = {}
         self._cache_size = cache_size
 
@@ -605,7 +653,19 @@ class Featurizer:
             f.append(f"h1={parts[-1]}")
         if n > 12:
             f.append("long")
-        result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
+        attributes = self.attributes
+        if attributes is None:
+            result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
+        else:
+            result = _context_word(
+                norm if known else "",
+                f"{m}{shape}",
+                capital,
+                [feature for feature in f if feature in attributes],
+                attributes,
+                self._known_before.get(norm, frozenset()),
+                self._known_after.get(norm, frozenset()),
+            )
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[key] = result
@@ -662,9 +722,9 @@ class Featurizer:
             if padded[j + 2].to_before_previous:
                 f.append(padded[j + 2].to_before_previous)
             if w.norm:
-                if before.norm:
+                if before.norm and (w.known_before is None or before.norm in w.known_before):
                     f.append("w-1|w=" + before.norm + "|" + w.norm)
-                if after.norm:
+                if after.norm and (w.known_after is None or after.norm in w.known_after):
                     f.append("w|w+1=" + w.norm + "|" + after.norm)
             f.append(before.shape_to_next)
             f.append(after.shape_to_previous)
@@ -790,7 +850,8 @@ class Tagger:
             raise FileNotFoundError(f"no NER model at {model}: train one with `python -m ingest.train`")
         crf = pycrfsuite.Tagger()
         crf.open(str(model))
-        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir)), model)
+        featurizer = Featurizer(Gazetteer.load(gazetteer_dir), attributes=model_attributes(crf))
+        return cls(crf, featurizer, model)
 
     def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
         """BIO labels (PER, ORG, LOC, MISC) for each sentence."""
