@@ -45,20 +45,21 @@ KINDS = {"PER": "person", "ORG": "organization", "LOC": "place"}
 # --------------------------------------------------------------------------------------------------
 
 _WORD = r"(?:[^\W_]|[\u0300-\u036f])"  # a letter or digit (or a combining accent)
-_TOKEN_RE = re.compile(
-    rf"""
-    (?P<url>(?:https?://|www\.)[^\s<>"“”]*[^\s<>"“”.,;:!?)\]'’])
-  | (?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)
-  | (?P<dotted>(?:[^\W\d_]\.){{2,}})                             # U.S.  U.N.  a.m.  F.C.
+_URL = r"""(?P<url>(?:https?://|www\.)[^\s<>"“”]*[^\s<>"“”.,;:!?)\]'’])"""
+_EMAIL = r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+_OTHER_TOKENS = rf"""
+    (?P<dotted>(?:[^\W\d_]\.){{2,}})                             # U.S.  U.N.  a.m.  F.C.
   | (?P<number>[-+]?\d+(?:[.,:/]\d+)+(?:-{_WORD}+)*)              # 1,250.5  10:30  22/08/96  3.5-point
   | (?P<word>{_WORD}+(?:(?:[-'’&]|\.(?=\d)){_WORD}+)*)           # O'Neill  Jean-Paul  AT&T  1996-08-22
   | (?P<clitic>['’](?:[sSdDmM]|re|RE|ve|VE|ll|LL)(?!\w))         # after "U.S." and the like: U.S.’s
   | (?P<ellipsis>\.{{2,}}|…)
   | (?P<dash>-{{2,}}|[—–])
   | (?P<other>\S)
-    """,
-    re.VERBOSE,
-)
+"""
+_TOKEN_RE = re.compile(rf"{_URL} | {_EMAIL} | {_OTHER_TOKENS}", re.VERBOSE)
+# The same tokens in text without an "@", where no email can match: trying one at each word is most of
+# the cost of matching a word.
+_TOKEN_NO_EMAIL_RE = re.compile(rf"{_URL} | {_OTHER_TOKENS}", re.VERBOSE)
 
 # Abbreviations that keep their period (lower case, without the period).
 ABBREVIATIONS = frozenset(
@@ -212,7 +213,7 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
     """Tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
     out: list[Token] = []
     stop = len(text) if end is None else end
-    search = _TOKEN_RE.search
+    search = (_TOKEN_RE if text.find("@", start, stop) >= 0 else _TOKEN_NO_EMAIL_RE).search
     pos = start
     while True:
         match = search(text, pos, stop)
