@@ -24,6 +24,7 @@ Nothing is downloaded: the model and gazetteer are read from the package directo
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 from collections import Counter
@@ -221,6 +222,7 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
             break
         kind = match.lastgroup
         s, e = match.span()
+        token = match.group()
         pos = e
         if kind == "dotted" and _at_line_end(text, e, stop):
             # a period that ends the line also ends the sentence: "in the U.S." -> "U.S" "."
@@ -240,10 +242,10 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
                     out.append(Token(s, e + 1, text[s : e + 1]))
                     pos = e + 1
                     continue
-            if "'" in text[s:e] or "’" in text[s:e]:
+            if "'" in token or "’" in token:
                 _split_word(text, s, e, out)
                 continue
-        out.append(Token(s, e, text[s:e]))
+        out.append(Token(s, e, token))
     return out
 
 
@@ -270,6 +272,7 @@ def _line_spans(text: str) -> Iterable[tuple[int, int]]:
 _SENTENCE_END = frozenset({".", "!", "?", "...", "…", "?!", "!?"})
 _CLOSERS = frozenset({'"', "'", "’", "”", ")", "]", "»"})
 _OPENERS = frozenset({'"', "'", "‘", "“", "(", "[", "«"})
+_STARTS_AFTER = _OPENERS | {":"}  # a word after these is written as a sentence start
 # Words a title-case headline leaves in lower case.
 FUNCTION_WORDS = frozenset(
     (
@@ -349,25 +352,32 @@ def line_mode(tokens: Sequence[Token]) -> str:
     """Is a line written normally, in title case (headline style) or in capitals?"""
     letters = upper = content = lower_content = 0
     for token in tokens:
-        word = token.text
-        if not word[0].isalpha():
-            continue
-        # two letters or more (counted only for the rare word with other characters: "O'Neill", "F-16")
-        if len(word) > 1 and (word.isalpha() or sum(1 for c in word if c.isalpha()) >= 2):
-            letters += 1
-            if word.isupper():
-                upper += 1
-        low = word.lower().replace("’", "'")
-        if low in FUNCTION_WORDS:
-            continue
-        content += 1
-        if word[0].islower():
-            lower_content += 1
+        word_letters, word_upper, word_content, word_lower_content = _mode_counts(token.text)
+        letters += word_letters
+        upper += word_upper
+        content += word_content
+        lower_content += word_lower_content
     if letters >= 2 and upper >= 0.75 * letters and upper >= 2:
         return UPPER
     if content >= 3 and lower_content == 0:
         return TITLE
     return NORMAL
+
+
+@functools.lru_cache(maxsize=65_536)  # read once per word, not once per occurrence
+def _mode_counts(word: str) -> tuple[int, int, int, int]:
+    """What a word adds to ``line_mode``'s counts: a word of two letters or more, in capitals; a content
+    word (no function word), in lower case."""
+    if not word[0].isalpha():
+        return 0, 0, 0, 0
+    long_word = sum(1 for c in word if c.isalpha()) >= 2
+    function_word = word.lower().replace("’", "'") in FUNCTION_WORDS
+    return (
+        long_word,
+        long_word and word.isupper(),
+        not function_word,
+        not function_word and word[0].islower(),
+    )
 
 
 def _split_sentences(tokens: list[Token]) -> list[list[Token]]:
@@ -681,13 +691,9 @@ class Featurizer:
         for sentence in sents:
             if sentence.mode != NORMAL:
                 continue
-            tokens = sentence.tokens
-            for i in range(1, len(tokens)):
-                word = tokens[i].text
+            for previous, word in itertools.pairwise(token.text for token in sentence.tokens):
                 c = word[0]
-                if not c.isalpha():
-                    continue
-                if tokens[i - 1].text in _OPENERS or tokens[i - 1].text == ":":
+                if not c.isalpha() or previous in _STARTS_AFTER:
                     continue
                 low = word.lower()
                 seen[low] = seen.get(low, 0) | (1 if c.isupper() else 2)
@@ -755,6 +761,7 @@ class Featurizer:
 
 
 _TYPES = ("PER", "ORG", "LOC", "MISC", "O")
+_KIND_OF_LABEL = {"O": 4} | {f"{prefix}-{kind}": _TYPES.index(kind) for kind in _TYPES[:4] for prefix in "BI"}
 
 
 def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]) -> list[list[list[str]]]:
@@ -776,7 +783,7 @@ def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]
                 sentence_keys.append(None)
                 continue
             key = norm_word(token.text)
-            kind = _TYPES.index(label[2:]) if label != "O" else 4
+            kind = _KIND_OF_LABEL[label]
             counts.setdefault(key, [0, 0, 0, 0, 0])[kind] += 1
             in_longer = label != "O" and (
                 (i > 0 and label[0] == "I" and row[i - 1][2:] == label[2:])
@@ -787,30 +794,41 @@ def document_features(sents: Sequence[Sentence], labels: Sequence[Sequence[str]]
             sentence_keys.append((key, kind, in_longer))
         keys.append(sentence_keys)
     out: list[list[list[str]]] = []
+    made: dict[tuple[str, int, bool], list[str]] = {}  # the same at each like occurrence of a word: made once
     for sentence_keys in keys:
         rows: list[list[str]] = []
         for item in sentence_keys:
-            feats: list[str] = []
-            if item is not None:
-                key, kind, in_longer = item
-                others = list(counts[key])
-                others[kind] -= 1
-                total = sum(others)
-                if total:
-                    top = max(others)
-                    for k in range(5):
-                        if others[k] == top:
-                            feats.append("dt=" + _TYPES[k])
-                    if top == total:
-                        feats.append("dtu=" + _TYPES[others.index(top)])
-                    longer = multi.get(key)
-                    if longer is not None:
-                        for k in range(4):
-                            if longer[k] - (in_longer and k == kind) > 0:
-                                feats.append("dtm=" + _TYPES[k])
-            rows.append(feats)
+            if item is None:
+                rows.append([])
+                continue
+            if item not in made:
+                made[item] = _type_features(*item, counts, multi)
+            rows.append(list(made[item]))
         out.append(rows)
     return out
+
+
+def _type_features(
+    key: str, kind: int, in_longer: bool, counts: dict[str, list[int]], multi: dict[str, list[int]]
+) -> list[str]:
+    """``document_features`` of one occurrence of a word, labelled ``kind``, inside a longer name or not."""
+    feats: list[str] = []
+    others = list(counts[key])
+    others[kind] -= 1
+    total = sum(others)
+    if total:
+        top = max(others)
+        for k in range(5):
+            if others[k] == top:
+                feats.append("dt=" + _TYPES[k])
+        if top == total:
+            feats.append("dtu=" + _TYPES[others.index(top)])
+        longer = multi.get(key)
+        if longer is not None:
+            for k in range(4):
+                if longer[k] - (in_longer and k == kind) > 0:
+                    feats.append("dtm=" + _TYPES[k])
+    return feats
 
 
 def retagged(sents: Sequence[Sentence]) -> list[bool]:
