@@ -20,6 +20,7 @@ Two steps, kept apart so that a trained tagger can replace the first without tou
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -242,6 +243,7 @@ def _known_kind(tokens: list[_Token]) -> EntityKind | None:
     return known[1].kind if known and known[0] == len(tokens) else None
 
 
+@functools.lru_cache(maxsize=16_384)  # an article names the same places and bodies again and again
 def _canonical(kind: EntityKind, text: str) -> str:
     """The gazetteer's name for a place or organisation ("US" -> "United States"), else the text."""
     known = _KNOWN.get(tuple(token.key for token in _tokens(text)))
@@ -349,7 +351,8 @@ def _run_end(tokens: list[_Token], i: int) -> int:
     end = i  # after the last name word: small words only stay in a name between two name words
     while j < n:
         token = tokens[j]
-        if known := _known_at(tokens, j, n):  # first, for names with small words: Bosnia and Herzegovina
+        # first, for names with small words: Bosnia and Herzegovina (most words start no gazetteer name)
+        if token.key in _LONGEST and (known := _known_at(tokens, j, n)):
             j = end = j + known[0]
             if tokens[j - 1].possessive:
                 break
@@ -889,10 +892,10 @@ class _Mention:
     position: int  # offset in reading order
     role: str | None = None
     plural_role: bool = False  # "envoys Steve Witkoff": the title also covers the next name in a list
+    words: tuple[str, ...] = field(init=False)  # the keys of its words, read often when linking
 
-    @property
-    def words(self) -> tuple[str, ...]:
-        return tuple(_key(word) for word in self.span.text.split())
+    def __post_init__(self) -> None:
+        self.words = tuple(_key(word) for word in self.span.text.split())
 
 
 def _fields(draft: ArticleDraft) -> list[_Field]:
