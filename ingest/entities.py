@@ -148,14 +148,6 @@ def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     return tokens
 
 
-def _shifted(tokens: list[_Token], offset: int) -> list[_Token]:
-    """Copies of ``tokens`` ``offset`` characters on: a field's tokens as they stand in the article."""
-    return [
-        _Token(t.start + offset, t.end + offset, t.text, t.key, t.word, t.cap, t.upper, t.possessive)
-        for t in tokens
-    ]
-
-
 def _is_demonym(key: str) -> bool:
     """Ukrainian, Ukrainians, pro-Russian: words of nationality, not places."""
     last = key.rsplit("-", 1)[-1]
@@ -879,6 +871,7 @@ class _Field:
     block: int | None
     text: str
     offset: int
+    # Its tokens as ``extract`` reads them, in the article as one text: offsets ``offset`` on from ``text``'s.
     tokens: list[_Token]
     token_starts: list[int]
     # Starts of the tokens inside a place or organisation name, and its kind.
@@ -907,9 +900,10 @@ def _fields(draft: ArticleDraft) -> list[_Field]:
         for index, block in enumerate(draft.blocks)
         if block.kind is not BlockKind.AD_SLOT and block.text
     ]
+    article = "\n".join(text for _, _, text in texts)  # as ``_mentions`` reads it
     fields, offset = [], 0
     for kind, block, text in texts:
-        tokens = _tokens(text)
+        tokens = _tokens(article, offset, offset + len(text))
         fields.append(_Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
         offset += len(text) + 1
     return fields
@@ -919,14 +913,14 @@ def _mentions(fields: list[_Field]) -> list[_Mention]:
     """Every span ``extract`` finds in the article, read as one text with one field a line."""
     starts = [f.offset for f in fields]
     mentions = []
-    tokens = [token for f in fields for token in _shifted(f.tokens, f.offset)]
+    tokens = [token for f in fields for token in f.tokens]
     for span in extract("\n".join(f.text for f in fields), tokens):
         source = fields[bisect.bisect_right(starts, span.start) - 1]
         local = Span(span.start - source.offset, span.end - source.offset, span.kind, span.text)
         mentions.append(_Mention(local, source, span.start))
         if span.kind is not EntityKind.PERSON:
-            first = bisect.bisect_left(source.token_starts, local.start)
-            last = bisect.bisect_left(source.token_starts, local.end)
+            first = bisect.bisect_left(source.token_starts, span.start)
+            last = bisect.bisect_left(source.token_starts, span.end)
             source.named.update(dict.fromkeys(source.token_starts[first:last], span.kind))
     return mentions
 
@@ -940,7 +934,7 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
     the name: "His coach, Esther Wanjiru, said" -> "coach".
     """
     source = mention.source
-    tokens, end = source.tokens, bisect.bisect_left(source.token_starts, mention.span.start)
+    tokens, end = source.tokens, bisect.bisect_left(source.token_starts, source.offset + mention.span.start)
     commas = (
         end > 1 and tokens[end - 1].text == "," and _COMMA.match(source.text, mention.span.end) is not None
     )
@@ -966,8 +960,12 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
             if singular == head.key[:-3] + "y"
             else written[:-1]
         )
-    text = source.text
-    role = text[tokens[start].start : head.start] + written + text[head.end : tokens[end - 1].end]
+    text, offset = source.text, source.offset  # token offsets are the article's
+    role = (
+        text[tokens[start].start - offset : head.start - offset]
+        + written
+        + text[head.end - offset : tokens[end - 1].end - offset]
+    )
     return _spaced(role), plural
 
 
@@ -1015,14 +1013,14 @@ def _role_in_apposition(mention: _Mention) -> str | None:
     if k < len(phrase) and k > 1 and phrase[k - 1].key in _LOCATIVES:
         k -= 2 if phrase[k - 2].key == "based" else 1
         if any(token.key in _TITLES for token in phrase[:k]):
-            return _spaced(source.text[match.start(1) : phrase[k - 1].end])
+            return _spaced(source.text[match.start(1) : phrase[k - 1].end - source.offset])
     return _spaced(match.group(1))
 
 
 def _phrase(source: _Field, start: int, end: int) -> list[_Token]:
-    """The tokens of ``source`` from offset ``start`` to ``end``."""
-    first = bisect.bisect_left(source.token_starts, start)
-    last = bisect.bisect_left(source.token_starts, end)
+    """The tokens of ``source`` from offset ``start`` to ``end`` in its text."""
+    first = bisect.bisect_left(source.token_starts, source.offset + start)
+    last = bisect.bisect_left(source.token_starts, source.offset + end)
     return source.tokens[first:last]
 
 
