@@ -45,13 +45,15 @@ KINDS = {"PER": "person", "ORG": "organization", "LOC": "place"}
 # Tokenizer
 # --------------------------------------------------------------------------------------------------
 
-_WORD = r"(?:[^\W_]|[\u0300-\u036f])"  # a letter or digit (or a combining accent)
+# Letters or digits (or combining accents): the same matches as (?:[^\W_]|[\u0300-\u036f])+, written as
+# runs of each, which the regex engine matches faster than a choice at each character.
+_WORD_RUN = r"(?:[^\W_]+|[\u0300-\u036f]+)+"
 _URL = r"""(?P<url>(?:https?://|www\.)[^\s<>"“”]*[^\s<>"“”.,;:!?)\]'’])"""
 _EMAIL = r"(?P<email>[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
 _OTHER_TOKENS = rf"""
     (?P<dotted>(?:[^\W\d_]\.){{2,}})                             # U.S.  U.N.  a.m.  F.C.
-  | (?P<number>[-+]?\d+(?:[.,:/]\d+)+(?:-{_WORD}+)*)              # 1,250.5  10:30  22/08/96  3.5-point
-  | (?P<word>{_WORD}+(?:(?:[-'’&]|\.(?=\d)){_WORD}+)*)           # O'Neill  Jean-Paul  AT&T  1996-08-22
+  | (?P<number>[-+]?\d+(?:[.,:/]\d+)+(?:-{_WORD_RUN})*)           # 1,250.5  10:30  22/08/96  3.5-point
+  | (?P<word>{_WORD_RUN}(?:(?:[-'’&]|\.(?=\d)){_WORD_RUN})*)   # O'Neill  Jean-Paul  AT&T  1996-08-22
   | (?P<clitic>['’](?:[sSdDmM]|re|RE|ve|VE|ll|LL)(?!\w))         # after "U.S." and the like: U.S.’s
   | (?P<ellipsis>\.{{2,}}|…)
   | (?P<dash>-{{2,}}|[—–])
@@ -427,6 +429,7 @@ class Gazetteer:
     def __init__(self, entries: dict[str, Iterable[str]] | None = None) -> None:
         self.index: dict[str, tuple[str, ...]] = {}
         self.max_len = 0
+        self.longest: dict[str, int] = {}  # the most words of an entry starting with each word
         for category, names in (entries or {}).items():
             self.add(category, names)
 
@@ -435,11 +438,13 @@ class Gazetteer:
         for name in names:
             if name.isalpha():  # most entries: one plain word, no need to tokenize
                 key, length = name.lower(), 1
+                first = key
             else:
                 words = [norm_word(t.text) for t in tokenize_line(name)]
                 if not words:
                     continue
                 key, length = " ".join(words), len(words)
+                first = words[0]
             have = index.get(key)
             if have is None:
                 index[key] = (category,)
@@ -447,6 +452,8 @@ class Gazetteer:
                 index[key] = (*have, category)
             if length > self.max_len:
                 self.max_len = length
+            if length > self.longest.get(first, 0):
+                self.longest[first] = length
 
     @classmethod
     def load(cls, directory: Path | None = None) -> Gazetteer:
@@ -470,14 +477,14 @@ class Gazetteer:
         feats: list[list[str]] = [[] for _ in range(n)]
         if not self.index:
             return feats
-        index = self.index
+        index, longest = self.index, self.longest
         i = 0
         while i < n:
             if not capital[i]:
                 i += 1
                 continue
             best = 0
-            for length in range(min(self.max_len, n - i), 0, -1):
+            for length in range(min(longest.get(words[i], 0), n - i), 0, -1):
                 if not capital[i + length - 1]:
                     continue
                 key = words[i] if length == 1 else " ".join(words[i : i + length])
