@@ -149,10 +149,11 @@ def extract_links(records: list[Prepared]) -> list[list[Link] | str]:
 
 def mention_links(draft: ArticleDraft, mentions: list[MentionDraft]) -> list[Link]:
     """What ``find_mentions`` found in the draft, in its order, ready to link."""
+    starts = reading_starts(draft)
     links = []
     for mention in mentions:
         first = min(
-            (reading_offset(draft, loc.field, loc.block, loc.start) for loc in mention.locations), default=0
+            (reading_offset(starts, loc.field, loc.block, loc.start) for loc in mention.locations), default=0
         )
         locations = [[loc.field.value, loc.block, loc.start, loc.end] for loc in mention.locations]
         aliases = tuple(_aliases(mention))
@@ -206,20 +207,27 @@ def word_count(draft: ArticleDraft) -> int:
     return len(_WORD.findall("\n".join(b.text for b in draft.blocks if b.kind is not BlockKind.AD_SLOT)))
 
 
-def reading_offset(draft: ArticleDraft, field: TextField, block: int | None, start: int) -> int:
-    """A location as one offset into the article read top to bottom (headline, standfirst, body)."""
-    offset = 0
+def reading_starts(draft: ArticleDraft) -> list[int]:
+    """Where the standfirst, each body block and the end of the body stand in the article read top to bottom
+    (headline, standfirst, body, one character between each two)."""
+    starts = [len(draft.headline) + 1]
+    offset = starts[0] + len(draft.standfirst or "") + 1
+    for block in draft.blocks:
+        starts.append(offset)
+        offset += len(block.text) + 1
+    starts.append(offset)
+    return starts
+
+
+def reading_offset(starts: list[int], field: TextField, block: int | None, start: int) -> int:
+    """A location as one offset into the article read top to bottom; ``starts`` are ``reading_starts``."""
     if field is TextField.HEADLINE:
         return start
-    offset += len(draft.headline) + 1
     if field is TextField.STANDFIRST:
-        return offset + start
-    offset += len(draft.standfirst or "") + 1
-    for index, body_block in enumerate(draft.blocks):
-        if index == block:
-            return offset + start
-        offset += len(body_block.text) + 1
-    return offset + start
+        return starts[0] + start
+    if block is not None and 0 <= block < len(starts) - 2:
+        return starts[block + 1] + start
+    return starts[-1] + start
 
 
 def content_hash(draft: ArticleDraft) -> str:

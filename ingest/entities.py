@@ -301,7 +301,8 @@ def _mode(tokens: list[_Token]) -> _Mode:
 def _is_name_word(tokens: list[_Token], j: int, start: int) -> bool:
     """Whether ``tokens[j]`` can stand in a name: not "However", "Sunday", "F-16" or "Kremlin-backed"."""
     token = tokens[j]
-    if not (token.word and token.cap) or any(char.isdigit() for char in token.text):
+    text = token.text
+    if not (token.word and token.cap) or (not text.isalpha() and any(char.isdigit() for char in text)):
         return False
     if len(token.text) == 1:  # an initial, even "A.", as in A. Mullally; a lone letter is no name
         return j + 1 < len(tokens) and tokens[j + 1].text == "."
