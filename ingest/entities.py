@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
+from operator import attrgetter
 
 from ingest.document import ArticleDraft, BlockKind, EntityKind, Location, MentionDraft, Span, TextField
 
@@ -365,8 +366,8 @@ def _run_end(tokens: list[_Token], i: int) -> int:
 
 def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
     """Runs of name words in one line: (start, end, whether the run opens a sentence)."""
-    i, opens = 0, True
-    while i < len(tokens):
+    i, opens, n = 0, True, len(tokens)
+    while i < n:
         token = tokens[i]
         end = _run_end(tokens, i) if token.cap else i
         if end > i:
@@ -654,8 +655,7 @@ def _rule_pieces(text: str, tokens: list[_Token]) -> tuple[list[_Piece], bytearr
     for line in text.split("\n"):
         end = position + len(line)
         first_token = next_token
-        while next_token < len(tokens) and tokens[next_token].start < end:
-            next_token += 1
+        next_token = bisect.bisect_left(tokens, end, lo=first_token, key=attrgetter("start"))
         line_tokens = tokens[first_token:next_token]
         mode = _mode(line_tokens)
         if mode is not _Mode.NORMAL:
