@@ -149,12 +149,16 @@ def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     return tokens
 
 
+# The word tests below depend on the word alone and run for most words of every text: each word is
+# tested once (bounded caches).
+@functools.lru_cache(maxsize=16_384)
 def _is_demonym(key: str) -> bool:
     """Ukrainian, Ukrainians, pro-Russian: words of nationality, not places."""
     last = key.rsplit("-", 1)[-1]
     return last in _DEMONYMS or (last.endswith("s") and last[:-1] in _DEMONYMS)
 
 
+@functools.lru_cache(maxsize=16_384)
 def _singular_title(key: str) -> str | None:
     """The title a word names, in the singular ("envoys" -> "envoy"); None if it names none."""
     if key in _TITLES:
@@ -165,6 +169,7 @@ def _singular_title(key: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16_384)
 def _is_role_word(key: str) -> bool:
     """A word that may stand in a title: Deputy, Defence, Minister, envoys, Russian."""
     return _singular_title(key) is not None or key in _MODIFIERS or _is_demonym(key)
