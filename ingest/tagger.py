@@ -543,18 +543,23 @@ def word_shape(word: str) -> str:
     return "".join(out)
 
 
+# A CRF feature: its text, or at tagging time the same text in UTF-8. pycrfsuite encodes every str it is
+# given, at every call; bytes it hands to crfsuite as they are, so a word's cached features are kept encoded.
+Feature = str | bytes
+
+
 class _Word(NamedTuple):
     norm: str
     shape: str
     capital: bool  # starts with a capital letter
-    features: list[str]  # the token's own features, already conjoined with the mode
-    # The context features the word gives the tokens around it, built once ("" where it gives none).
-    to_next: str  # "w-1=<norm>"
-    to_after_next: str  # "w-2=<norm>"
-    to_previous: str  # "w+1=<norm>"
-    to_before_previous: str  # "w+2=<norm>"
-    shape_to_next: str  # "sh-1=<shape>"
-    shape_to_previous: str  # "sh+1=<shape>"
+    features: list[Feature]  # the token's own features, already conjoined with the mode
+    # The context features the word gives the tokens around it, built once (empty where it gives none).
+    to_next: Feature  # "w-1=<norm>"
+    to_after_next: Feature  # "w-2=<norm>"
+    to_previous: Feature  # "w+1=<norm>"
+    to_before_previous: Feature  # "w+2=<norm>"
+    shape_to_next: Feature  # "sh-1=<shape>"
+    shape_to_previous: Feature  # "sh+1=<shape>"
     # The norms of the words before and after it whose word pair with it the model knows (None: all).
     known_before: AbstractSet[str] | None = None
     known_after: AbstractSet[str] | None = None
@@ -569,22 +574,28 @@ def _context_word(
     known_before: AbstractSet[str] | None = None,
     known_after: AbstractSet[str] | None = None,
 ) -> _Word:
-    """A ``_Word`` with the context features it gives its neighbours, those in ``attributes`` only."""
+    """A ``_Word`` with the context features it gives its neighbours. Given the model's ``attributes`` (at
+    tagging time), only its features that are attributes, encoded."""
 
-    def given(feature: str) -> str:
-        return feature if attributes is None or feature in attributes else ""
+    def given(feature: str) -> Feature:
+        if attributes is None:
+            return feature
+        return feature.encode() if feature in attributes else b""
+
+    def encoded(feature: str) -> Feature:
+        return feature if attributes is None else feature.encode()
 
     return _Word(
         norm,
         shape,
         capital,
-        features,
+        list(features) if attributes is None else [f.encode() for f in features if f in attributes],
         given("w-1=" + norm) if norm else "",
         given("w-2=" + norm) if norm else "",
         given("w+1=" + norm) if norm else "",
         given("w+2=" + norm) if norm else "",
-        "sh-1=" + shape,
-        "sh+1=" + shape,
+        encoded("sh-1=" + shape),
+        encoded("sh+1=" + shape),
         known_before,
         known_after,
     )
@@ -608,11 +619,6 @@ def model_attributes(crf: Any) -> frozenset[str] | None:
     return attributes if len(attributes) == int(info.header["num_attrs"]) else None
 
 
-# What stands before a sentence's first token and after its last, as context.
-_BEFORE = _context_word("<s>", "<s>", False, [])
-_AFTER = _context_word("</s>", "</s>", False, [])
-
-
 class Featurizer:
     """Turns sentences into CRF feature lists. Per-word work is cached."""
 
@@ -630,7 +636,8 @@ class Featurizer:
         self.vocabulary = vocabulary
         # Tagging only: the model's attributes. crfsuite skips every feature that is none of them, so a word's
         # features that are none are left out once, when the word is cached, and a word pair's feature is
-        # built only if the model knows it: the tagger is given less and tags the same.
+        # built only if the model knows it: the tagger is given less and tags the same. The features a word
+        # gives are kept encoded (``Feature``).
         self.attributes = attributes
         self._known_before: dict[str, set[str]] = {}
         self._known_after: dict[str, set[str]] = {}
@@ -639,8 +646,17 @@ class Featurizer:
                 self._known_before.setdefault(word, set()).add(before)
             for word, after in _word_pairs(attributes, "w|w+1="):
                 self._known_after.setdefault(word, set()).add(after)
+        # What stands before a sentence's first token and after its last, as context.
+        self._before = _context_word("<s>", "<s>", False, [], attributes)
+        self._after = _context_word("</s>", "</s>", False, [], attributes)
         self._cache: dict[tuple[str, str], _Word] = {}
         self._cache_size = cache_size
+        # "sh3=<shape before>|<shape>|<shape after>": a few thousand, each built once
+        self._shape_trigram = functools.lru_cache(maxsize=16_384)(self._make_shape_trigram)
+
+    def _make_shape_trigram(self, before: str, shape: str, after: str) -> Feature:
+        trigram = f"sh3={before}|{shape}|{after}"
+        return trigram if self.attributes is None else trigram.encode()
 
     def _word(self, word: str, mode: str) -> _Word:
         key = (word, mode)
@@ -671,16 +687,15 @@ class Featurizer:
             f.append(f"h1={parts[-1]}")
         if n > 12:
             f.append("long")
-        attributes = self.attributes
-        if attributes is None:
+        if self.attributes is None:
             result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
         else:
             result = _context_word(
                 norm if known else "",
                 f"{m}{shape}",
                 capital,
-                [feature for feature in f if feature in attributes],
-                attributes,
+                f,
+                self.attributes,
                 self._known_before.get(norm, frozenset()),
                 self._known_after.get(norm, frozenset()),
             )
@@ -706,7 +721,7 @@ class Featurizer:
                 seen[low] = seen.get(low, 0) | (1 if c.isupper() else 2)
         return seen
 
-    def features(self, sentence: Sentence, doc_case: dict[str, int] | None = None) -> list[list[str]]:
+    def features(self, sentence: Sentence, doc_case: dict[str, int] | None = None) -> list[list[Feature]]:
         mode = sentence.mode
         words = [self._word(t.text, mode) for t in sentence.tokens]
         n = len(words)
@@ -717,16 +732,16 @@ class Featurizer:
         else:
             capital = [t.text[0].isalnum() for t in sentence.tokens]
         gaz = self.gazetteer.match(lowers, capital)
-        padded = [_BEFORE, _BEFORE, *words, _AFTER, _AFTER]
-        mode_feature = f"mode={mode}"
+        padded = [self._before, self._before, *words, self._after, self._after]
+        mode_feature: Feature = f"mode={mode}" if self.attributes is None else f"mode={mode}".encode()
         m = "" if mode == NORMAL else mode
         gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
-        out: list[list[str]] = []
+        out: list[list[Feature]] = []
         for i in range(n):
             w = words[i]
             j = i + 2
             before, after = padded[j - 1], padded[j + 1]
-            f = [*w.features, mode_feature]
+            f: list[Feature] = [*w.features, mode_feature]
             if before.to_next:
                 f.append(before.to_next)
             if after.to_previous:
@@ -742,7 +757,7 @@ class Featurizer:
                     f.append("w|w+1=" + w.norm + "|" + after.norm)
             f.append(before.shape_to_next)
             f.append(after.shape_to_previous)
-            f.append("sh3=" + before.shape + "|" + w.shape + "|" + after.shape)
+            f.append(self._shape_trigram(before.shape, w.shape, after.shape))
             first = i == 0 or (i == 1 and lowers[0] in ('"', "'", "("))
             if first:
                 f.append("first")
@@ -762,7 +777,7 @@ class Featurizer:
             out.append(f)
         return out
 
-    def document(self, sents: Sequence[Sentence]) -> list[list[list[str]]]:
+    def document(self, sents: Sequence[Sentence]) -> list[list[list[Feature]]]:
         doc_case = self.document_case(sents)
         return [self.features(s, doc_case) for s in sents]
 
@@ -923,7 +938,7 @@ class Tagger:
             extra = document_features(sents, first)
             for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
                 if again[index]:
-                    keep(index, tag([a + b if b else a for a, b in zip(f, more, strict=True)]))
+                    keep(index, tag([[*a, *b] if b else a for a, b in zip(f, more, strict=True)]))
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
         """Every entity span (start, end, type) with CoNLL types, MISC included."""

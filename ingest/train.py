@@ -42,6 +42,7 @@ from ingest.tagger import (
     NORMAL,
     TITLE,
     UPPER,
+    Feature,
     Featurizer,
     Gazetteer,
     Sentence,
@@ -373,7 +374,7 @@ def benchmark(model: Path, dev: Path) -> dict[str, float]:
 class Prepared:
     source: int  # the training document an example comes from (jackknife folds split by document)
     sents: list[Sentence]
-    features: list[list[list[str]]]
+    features: list[list[list[Feature]]]
     labels: list[list[str]]
 
 
@@ -463,7 +464,7 @@ def train(args: argparse.Namespace) -> int:
             for x, y, more in zip(item.features, item.labels, extra, strict=True):
                 trainer.append(x, y)
                 if args.folds > 1 and any(more):
-                    trainer.append([a + b if b else a for a, b in zip(x, more, strict=True)], y)
+                    trainer.append([[*a, *b] if b else a for a, b in zip(x, more, strict=True)], y)
                     stacked += 1
         del data, first
         print(f"{stacked} sentences repeated with document features", flush=True)
