@@ -184,6 +184,11 @@ class Token(NamedTuple):
     text: str
 
 
+# Token(start, end, text) straight from the tuple constructor, without NamedTuple's Python-level __new__:
+# most tokens of every text are made here.
+_token = functools.partial(tuple.__new__, Token)
+
+
 def _split_word(text: str, start: int, end: int, out: list[Token]) -> None:
     """Split clitics off a word token: ``Putin’s`` -> ``Putin`` ``’s``; ``don't`` -> ``do`` ``n't``."""
     word = text[start:end]
@@ -247,7 +252,7 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
             if "'" in token or "’" in token:
                 _split_word(text, s, e, out)
                 continue
-        out.append(Token(s, e, token))
+        out.append(_token((s, e, token)))
     return out
 
 
