@@ -624,6 +624,16 @@ def model_attributes(crf: Any) -> frozenset[str] | None:
     return attributes if len(attributes) == int(info.header["num_attrs"]) else None
 
 
+@functools.lru_cache(maxsize=65_536)  # read once per word, not once per occurrence
+def _written_case(word: str) -> tuple[str, int] | None:
+    """For ``document_case``: the word in lower case and how it is written (1: capitalised, 2: lower case);
+    None for a word that does not start with a letter."""
+    c = word[0]
+    if not c.isalpha():
+        return None
+    return word.lower(), 1 if c.isupper() else 2
+
+
 class Featurizer:
     """Turns sentences into CRF feature lists. Per-word work is cached."""
 
@@ -719,11 +729,11 @@ class Featurizer:
             if sentence.mode != NORMAL:
                 continue
             for previous, word in itertools.pairwise(token.text for token in sentence.tokens):
-                c = word[0]
-                if not c.isalpha() or previous in _STARTS_AFTER:
+                case = _written_case(word)
+                if case is None or previous in _STARTS_AFTER:
                     continue
-                low = word.lower()
-                seen[low] = seen.get(low, 0) | (1 if c.isupper() else 2)
+                low, bit = case
+                seen[low] = seen.get(low, 0) | bit
         return seen
 
     def features(self, sentence: Sentence, doc_case: dict[str, int] | None = None) -> list[list[Feature]]:
