@@ -937,9 +937,10 @@ class Tagger:
         return [span for sentence_spans in spans for span in sentence_spans]
 
     def _two_passes(self, sents: Sequence[Sentence], keep: Callable[[int, list[str]], None]) -> None:
-        """Tag each sentence, then tag again those where the first pass said something about the same words
-        elsewhere in the text (``document_features``); ``keep`` sees each sentence's last labelling only,
-        straight after it is made."""
+        """Tag each sentence, then tag again, with what the first pass made of the same words elsewhere in the
+        text (``document_features``), every sentence with a capitalised word that recurs capitalised (known
+        before tagging: ``retagged``); ``keep`` sees each sentence's last labelling only, straight after it
+        is made."""
         feats = self._featurizer.document(sents)
         again = retagged(sents)
         with self._lock:
