@@ -7,12 +7,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Executable, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from graph.search import snippet_of
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
+from models.articles import Article, ArticleStatus
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -319,6 +321,36 @@ async def test_search_follows_updates(engine: AsyncEngine, client: httpx.AsyncCl
     await store_article(engine, changed)
     assert await _slugs(client, "tankers") == []
     assert await _slugs(client, "insurers") == ["sanctions"]
+
+
+@pytest.mark.usefixtures("archive")
+async def test_search_follows_status_section_and_time(engine: AsyncEngine, client: httpx.AsyncClient) -> None:
+    """Whatever writes the articles, one row or many in a statement, the index follows: unpublished
+    articles leave it, and a move to another section or time is what the filters see."""
+
+    async def run(sql: str | Executable) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text(sql) if isinstance(sql, str) else sql)
+
+    everything = sorted(await _slugs(client, "ceasefire"))
+    await run("UPDATE article SET status = 'draft' WHERE slug = 'world-cup'")
+    assert "world-cup" not in await _slugs(client, "ceasefire")
+    business = select(Article.section_id).where(col(Article.slug) == "sanctioned").scalar_subquery()
+    await run(update(Article).where(col(Article.slug) == "world-cup").values(status=ArticleStatus.PUBLISHED))
+    assert sorted(await _slugs(client, "ceasefire")) == everything
+    await run(
+        update(Article)
+        .where(col(Article.slug) == "world-cup")
+        .values(section_id=business, published_at=START + timedelta(days=30))
+    )
+    moved = await _slugs(client, "ceasefire", section="business", since="2026-05-20T00:00:00Z")
+    assert moved == ["world-cup"]
+    assert sorted(await _slugs(client, "ceasefire", section="sport")) == ["ceasefire-football"]
+    await run("UPDATE article SET word_count = word_count + 1")  # nothing the index holds
+    await run("UPDATE article SET status = 'draft'")
+    assert await _slugs(client, "ceasefire") == []
+    await run("UPDATE article SET status = 'published'")
+    assert sorted(await _slugs(client, "ceasefire")) == everything
 
 
 @pytest.mark.parametrize(
