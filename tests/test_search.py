@@ -335,7 +335,7 @@ async def test_search_follows_status_section_and_time(engine: AsyncEngine, clien
     everything = sorted(await _slugs(client, "ceasefire"))
     await run("UPDATE article SET status = 'draft' WHERE slug = 'world-cup'")
     assert "world-cup" not in await _slugs(client, "ceasefire")
-    business = select(Article.section_id).where(col(Article.slug) == "sanctioned").scalar_subquery()
+    business = select(col(Article.section_id)).where(col(Article.slug) == "sanctioned").scalar_subquery()
     await run(update(Article).where(col(Article.slug) == "world-cup").values(status=ArticleStatus.PUBLISHED))
     assert sorted(await _slugs(client, "ceasefire")) == everything
     await run(
