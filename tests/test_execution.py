@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pytest
 import strawberry
 from graphql import GraphQLObjectType
+from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.execution import PURE, FastExecutionContext
@@ -231,6 +232,57 @@ def test_same_answer_with_variables_in_pure_arguments() -> None:
     for variables in ({"n": 1, "mood": None}, {"n": 2, "mood": "TENSE"}, {"n": 0, "mood": None}):
         stock, fast = answers(document, variables)
         assert fast == stock
+
+
+class CompileCounting(FastExecutionContext):
+    """Counts the selections compiled, to show later operations reuse what earlier ones compiled."""
+
+    compiled: ClassVar[int] = 0
+
+    def _compile(self, return_type: Any, field_details_list: Any) -> Any:
+        CompileCounting.compiled += 1
+        return super()._compile(return_type, field_details_list)
+
+
+def test_later_operations_reuse_compilations_where_their_variables_agree() -> None:
+    """With a parser cache every request runs the same parsed document. Each answer is still the stock
+    one whatever the variables inside a selection (directives, pure arguments, in fragments too), and a
+    variable used only above a selection (``top(first:)``) does not make it compile again."""
+    document = """query ($first: Int!, $n: Int!, $show: Boolean!, $mood: Mood) {
+        top(first: $first) { role count @include(if: $show) person { name } others(first: $n) { name } }
+        mentions { ...M impure few: others(first: $n) { name } } }
+    fragment M on Mention { others(first: 5, mood: $mood) { name mood } person { name @skip(if: $show) } }"""
+    schemas = [
+        strawberry.Schema(
+            query=Query,
+            types=[Text, Advert],
+            extensions=[lambda: ParserCache(maxsize=8)],
+            execution_context_class=context_class,
+        )
+        for context_class in (StrawberryGraphQLCoreExecutionContext, CompileCounting)
+    ]
+    runs: list[dict[str, Any]] = [
+        {"first": 1, "n": 1, "show": True, "mood": None},
+        {"first": 2, "n": 1, "show": True, "mood": None},  # only the variable above the selection changes
+        {"first": 2, "n": 2, "show": True, "mood": None},
+        {"first": 2, "n": 2, "show": False, "mood": "CALM"},
+        {"first": 2, "n": 2, "show": True},  # $mood left out, not null
+        {"first": 1, "n": 1, "show": True, "mood": None},
+    ]
+    compiled = []
+    for variables in runs:
+        before = CompileCounting.compiled
+        stock, fast = (
+            json.dumps(
+                asyncio.run(schema.execute(document, variable_values=variables, root_value=Query())).data
+            )
+            for schema in schemas
+        )
+        assert fast == stock, variables
+        compiled.append(CompileCounting.compiled - before)
+    assert compiled[0] > 0
+    assert compiled[1] == 0 and compiled[-1] == 0
+    assert compiled[2] > 0 and compiled[3] > 0
 
 
 def test_errors_are_reported_not_hidden() -> None:
