@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Entity, EntityAlias, Mention
+from models.db import insert_rows
 
 _entity = Entity.__table__  # type: ignore[attr-defined]
 _alias = EntityAlias.__table__  # type: ignore[attr-defined]
@@ -254,8 +255,8 @@ async def insert_entities(connection: AsyncConnection, rows: Sequence[tuple[str,
 
 async def insert_aliases(connection: AsyncConnection, rows: Sequence[tuple[int, str, str]]) -> None:
     """Insert (entity id, alias, normalized) rows in one statement."""
-    if rows:
-        await connection.execute(
-            insert(_alias),
-            [{"entity_id": entity_id, "alias": alias, "normalized": key} for entity_id, alias, key in rows],
-        )
+    await insert_rows(
+        connection,
+        _alias,
+        [{"entity_id": entity_id, "alias": alias, "normalized": key} for entity_id, alias, key in rows],
+    )

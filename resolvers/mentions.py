@@ -14,7 +14,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     literal,
     literal_column,
     null,
@@ -27,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
+from models.db import insert_rows
 from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 
@@ -220,11 +220,8 @@ async def replace_mentions(
     """Make the article's mentions exactly ``rows`` (Mention column mappings without article_id and
     published_at, which come from the article)."""
     await connection.execute(delete(_mention).where(_mention.c.article_id == article_id))
-    if rows:
-        await connection.execute(
-            insert(_mention),
-            [{**row, "article_id": article_id, "published_at": published_at} for row in rows],
-        )
+    article = {"article_id": article_id, "published_at": published_at}
+    await insert_rows(connection, _mention, [{**row, **article} for row in rows])
 
 
 async def replace_mentions_of(
@@ -233,8 +230,7 @@ async def replace_mentions_of(
     """Make these articles' mentions exactly ``rows`` (full Mention column mappings), in two statements."""
     if article_ids:
         await connection.execute(delete(_mention).where(_mention.c.article_id.in_(article_ids)))
-    if rows:
-        await connection.execute(insert(_mention), rows)
+    await insert_rows(connection, _mention, rows)
 
 
 async def move_mentions(connection: AsyncConnection, moves: Sequence[tuple[int, datetime]]) -> None:
