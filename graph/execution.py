@@ -37,7 +37,7 @@ import operator
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from graphql import (
     FragmentDefinitionNode,
@@ -67,6 +67,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCor
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
+T = TypeVar("T")
 Completer = Callable[[Any], Any]
 Reader = Callable[[Any], Any]
 _TYPENAME = "__typename"
@@ -162,17 +163,17 @@ class _SharedCompilations:
         self._entries: OrderedDict[Hashable, tuple[Any, Any]] = OrderedDict()
         self._variables: dict[tuple[bool, tuple[int, ...]], tuple[Any, frozenset[str]]] = {}
 
-    def get(self, key: Hashable) -> Any:
-        found = self._entries.get(key)
-        if found is None:
-            return None
-        self._entries.move_to_end(key)
-        return found[1]
-
-    def put(self, key: Hashable, keep: Any, value: Any) -> None:
-        self._entries[key] = (keep, value)
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+    def compiled(self, key: Hashable, keep: Any, compile_: Callable[[], T]) -> T:
+        """What is kept under ``key``, compiled and kept (with ``keep``) first if missing (None too)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = (keep, compile_())
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(key)
+        value: T = entry[1]
+        return value
 
     def variables(
         self, nodes: tuple[Node, ...], fragments: dict[str, FragmentDefinitionNode], *, inside_only: bool
@@ -271,30 +272,49 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return merged()
 
     def _split(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Split:
-        shared = self._shared_key("split", parent_type, grouped_field_set.items(), inside_only=False)
-        found = None if shared is None else self._shared.get(shared[0])
-        if found is None:
-            plain: list[tuple[str, Reader, Completer]] = []
-            other_names: list[str] = []
-            for response_name, field_details_list in grouped_field_set.items():
-                field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-                read = None if field_def is None else self._reader(field_def, field_details_list)
-                complete = None
-                if read is not None:
-                    assert field_def is not None
-                    complete = self._completer(field_def.type, field_details_list)
-                if read is None or complete is None:
-                    other_names.append(response_name)
-                else:
-                    plain.append((response_name, read, complete))
-            found = (plain, other_names)
-            if shared is not None:
-                self._shared.put(shared[0], shared[1], found)
-        plain, other_names = found
+        plain, other_names = self._reused(
+            "split",
+            parent_type,
+            grouped_field_set.items(),
+            lambda: self._split_fields(parent_type, grouped_field_set),
+            inside_only=False,
+        )
         others = {response_name: grouped_field_set[response_name] for response_name in other_names}
         split = _Split(grouped_field_set, plain, others)
         self._splits[id(grouped_field_set)] = split
         return split
+
+    def _split_fields(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+    ) -> tuple[list[tuple[str, Reader, Completer]], list[str]]:
+        """The plain fields (name, reader, completer), and the names of the others."""
+        plain: list[tuple[str, Reader, Completer]] = []
+        other_names: list[str] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+            read = None if field_def is None else self._reader(field_def, field_details_list)
+            complete = None
+            if read is not None:
+                assert field_def is not None
+                complete = self._completer(field_def.type, field_details_list)
+            if read is None or complete is None:
+                other_names.append(response_name)
+            else:
+                plain.append((response_name, read, complete))
+        return plain, other_names
+
+    def _reused(
+        self,
+        kind: str,
+        graphql_type: Any,
+        groups: Iterable[tuple[str, FieldDetailsList]],
+        compile_: Callable[[], T],
+        *,
+        inside_only: bool,
+    ) -> T:
+        """What an earlier operation compiled for this selection, else compiled (and kept where it can be)."""
+        shared = self._shared_key(kind, graphql_type, groups, inside_only=inside_only)
+        return compile_() if shared is None else self._shared.compiled(*shared, compile_)
 
     def _shared_key(
         self,
@@ -391,22 +411,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (id(return_type), id(field_details_list))
         found = self._completers.get(key)
         if found is None:
-            found = (return_type, field_details_list, self._shared_compile(return_type, field_details_list))
+            compiled = self._reused(
+                "complete",
+                return_type,
+                [("", field_details_list)],
+                lambda: self._compile(return_type, field_details_list),
+                inside_only=True,
+            )
+            found = (return_type, field_details_list, compiled)
             self._completers[key] = found
         return found[2]
-
-    def _shared_compile(
-        self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
-    ) -> Completer | None:
-        shared = self._shared_key("complete", return_type, [("", field_details_list)], inside_only=True)
-        if shared is None:
-            return self._compile(return_type, field_details_list)
-        found = self._shared.get(shared[0])
-        if found is None:
-            found = (self._compile(return_type, field_details_list),)  # None (not plain) is kept too
-            self._shared.put(shared[0], shared[1], found)
-        completer: Completer | None = found[0]
-        return completer
 
     def _compile(
         self, return_type: GraphQLOutputType, field_details_list: FieldDetailsList
