@@ -28,11 +28,13 @@ import itertools
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
+
+if TYPE_CHECKING:
+    from ingest.crf import CRFModel
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL_PATH = PACKAGE_DIR / "models" / "ner.crfsuite"
@@ -548,8 +550,8 @@ def word_shape(word: str) -> str:
     return "".join(out)
 
 
-# A CRF feature: its text, or at tagging time the same text in UTF-8. pycrfsuite encodes every str it is
-# given, at every call; bytes it hands to crfsuite as they are, so a word's cached features are kept encoded.
+# A CRF feature: its text for training; at tagging time the record crfsuite reads (``CRFModel.records``),
+# or b"" for a feature the model has no weight for, which adds nothing to a token's records.
 Feature = str | bytes
 
 
@@ -565,9 +567,10 @@ class _Word(NamedTuple):
     to_before_previous: Feature  # "w+2=<norm>"
     shape_to_next: Feature  # "sh-1=<shape>"
     shape_to_previous: Feature  # "sh+1=<shape>"
-    # The norms of the words before and after it whose word pair with it the model knows (None: all).
-    known_before: AbstractSet[str] | None = None
-    known_after: AbstractSet[str] | None = None
+    # The norms of the words before and after it whose word pair with it the model knows, with the pair's
+    # feature (None, in training: every pair).
+    known_before: Mapping[str, bytes] | None = None
+    known_after: Mapping[str, bytes] | None = None
 
 
 def _context_word(
@@ -575,53 +578,41 @@ def _context_word(
     shape: str,
     capital: bool,
     features: list[str],
-    attributes: AbstractSet[str] | None = None,
-    known_before: AbstractSet[str] | None = None,
-    known_after: AbstractSet[str] | None = None,
+    records: Mapping[str, bytes] | None = None,
+    known_before: Mapping[str, bytes] | None = None,
+    known_after: Mapping[str, bytes] | None = None,
 ) -> _Word:
-    """A ``_Word`` with the context features it gives its neighbours. Given the model's ``attributes`` (at
-    tagging time), only its features that are attributes, encoded."""
+    """A ``_Word`` with the context features it gives its neighbours. Given the model's ``records`` (at
+    tagging time), only the features the model knows, as records."""
 
     def given(feature: str) -> Feature:
-        if attributes is None:
-            return feature
-        return feature.encode() if feature in attributes else b""
-
-    def encoded(feature: str) -> Feature:
-        return feature if attributes is None else feature.encode()
+        return feature if records is None else records.get(feature, b"")
 
     return _Word(
         norm,
         shape,
         capital,
-        list(features) if attributes is None else [f.encode() for f in features if f in attributes],
+        list(features) if records is None else [records[f] for f in features if f in records],
         given("w-1=" + norm) if norm else "",
         given("w-2=" + norm) if norm else "",
         given("w+1=" + norm) if norm else "",
         given("w+2=" + norm) if norm else "",
-        encoded("sh-1=" + shape),
-        encoded("sh+1=" + shape),
+        given("sh-1=" + shape),
+        given("sh+1=" + shape),
         known_before,
         known_after,
     )
 
 
-def _word_pairs(attributes: Iterable[str], prefix: str) -> Iterator[tuple[str, str]]:
-    """(a, b) for each ``prefix + a + "|" + b`` attribute, split at every "|" (a word may hold one)."""
-    for attribute in attributes:
-        if attribute.startswith(prefix):
-            pair = attribute[len(prefix) :]
+def _word_pairs(records: Mapping[str, bytes], prefix: str) -> Iterator[tuple[str, str, bytes]]:
+    """(a, b, record) for each ``prefix + a + "|" + b`` feature, split at every "|" (a word may hold one)."""
+    for feature, record in records.items():
+        if feature.startswith(prefix):
+            pair = feature[len(prefix) :]
             cut = pair.find("|")
             while cut >= 0:
-                yield pair[:cut], pair[cut + 1 :]
+                yield pair[:cut], pair[cut + 1 :], record
                 cut = pair.find("|", cut + 1)
-
-
-def model_attributes(crf: Any) -> frozenset[str] | None:
-    """The attributes in a crfsuite model's dictionary (None if its dump cannot be read in full)."""
-    info = crf.info()
-    attributes = frozenset(info.attributes)
-    return attributes if len(attributes) == int(info.header["num_attrs"]) else None
 
 
 @functools.lru_cache(maxsize=65_536)  # read once per word, not once per occurrence
@@ -642,28 +633,27 @@ class Featurizer:
         gazetteer: Gazetteer | None = None,
         cache_size: int = 30_000,
         vocabulary: frozenset[str] | None = None,
-        attributes: frozenset[str] | None = None,
+        records: Mapping[str, bytes] | None = None,
     ) -> None:
         self.gazetteer = gazetteer if gazetteer is not None else Gazetteer()
         # Training only: words outside ``vocabulary`` (seen once) get no word-identity features, so the
         # model learns what to do with a word it has never seen from the words it has seen once. At
         # tagging time every word gets them; the model simply has no weight for unseen ones.
         self.vocabulary = vocabulary
-        # Tagging only: the model's attributes. crfsuite skips every feature that is none of them, so a word's
-        # features that are none are left out once, when the word is cached, and a word pair's feature is
-        # built only if the model knows it: the tagger is given less and tags the same. The features a word
-        # gives are kept encoded (``Feature``).
-        self.attributes = attributes
-        self._known_before: dict[str, set[str]] = {}
-        self._known_after: dict[str, set[str]] = {}
-        if attributes is not None:
-            for before, word in _word_pairs(attributes, "w-1|w="):
-                self._known_before.setdefault(word, set()).add(before)
-            for word, after in _word_pairs(attributes, "w|w+1="):
-                self._known_after.setdefault(word, set()).add(after)
+        # Tagging only: the model's features, each with the record crfsuite reads (``CRFModel.records``).
+        # crfsuite skips every other feature, so those are left out once, when a word is cached, and a word
+        # pair's feature is looked up only if the model knows it: the tagger is given less and tags the same.
+        self.records = records
+        self._known_before: dict[str, dict[str, bytes]] = {}
+        self._known_after: dict[str, dict[str, bytes]] = {}
+        if records is not None:
+            for before, word, record in _word_pairs(records, "w-1|w="):
+                self._known_before.setdefault(word, {})[before] = record
+            for word, after, record in _word_pairs(records, "w|w+1="):
+                self._known_after.setdefault(word, {})[after] = record
         # What stands before a sentence's first token and after its last, as context.
-        self._before = _context_word("<s>", "<s>", False, [], attributes)
-        self._after = _context_word("</s>", "</s>", False, [], attributes)
+        self._before = _context_word("<s>", "<s>", False, [], records)
+        self._after = _context_word("</s>", "</s>", False, [], records)
         self._cache: dict[tuple[str, str], _Word] = {}
         self._cache_size = cache_size
         # "sh3=<shape before>|<shape>|<shape after>": a few thousand, each built once
@@ -671,7 +661,11 @@ class Featurizer:
 
     def _make_shape_trigram(self, before: str, shape: str, after: str) -> Feature:
         trigram = f"sh3={before}|{shape}|{after}"
-        return trigram if self.attributes is None else trigram.encode()
+        return self.feature(trigram)
+
+    def feature(self, text: str) -> Feature:
+        """A feature as the featurizer gives it: its text in training, else its record (b"" if none)."""
+        return text if self.records is None else self.records.get(text, b"")
 
     def _word(self, word: str, mode: str) -> _Word:
         key = (word, mode)
@@ -702,7 +696,7 @@ class Featurizer:
             f.append(f"h1={parts[-1]}")
         if n > 12:
             f.append("long")
-        if self.attributes is None:
+        if self.records is None:
             result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
         else:
             result = _context_word(
@@ -710,9 +704,9 @@ class Featurizer:
                 f"{m}{shape}",
                 capital,
                 f,
-                self.attributes,
-                self._known_before.get(norm, frozenset()),
-                self._known_after.get(norm, frozenset()),
+                self.records,
+                self._known_before.get(norm, {}),
+                self._known_after.get(norm, {}),
             )
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
@@ -748,7 +742,8 @@ class Featurizer:
             capital = [t.text[0].isalnum() for t in sentence.tokens]
         gaz = self.gazetteer.match(lowers, capital)
         padded = [self._before, self._before, *words, self._after, self._after]
-        mode_feature: Feature = f"mode={mode}" if self.attributes is None else f"mode={mode}".encode()
+        feature = self.feature
+        mode_feature = feature(f"mode={mode}")
         m = "" if mode == NORMAL else mode
         gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
         out: list[list[Feature]] = []
@@ -766,29 +761,35 @@ class Featurizer:
             if padded[j + 2].to_before_previous:
                 f.append(padded[j + 2].to_before_previous)
             if w.norm:
-                if before.norm and (w.known_before is None or before.norm in w.known_before):
-                    f.append("w-1|w=" + before.norm + "|" + w.norm)
-                if after.norm and (w.known_after is None or after.norm in w.known_after):
-                    f.append("w|w+1=" + w.norm + "|" + after.norm)
+                if before.norm:
+                    if w.known_before is None:
+                        f.append("w-1|w=" + before.norm + "|" + w.norm)
+                    elif before.norm in w.known_before:
+                        f.append(w.known_before[before.norm])
+                if after.norm:
+                    if w.known_after is None:
+                        f.append("w|w+1=" + w.norm + "|" + after.norm)
+                    elif after.norm in w.known_after:
+                        f.append(w.known_after[after.norm])
             f.append(before.shape_to_next)
             f.append(after.shape_to_previous)
             f.append(self._shape_trigram(before.shape, w.shape, after.shape))
             first = i == 0 or (i == 1 and lowers[0] in ('"', "'", "("))
             if first:
-                f.append("first")
-                f.append("first|" + w.shape)
+                f.append(feature("first"))
+                f.append(feature("first|" + w.shape))
             for g in gaz[i]:
-                f.append(gaz0 + g)
+                f.append(feature(gaz0 + g))
             if i > 0:
                 for g in gaz[i - 1]:
-                    f.append(gaz_prev + g)
+                    f.append(feature(gaz_prev + g))
             if i + 1 < n:
                 for g in gaz[i + 1]:
-                    f.append(gaz_next + g)
+                    f.append(feature(gaz_next + g))
             if doc_case is not None and w.capital and (mode != NORMAL or first):
                 seen = doc_case.get(sentence.tokens[i].text.lower())
                 if seen is not None:
-                    f.append("dc=" + ("C", "L", "B")[seen - 1])
+                    f.append(feature("dc=" + ("C", "L", "B")[seen - 1]))
             out.append(f)
         return out
 
@@ -890,7 +891,7 @@ def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, in
 class Tagger:
     """Finds people, organisations and places in plain text."""
 
-    def __init__(self, crf: Any, featurizer: Featurizer, path: Path) -> None:
+    def __init__(self, crf: CRFModel, featurizer: Featurizer, path: Path) -> None:
         self._crf = crf
         self._featurizer = featurizer
         self._lock = threading.Lock()  # a crfsuite tagger is not safe to share between threads
@@ -899,15 +900,13 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path | None = None, gazetteer_dir: Path | None = None) -> Tagger:
         """Open a trained model (by default the committed ``ingest/models/ner.crfsuite``)."""
-        import pycrfsuite
+        from ingest.crf import CRFModel
 
         model = Path(path) if path is not None else DEFAULT_MODEL_PATH
         if not model.is_file():
             raise FileNotFoundError(f"no NER model at {model}: train one with `python -m ingest.train`")
-        crf = pycrfsuite.Tagger()
-        crf.open(str(model))
-        featurizer = Featurizer(Gazetteer.load(gazetteer_dir), attributes=model_attributes(crf))
-        return cls(crf, featurizer, model)
+        crf = CRFModel(model)
+        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir), records=crf.records), model)
 
     def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
         """BIO labels (PER, ORG, LOC, MISC) for each sentence."""
@@ -941,7 +940,8 @@ class Tagger:
         text (``document_features``), every sentence with a capitalised word that recurs capitalised (known
         before tagging: ``retagged``); ``keep`` sees each sentence's last labelling only, straight after it
         is made."""
-        feats = self._featurizer.document(sents)
+        # A featurizer given the model's records gives records (bytes) only.
+        feats = cast(list[list[list[bytes]]], self._featurizer.document(sents))
         again = retagged(sents)
         with self._lock:
             tag = self._crf.tag
@@ -952,9 +952,11 @@ class Tagger:
                 if not again[index]:
                     keep(index, labels)
             extra = document_features(sents, first)
+            records = cast(Mapping[str, bytes], self._featurizer.records)
             for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
                 if again[index]:
-                    keep(index, tag([[*a, *b] if b else a for a, b in zip(f, more, strict=True)]))
+                    both = [[*a, *(records.get(d, b"") for d in b)] for a, b in zip(f, more, strict=True)]
+                    keep(index, tag(both))
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
         """Every entity span (start, end, type) with CoNLL types, MISC included."""

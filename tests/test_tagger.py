@@ -213,3 +213,34 @@ def test_model_matches_its_gazetteer() -> None:
     for path in sorted(GAZETTEER_DIR.glob(f"{GAZETTEER_PREFIX}*.txt")):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert f"`{path.name}` sha256 `{digest}`" in text, f"{path.name} changed since training: retrain"
+
+
+def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
+    """The tagger goes to crfsuite's C interface with feature records (``ingest/crf.py``); python-crfsuite,
+    given the same features as text, must find the same labels with the same probabilities, to the bit."""
+    import pycrfsuite
+
+    from ingest.tagger import Featurizer, Gazetteer
+
+    reference = pycrfsuite.Tagger()
+    reference.open(str(DEFAULT_MODEL_PATH))
+    as_text = Featurizer(Gazetteer.load())
+    crf, as_records = tagger._crf, tagger._featurizer
+    text = TRICKY + (
+        "Deputy Defence Minister Alexander Fomin met NATO officials in Brussels on Monday.\n"
+        "FOMIN WARNS NATO\nThe European Union and the U.N. Security Council said Fomin would return.\n"
+    )
+    sents = sentences(text)
+    tagged = 0
+    pairs = zip(as_text.document(sents), as_records.document(sents), strict=True)
+    for text_features, record_features in pairs:
+        if not text_features:
+            continue
+        expected = reference.tag(text_features)
+        assert crf.tag(record_features) == expected  # type: ignore[arg-type]
+        for position in range(len(expected)):
+            for label in crf.labels:
+                assert crf.marginal(label, position) == reference.marginal(label, position)
+        tagged += 1
+    assert tagged >= 8
+    assert sorted(crf.labels) == sorted(reference.labels())
