@@ -153,13 +153,12 @@ class CRFModel:
         self._instance_pointer = ctypes.byref(self._instance)
         self._label_ids = {label: index for index, label in enumerate(self.labels)}
 
-    def tag(self, items: Sequence[Sequence[bytes]]) -> list[str]:
-        """The most likely labels of a sentence given as each token's feature records (``records``); the
-        sentence stays set for ``marginal``."""
-        count = len(items)
+    def tag(self, tokens: Sequence[bytes]) -> list[str]:
+        """The most likely labels of a sentence given as each token's feature records (``records``), joined;
+        the sentence stays set for ``marginal``."""
+        count = len(tokens)
         if count == 0:
             return []
-        tokens = [b"".join(item) for item in items]
         contents = b"".join(tokens)
         address = self._reserve(len(contents), count)
         ctypes.memmove(address, contents, len(contents))

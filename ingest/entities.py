@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
 from operator import attrgetter
+from typing import NamedTuple
 
 from ingest.document import ArticleDraft, BlockKind, EntityKind, Location, MentionDraft, Span, TextField
 
@@ -102,8 +103,7 @@ _SENTENCE_END = frozenset(".!?…")
 _OPENERS = frozenset("\"'“‘([«•*")  # may stand before the first word of a sentence
 
 
-@dataclass(slots=True)
-class _Token:
+class _Token(NamedTuple):
     start: int
     end: int  # without a possessive ’s
     text: str  # without a possessive ’s
@@ -112,6 +112,10 @@ class _Token:
     cap: bool  # starts with a capital
     upper: bool  # all capitals, two letters or more
     possessive: bool
+
+
+# _Token from a tuple, without NamedTuple's Python-level __new__: every word of every text is made here.
+_token = functools.partial(tuple.__new__, _Token)
 
 
 # What a word as matched makes of a token: text, key, word, cap, upper, possessive. Words recur, in an
@@ -145,7 +149,7 @@ def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
         word = match.group()
         parts = known(word) or _parts(word)
         first, last = match.span()
-        tokens.append(_Token(first, last - 2 * parts[5], *parts))  # parts[5]: possessive, ’s left out
+        tokens.append(_token((first, last - 2 * parts[5], *parts)))  # parts[5]: possessive, ’s left out
     return tokens
 
 

@@ -559,7 +559,8 @@ class _Word(NamedTuple):
     norm: str
     shape: str
     capital: bool  # starts with a capital letter
-    features: list[Feature]  # the token's own features, already conjoined with the mode
+    # The token's own features, already conjoined with the mode; at tagging time one bytes, their records.
+    features: list[Feature]
     # The context features the word gives the tokens around it, built once (empty where it gives none).
     to_next: Feature  # "w-1=<norm>"
     to_after_next: Feature  # "w-2=<norm>"
@@ -592,7 +593,7 @@ def _context_word(
         norm,
         shape,
         capital,
-        list(features) if records is None else [records[f] for f in features if f in records],
+        list(features) if records is None else [b"".join(records[f] for f in features if f in records)],
         given("w-1=" + norm) if norm else "",
         given("w-2=" + norm) if norm else "",
         given("w+1=" + norm) if norm else "",
@@ -643,7 +644,7 @@ class Featurizer:
         # Tagging only: the model's features, each with the record crfsuite reads (``CRFModel.records``).
         # crfsuite skips every other feature, so those are left out once, when a word is cached, and a word
         # pair's feature is looked up only if the model knows it: the tagger is given less and tags the same.
-        self.records = records
+        self.records_by_feature = records
         self._known_before: dict[str, dict[str, bytes]] = {}
         self._known_after: dict[str, dict[str, bytes]] = {}
         if records is not None:
@@ -665,7 +666,7 @@ class Featurizer:
 
     def feature(self, text: str) -> Feature:
         """A feature as the featurizer gives it: its text in training, else its record (b"" if none)."""
-        return text if self.records is None else self.records.get(text, b"")
+        return text if self.records_by_feature is None else self.records_by_feature.get(text, b"")
 
     def _word(self, word: str, mode: str) -> _Word:
         key = (word, mode)
@@ -696,7 +697,7 @@ class Featurizer:
             f.append(f"h1={parts[-1]}")
         if n > 12:
             f.append("long")
-        if self.records is None:
+        if self.records_by_feature is None:
             result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
         else:
             result = _context_word(
@@ -704,7 +705,7 @@ class Featurizer:
                 f"{m}{shape}",
                 capital,
                 f,
-                self.records,
+                self.records_by_feature,
                 self._known_before.get(norm, {}),
                 self._known_after.get(norm, {}),
             )
@@ -796,6 +797,59 @@ class Featurizer:
     def document(self, sents: Sequence[Sentence]) -> list[list[list[Feature]]]:
         doc_case = self.document_case(sents)
         return [self.features(s, doc_case) for s in sents]
+
+    def records(self, sentence: Sentence, doc_case: dict[str, int] | None = None) -> list[bytes]:
+        """At tagging time, ``features`` as crfsuite reads them: each token's records joined, the same bytes
+        in the same order (so crfsuite adds the same weights in the same order), made without a list per
+        token. Kept in step with ``features`` by ``tests/test_tagger.py``."""
+        records = self.records_by_feature
+        if records is None:
+            raise ValueError("records are for tagging: this featurizer was made without the model's records")
+        mode = sentence.mode
+        tokens = sentence.tokens
+        words = [self._word(t.text, mode) for t in tokens]
+        n = len(words)
+        norms = [w.norm for w in words]
+        capital = [w.capital for w in words] if mode == NORMAL else [t.text[0].isalnum() for t in tokens]
+        gaz = self.gazetteer.match(norms, capital)
+        padded = [self._before, self._before, *words, self._after, self._after]
+        record = records.get
+        mode_record = record(f"mode={mode}", b"")
+        m = "" if mode == NORMAL else mode
+        gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
+        join = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
+        no_pairs: Mapping[str, bytes] = {}
+        out: list[bytes] = []
+        for i in range(n):
+            w = words[i]
+            before, after = padded[i + 1], padded[i + 3]
+            token = join((
+                w.features[0], mode_record, before.to_next, after.to_previous,
+                padded[i].to_after_next, padded[i + 4].to_before_previous,
+                (w.known_before or no_pairs).get(before.norm, b"") if w.norm and before.norm else b"",
+                (w.known_after or no_pairs).get(after.norm, b"") if w.norm and after.norm else b"",
+                before.shape_to_next, after.shape_to_previous,
+                self._shape_trigram(before.shape, w.shape, after.shape),
+            ))  # fmt: skip
+            first = i == 0 or (i == 1 and norms[0] in ('"', "'", "("))
+            if first:
+                token += record("first", b"") + record("first|" + w.shape, b"")
+            if gaz[i] or (i > 0 and gaz[i - 1]) or (i + 1 < n and gaz[i + 1]):
+                token += b"".join(record(gaz0 + g, b"") for g in gaz[i])
+                if i > 0:
+                    token += b"".join(record(gaz_prev + g, b"") for g in gaz[i - 1])
+                if i + 1 < n:
+                    token += b"".join(record(gaz_next + g, b"") for g in gaz[i + 1])
+            if doc_case is not None and w.capital and (mode != NORMAL or first):
+                seen = doc_case.get(tokens[i].text.lower())
+                if seen is not None:
+                    token += record("dc=" + ("C", "L", "B")[seen - 1], b"")
+            out.append(token)
+        return out
+
+    def document_records(self, sents: Sequence[Sentence]) -> list[list[bytes]]:
+        doc_case = self.document_case(sents)
+        return [self.records(s, doc_case) for s in sents]
 
 
 _TYPES = ("PER", "ORG", "LOC", "MISC", "O")
@@ -940,8 +994,7 @@ class Tagger:
         text (``document_features``), every sentence with a capitalised word that recurs capitalised (known
         before tagging: ``retagged``); ``keep`` sees each sentence's last labelling only, straight after it
         is made."""
-        # A featurizer given the model's records gives records (bytes) only.
-        feats = cast(list[list[list[bytes]]], self._featurizer.document(sents))
+        feats = self._featurizer.document_records(sents)
         again = retagged(sents)
         with self._lock:
             tag = self._crf.tag
@@ -952,11 +1005,11 @@ class Tagger:
                 if not again[index]:
                     keep(index, labels)
             extra = document_features(sents, first)
-            records = cast(Mapping[str, bytes], self._featurizer.records)
+            records = self._featurizer.records_by_feature or {}
             for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
                 if again[index]:
-                    both = [[*a, *(records.get(d, b"") for d in b)] for a, b in zip(f, more, strict=True)]
-                    keep(index, tag(both))
+                    pairs = zip(f, more, strict=True)
+                    keep(index, tag([a + b"".join(records.get(d, b"") for d in b) for a, b in pairs]))
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
         """Every entity span (start, end, type) with CoNLL types, MISC included."""

@@ -216,8 +216,9 @@ def test_model_matches_its_gazetteer() -> None:
 
 
 def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
-    """The tagger goes to crfsuite's C interface with feature records (``ingest/crf.py``); python-crfsuite,
-    given the same features as text, must find the same labels with the same probabilities, to the bit."""
+    """The tagger goes to crfsuite's C interface with feature records (``ingest/crf.py``), made by
+    ``Featurizer.records``; python-crfsuite, given the same features as text by ``Featurizer.features``,
+    must find the same labels with the same probabilities, to the bit."""
     import pycrfsuite
 
     from ingest.tagger import Featurizer, Gazetteer
@@ -229,18 +230,19 @@ def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
     text = TRICKY + (
         "Deputy Defence Minister Alexander Fomin met NATO officials in Brussels on Monday.\n"
         "FOMIN WARNS NATO\nThe European Union and the U.N. Security Council said Fomin would return.\n"
+        "“Paris,” said Mr. Macron of France. New York and Los Angeles Times reporters met Ms. Li.\n"
     )
     sents = sentences(text)
     tagged = 0
-    pairs = zip(as_text.document(sents), as_records.document(sents), strict=True)
-    for text_features, record_features in pairs:
+    pairs = zip(as_text.document(sents), as_records.document_records(sents), strict=True)
+    for text_features, records in pairs:
         if not text_features:
             continue
         expected = reference.tag(text_features)
-        assert crf.tag(record_features) == expected  # type: ignore[arg-type]
+        assert crf.tag(records) == expected
         for position in range(len(expected)):
             for label in crf.labels:
                 assert crf.marginal(label, position) == reference.marginal(label, position)
         tagged += 1
-    assert tagged >= 8
+    assert tagged >= 10
     assert sorted(crf.labels) == sorted(reference.labels())
