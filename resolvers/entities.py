@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -47,8 +48,11 @@ def entity_row(values: Sequence[Any]) -> EntityRow:
 EntityKey = tuple[str, int]
 
 
+@functools.lru_cache(maxsize=65_536)  # an ingest asks for the same names again and again
 def normalize_name(name: str) -> str:
     """The lookup key of a name: accents, case, dots and apostrophe styles do not tell names apart."""
+    if name.isascii():  # most names: nothing to decompose
+        return " ".join(name.replace(".", "").casefold().split())
     decomposed = unicodedata.normalize("NFKD", name.replace("’", "'"))
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return " ".join(bare.replace(".", "").casefold().split())
