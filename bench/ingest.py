@@ -12,7 +12,8 @@ What it does:
    it migrates a fresh database (SQLite: a file in the temporary folder; PostgreSQL: the database
    ``broadsheet_bench_ingest``, dropped and recreated; ``--postgres-url`` to choose another), runs
    ``broadsheet ingest`` on the archive as a subprocess, as a user would (``--batch-size``, ``--workers``),
-   then runs it again over the same file: the resume pass, where every article is unchanged.
+   then runs it again over the same file: the resume pass, where every article is unchanged. The extractor
+   runs as installed: compiled by mypyc, or from source (printed first).
 3. Prints a table: backend, mode, pass, articles, seconds (wall clock of the command, including its start
    and the migration check), articles per second, and CPU seconds meanwhile: of the command and its worker
    processes; of the PostgreSQL backends serving the bench database (sampled every 0.2 s); and of the rest
@@ -316,6 +317,13 @@ def fresh_database(backend: str, folder: Path, postgres_url: str) -> str:
     return url
 
 
+def extractor_build() -> str:
+    """How the command's extractor runs: compiled by mypyc at install (``setup.py``), or from source."""
+    check = [sys.executable, "-c", "import ingest; print(ingest.NATIVE)"]
+    native = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    return "compiled by mypyc" if native == "True" else "from source"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=20_000, help="records in the archive (20000)")
@@ -338,6 +346,7 @@ def main() -> int:
         write_archive(archive, args.articles)
         took, size = time.perf_counter() - started, archive.stat().st_size / 2**20
         print(f"archive: {args.articles:,} articles, {size:.0f} MiB, written in {took:.1f} s", flush=True)
+        print(f"extractor: {extractor_build()}", flush=True)
         for backend in backends:
             for mode in modes:
                 url = fresh_database(backend, folder, args.postgres_url)
