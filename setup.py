@@ -24,7 +24,7 @@ def extensions() -> list[Any]:  # mypyc's Extension and setuptools' differ in na
         return []
     from mypyc.build import mypycify
 
-    built = mypycify(list(COMPILED), opt_level="3")
+    built = mypycify(list(COMPILED), opt_level="3", group_name="broadsheet_extractor")
     for extension in built:
         extension.optional = True  # no compiler: a warning, and the sources run as they are
     return built
