@@ -16,6 +16,7 @@ def _commands() -> list[str]:
 def test_readme_has_exactly_two_setup_commands() -> None:
     run, test = _commands()
     assert "broadsheet migrate" in run and "broadsheet ingest ingest/samples" in run and run.endswith("serve")
+    assert "../shared/seed" in run  # the seed article is served too, where ../shared is beside the clone
     assert test.endswith("pytest")
 
 
