@@ -16,7 +16,7 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ("ingest/tagger.py", "ingest/entities.py")
+COMPILED = ("ingest/tagger.py", "ingest/entities.py")  # the modules ingest.COMPILED names
 
 
 def extensions() -> list[Any]:  # mypyc's Extension and setuptools' differ in name only
