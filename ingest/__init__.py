@@ -1,9 +1,9 @@
 """Reading articles in: parsing, entity extraction and bulk ingestion.
 
-``tagger`` and ``entities`` are compiled to C by mypyc when the package is built (``setup.py``). The compiled
-pair runs only while it matches its sources: where either source has changed since the build (a developer's
-edit, a checkout), both run from source until the next install, with a warning. Compiled modules of one
-build call each other directly, so the two are never mixed.
+The entity extractor (``crf``, ``tagger``, ``entities``) is compiled to C by mypyc when the package is built
+(``setup.py``). The compiled modules run only while they match their sources: where any source has changed
+since the build (a developer's edit, a checkout), all three run from source until the next install, with a
+warning. Compiled modules of one build call each other directly, so the two kinds are never mixed.
 """
 
 import hashlib
@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-COMPILED = ("tagger", "entities")  # in import order: entities imports tagger
+COMPILED = ("crf", "tagger", "entities")  # in import order: each may import those before it
 _FOLDER = Path(__file__).parent
 
 

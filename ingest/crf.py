@@ -8,80 +8,20 @@ featurizer caches each word's features as records, and a sentence goes to crfsui
 answers are crfsuite's, to the bit: ``tests/test_tagger.py`` compares them with python-crfsuite's.
 
 The C library is the one python-crfsuite's extension module carries (it exports crfsuite's C API). The
-structures below are crfsuite 0.12's public ones (``crfsuite.h``); their sizes are checked at load.
+structures (``ingest.crf_structs``) are crfsuite 0.12's public ones (``crfsuite.h``); their sizes are checked
+at load.
 """
 
 from __future__ import annotations
 
 import ctypes
 import struct
-from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
-_float = ctypes.c_double  # crfsuite's floatval_t
-_float_pointer = ctypes.POINTER(_float)
+from ingest.crf_structs import Dictionary, Float, Instance, Model, Tagger
 
-
-class _Instance(ctypes.Structure):
-    _fields_ = [
-        ("num_items", ctypes.c_int),
-        ("cap_items", ctypes.c_int),
-        ("items", ctypes.c_void_p),
-        ("labels", ctypes.c_void_p),
-        ("weight", _float),
-        ("group", ctypes.c_int),
-    ]
-
-
-_FUNCTION = ctypes.CFUNCTYPE
-_self = ctypes.c_void_p
-
-
-class _Tagger(ctypes.Structure):
-    _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
-        ("set", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(_Instance))),
-        ("length", _FUNCTION(ctypes.c_int, _self)),
-        ("viterbi", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, ctypes.POINTER(_float))),
-        ("score", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, ctypes.POINTER(_float))),
-        ("lognorm", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(_float))),
-        ("marginal_point", _FUNCTION(ctypes.c_int, _self, ctypes.c_int, ctypes.c_int, _float_pointer)),
-        ("marginal_path", ctypes.c_void_p),
-    ]
-
-
-class _Dictionary(ctypes.Structure):
-    _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
-        ("get", _FUNCTION(ctypes.c_int, _self, ctypes.c_char_p)),
-        ("to_id", _FUNCTION(ctypes.c_int, _self, ctypes.c_char_p)),
-        ("to_string", _FUNCTION(ctypes.c_int, _self, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))),
-        ("num", _FUNCTION(ctypes.c_int, _self)),
-        ("free", _FUNCTION(None, _self, ctypes.c_char_p)),
-    ]
-
-
-class _Model(ctypes.Structure):
-    _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
-        ("get_tagger", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
-        ("get_labels", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
-        ("get_attrs", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
-        ("dump", ctypes.c_void_p),
-    ]
-
-
-_SIZES = {"instance": (ctypes.sizeof(_Instance), 40)}
+_SIZES = {"instance": (ctypes.sizeof(Instance), 40)}
 
 #: crfsuite_attribute_t {int aid; floatval_t value;}, 16 bytes: the form a feature takes at tagging time.
 _RECORD = struct.Struct("<iid")
@@ -104,7 +44,7 @@ def _library() -> ctypes.CDLL:
 
 def _strings(dictionary: ctypes.c_void_p) -> list[str]:
     """Every string of a crfsuite dictionary, by id."""
-    table = ctypes.cast(dictionary, ctypes.POINTER(_Dictionary)).contents
+    table = ctypes.cast(dictionary, ctypes.POINTER(Dictionary)).contents
     out = []
     for index in range(table.num(dictionary)):
         text = ctypes.c_char_p()
@@ -128,7 +68,7 @@ class CRFModel:
         if library.crfsuite_create_instance_from_file(str(path).encode(), ctypes.byref(model)) != 0:
             raise CRFError(f"{path}: not a crfsuite model")
         self._model = model  # kept open as long as this object lives: the tagger reads from it
-        interface = ctypes.cast(model, ctypes.POINTER(_Model)).contents
+        interface = ctypes.cast(model, ctypes.POINTER(Model)).contents
         tagger, labels, attributes = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
         if (
             interface.get_tagger(model, ctypes.byref(tagger))
@@ -140,16 +80,16 @@ class CRFModel:
         #: Attribute text -> its record: the features the model has weights for.
         self.records = {text: _RECORD.pack(aid, 0, 1.0) for aid, text in enumerate(_strings(attributes))}
         self._tagger = tagger
-        functions = ctypes.cast(tagger, ctypes.POINTER(_Tagger)).contents
+        functions = ctypes.cast(tagger, ctypes.POINTER(Tagger)).contents
         self._set, self._viterbi, self._marginal = functions.set, functions.viterbi, functions.marginal_point
-        self._score = _float()
+        self._score = Float()
         self._score_pointer = ctypes.byref(self._score)
-        self._probability = _float()
+        self._probability = Float()
         # Buffers for the sentence being tagged, kept and grown as needed.
         self._contents = ctypes.create_string_buffer(1 << 16)
         self._found = (ctypes.c_int * 256)()
         self._items = (ctypes.c_int64 * (_ITEM_WORDS * 256))()
-        self._instance = _Instance(0, 0, ctypes.addressof(self._items), None, 1.0, 0)
+        self._instance = Instance(0, 0, ctypes.addressof(self._items), None, 1.0, 0)
         self._instance_pointer = ctypes.byref(self._instance)
         self._label_ids = {label: index for index, label in enumerate(self.labels)}
 
@@ -162,13 +102,13 @@ class CRFModel:
         contents = b"".join(tokens)
         address = self._reserve(len(contents), count)
         ctypes.memmove(address, contents, len(contents))
-        rows = array("q", bytes(8 * _ITEM_WORDS * count))
+        rows: list[ctypes.c_int64 | int] = [0] * (_ITEM_WORDS * count)
         for index, token in enumerate(tokens):
             size = len(token) >> 4
             rows[2 * index] = size | size << 32
             rows[2 * index + 1] = address
             address += len(token)
-        ctypes.memmove(self._items, rows.buffer_info()[0], 8 * _ITEM_WORDS * count)
+        self._items[: _ITEM_WORDS * count] = rows
         self._instance.num_items = self._instance.cap_items = count
         if self._set(self._tagger, self._instance_pointer) or self._viterbi(
             self._tagger, self._found, self._score_pointer

@@ -25,7 +25,7 @@ import ingest
 if sys.argv[1] == "sources":
     ingest.load_sources()
 from pathlib import Path
-from ingest import entities, tagger
+from ingest import crf, entities, tagger
 from ingest.sources import iter_drafts
 
 drafts = [d for d in iter_drafts([Path(p) for p in sys.argv[3:]]) if not isinstance(d, Exception)]
@@ -33,7 +33,7 @@ conll = [line.split(" ")[0] for line in Path(sys.argv[2]).read_text().splitlines
 text = "\\n".join(" ".join(conll[i : i + 40]) for i in range(0, len(conll), 40))
 print(json.dumps({
     "native": ingest.NATIVE,
-    "files": [entities.__file__, tagger.__file__],
+    "files": [crf.__file__, entities.__file__, tagger.__file__],
     "mentions": [repr(entities.find_mentions(draft)) for draft in drafts],
     "scored": tagger.default_tagger().scored(text),
 }))
@@ -71,12 +71,13 @@ def test_compiled_extractor_matches_its_sources() -> None:
 
 
 CHECK = (
-    "import ingest, ingest.entities as e, ingest.tagger as t; print(ingest.NATIVE, e.__file__, t.__file__)"
+    "import ingest, ingest.crf as c, ingest.entities as e, ingest.tagger as t; "
+    "print(ingest.NATIVE, c.__file__, e.__file__, t.__file__)"
 )
 
 
 def test_a_stale_build_is_not_run(tmp_path: Path) -> None:
-    """A source edited since the build: both modules run from source, with a warning, never a mix."""
+    """A source edited since the build: all compiled modules run from source, with a warning; never a mix."""
     _require_build()
     package = tmp_path / "ingest"
     shutil.copytree(
@@ -94,5 +95,5 @@ def test_a_stale_build_is_not_run(tmp_path: Path) -> None:
     )
     native, *files = result.stdout.split()
     assert native == "False"
-    assert files == [str(package / "entities.py"), str(package / "tagger.py")]
+    assert files == [str(package / "crf.py"), str(package / "entities.py"), str(package / "tagger.py")]
     assert "do not match their sources" in result.stderr
