@@ -144,12 +144,16 @@ def _parts(word: str) -> _WordParts:
 
 def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     tokens = []
-    known = _word_parts.get
     for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
         word = match.group()
-        parts = known(word) or _parts(word)
+        # Typed as any tuple: compiled, a fixed-size one would be unpacked and packed again for every token.
+        parts: tuple[object, ...] | None = _word_parts.get(word)
+        if parts is None:
+            parts = _parts(word)
         first, last = match.span()
-        tokens.append(_token((first, last - 2 * parts[5], *parts)))  # parts[5]: possessive, ’s left out
+        if parts[5]:  # possessive: the token ends before its ’s
+            last -= 2
+        tokens.append(_token((first, last) + parts))  # noqa: RUF005 (compiled, one tuple made, not two)
     return tokens
 
 

@@ -28,7 +28,7 @@ import itertools
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
@@ -570,8 +570,8 @@ class _Word(NamedTuple):
     shape_to_previous: Feature  # "sh+1=<shape>"
     # The norms of the words before and after it whose word pair with it the model knows, with the pair's
     # feature (None, in training: every pair).
-    known_before: Mapping[str, bytes] | None = None
-    known_after: Mapping[str, bytes] | None = None
+    known_before: dict[str, bytes] | None = None
+    known_after: dict[str, bytes] | None = None
 
 
 def _context_word(
@@ -579,9 +579,9 @@ def _context_word(
     shape: str,
     capital: bool,
     features: list[str],
-    records: Mapping[str, bytes] | None = None,
-    known_before: Mapping[str, bytes] | None = None,
-    known_after: Mapping[str, bytes] | None = None,
+    records: dict[str, bytes] | None = None,
+    known_before: dict[str, bytes] | None = None,
+    known_after: dict[str, bytes] | None = None,
 ) -> _Word:
     """A ``_Word`` with the context features it gives its neighbours. Given the model's ``records`` (at
     tagging time), only the features the model knows, as records."""
@@ -605,7 +605,7 @@ def _context_word(
     )
 
 
-def _word_pairs(records: Mapping[str, bytes], prefix: str) -> Iterator[tuple[str, str, bytes]]:
+def _word_pairs(records: dict[str, bytes], prefix: str) -> Iterator[tuple[str, str, bytes]]:
     """(a, b, record) for each ``prefix + a + "|" + b`` feature, split at every "|" (a word may hold one)."""
     for feature, record in records.items():
         if feature.startswith(prefix):
@@ -634,7 +634,7 @@ class Featurizer:
         gazetteer: Gazetteer | None = None,
         cache_size: int = 30_000,
         vocabulary: frozenset[str] | None = None,
-        records: Mapping[str, bytes] | None = None,
+        records: dict[str, bytes] | None = None,
     ) -> None:
         self.gazetteer = gazetteer if gazetteer is not None else Gazetteer()
         # Training only: words outside ``vocabulary`` (seen once) get no word-identity features, so the
@@ -813,12 +813,11 @@ class Featurizer:
         capital = [w.capital for w in words] if mode == NORMAL else [t.text[0].isalnum() for t in tokens]
         gaz = self.gazetteer.match(norms, capital)
         padded = [self._before, self._before, *words, self._after, self._after]
-        record = records.get
-        mode_record = record(f"mode={mode}", b"")
+        mode_record = records.get(f"mode={mode}", b"")
         m = "" if mode == NORMAL else mode
         gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
         join = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
-        no_pairs: Mapping[str, bytes] = {}
+        no_pairs: dict[str, bytes] = {}
         out: list[bytes] = []
         for i in range(n):
             w = words[i]
@@ -833,17 +832,17 @@ class Featurizer:
             ))  # fmt: skip
             first = i == 0 or (i == 1 and norms[0] in ('"', "'", "("))
             if first:
-                token += record("first", b"") + record("first|" + w.shape, b"")
+                token += records.get("first", b"") + records.get("first|" + w.shape, b"")
             if gaz[i] or (i > 0 and gaz[i - 1]) or (i + 1 < n and gaz[i + 1]):
-                token += b"".join(record(gaz0 + g, b"") for g in gaz[i])
+                token += b"".join(records.get(gaz0 + g, b"") for g in gaz[i])
                 if i > 0:
-                    token += b"".join(record(gaz_prev + g, b"") for g in gaz[i - 1])
+                    token += b"".join(records.get(gaz_prev + g, b"") for g in gaz[i - 1])
                 if i + 1 < n:
-                    token += b"".join(record(gaz_next + g, b"") for g in gaz[i + 1])
+                    token += b"".join(records.get(gaz_next + g, b"") for g in gaz[i + 1])
             if doc_case is not None and w.capital and (mode != NORMAL or first):
                 seen = doc_case.get(tokens[i].text.lower())
                 if seen is not None:
-                    token += record("dc=" + ("C", "L", "B")[seen - 1], b"")
+                    token += records.get("dc=" + ("C", "L", "B")[seen - 1], b"")
             out.append(token)
         return out
 
