@@ -1008,7 +1008,11 @@ class Tagger:
             for index, (f, more) in enumerate(zip(feats, extra, strict=True)):
                 if again[index]:
                     pairs = zip(f, more, strict=True)
-                    keep(index, tag([a + b"".join(records.get(d, b"") for d in b) for a, b in pairs]))
+                    # Most tokens get no second-pass feature: their first-pass records go again as they are.
+                    keep(
+                        index,
+                        tag([a + b"".join([records.get(d, b"") for d in b]) if b else a for a, b in pairs]),
+                    )
 
     def tag_all(self, text: str) -> list[tuple[int, int, str]]:
         """Every entity span (start, end, type) with CoNLL types, MISC included."""
