@@ -7,6 +7,7 @@ ctypes' own.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 Float = ctypes.c_double  # crfsuite's floatval_t
 _float_pointer = ctypes.POINTER(Float)
@@ -25,19 +26,23 @@ class Instance(ctypes.Structure):
 
 _FUNCTION = ctypes.CFUNCTYPE
 _self = ctypes.c_void_p
+#: The fields every crfsuite interface object starts with: its internals and its reference count.
+_COUNTED: list[tuple[str, Any]] = [
+    ("internal", ctypes.c_void_p),
+    ("nref", ctypes.c_int),
+    ("addref", _FUNCTION(ctypes.c_int, _self)),
+    ("release", _FUNCTION(ctypes.c_int, _self)),
+]
 
 
 class Tagger(ctypes.Structure):
     _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
+        *_COUNTED,
         ("set", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(Instance))),
         ("length", _FUNCTION(ctypes.c_int, _self)),
-        ("viterbi", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, ctypes.POINTER(Float))),
-        ("score", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, ctypes.POINTER(Float))),
-        ("lognorm", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(Float))),
+        ("viterbi", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, _float_pointer)),
+        ("score", _FUNCTION(ctypes.c_int, _self, ctypes.c_void_p, _float_pointer)),
+        ("lognorm", _FUNCTION(ctypes.c_int, _self, _float_pointer)),
         ("marginal_point", _FUNCTION(ctypes.c_int, _self, ctypes.c_int, ctypes.c_int, _float_pointer)),
         ("marginal_path", ctypes.c_void_p),
     ]
@@ -45,10 +50,7 @@ class Tagger(ctypes.Structure):
 
 class Dictionary(ctypes.Structure):
     _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
+        *_COUNTED,
         ("get", _FUNCTION(ctypes.c_int, _self, ctypes.c_char_p)),
         ("to_id", _FUNCTION(ctypes.c_int, _self, ctypes.c_char_p)),
         ("to_string", _FUNCTION(ctypes.c_int, _self, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p))),
@@ -59,10 +61,7 @@ class Dictionary(ctypes.Structure):
 
 class Model(ctypes.Structure):
     _fields_ = [
-        ("internal", ctypes.c_void_p),
-        ("nref", ctypes.c_int),
-        ("addref", _FUNCTION(ctypes.c_int, _self)),
-        ("release", _FUNCTION(ctypes.c_int, _self)),
+        *_COUNTED,
         ("get_tagger", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
         ("get_labels", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
         ("get_attrs", _FUNCTION(ctypes.c_int, _self, ctypes.POINTER(ctypes.c_void_p))),
