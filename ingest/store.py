@@ -235,6 +235,14 @@ async def write_batch(
         [record.slug for record, _ in batch if record.slug]
         + [record.derived_slug for record, _ in batch if not record.slug and match_of(record) not in stored]
     )
+    # Source ids and URLs the stored articles of this batch hold now; the batch's updates run before its
+    # inserts, so one of them may give up a value an earlier new record would have been refused for.
+    held: dict[tuple[str, str | None], int] = {
+        (column, value): article.id
+        for article in stored.values()
+        for column, value in (("source_id", article.source_id), ("canonical_url", article.canonical_url))
+        if value is not None
+    }
     sections: dict[tuple[str, ...], int] = {}
     seen: set[int] = set()
     inserts: list[tuple[ArticleFields, str]] = []
@@ -261,6 +269,10 @@ async def write_batch(
             sections[record.section_path] = await ensure_section_path(connection, record.section_path)
         fields = _fields(record, sections[record.section_path])
         if existing is None:
+            for wanted in (("source_id", record.source_id), ("canonical_url", record.url)):
+                holder = held.get(wanted)
+                if holder is not None and holder not in seen:  # held by an article updated later on
+                    raise Interdependent(record.origin)
             slug = record.slug or await slugs.free(record.derived_slug)
             slugs.claim(slug)
             inserts.append((fields, slug))

@@ -388,6 +388,8 @@ class StoredArticle:
     slug: str
     published_at: datetime
     content_hash: str | None
+    source_id: str | None
+    canonical_url: str | None
 
 
 async def find_articles(
@@ -404,11 +406,12 @@ async def find_articles(
         _article.c.slug,
         _article.c.published_at,
         _article.c.content_hash,
-        *(_article.c[column] for column in wanted if column != "slug"),
+        _article.c.source_id,
+        _article.c.canonical_url,
     ).where(or_(*(_article.c[column].in_(values) for column, values in wanted.items())))
     found: dict[ArticleMatch, StoredArticle] = {}
     for row in await connection.execute(statement):
-        stored = StoredArticle(row.id, row.slug, row.published_at, row.content_hash)
+        stored = StoredArticle(*row)
         for column in wanted:
             found[(column, row._mapping[column])] = stored
     return found

@@ -4,6 +4,7 @@ matches the one-at-a-time path; on SQLite and PostgreSQL, through the real comma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
@@ -357,3 +359,40 @@ async def test_no_extract_stores_articles_only(
         " WHERE a.source_id = 'wire-3' AND m.published_at = a.published_at",
     )
     assert moved == 5
+
+
+async def articles_one_at_a_time(engine: AsyncEngine, feed: Path) -> list[tuple[Any, ...]]:
+    """The stored articles after storing the feed's records one by one, each in its own transaction; a
+    record the database refuses (a URL another article holds) is left out, as a run reports and skips it."""
+    await empty(engine)
+    for draft in iter_drafts([feed]):
+        assert not isinstance(draft, Exception)
+        with contextlib.suppress(StoreError, IntegrityError):
+            await store_article(engine, draft)
+    return (await snapshot(engine))["articles"]
+
+
+async def test_a_url_given_up_later_in_a_batch_is_still_held_before(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """In one batch, a new article wants a URL that a later record takes from the article holding it:
+    one after the other the new one is refused, so the batch must not let it in (its updates run first)."""
+    feed = write_jsonl(
+        tmp_path / "feed.jsonl",
+        [
+            record(1, url="https://wire.example.com/held"),
+            record(2, url="https://wire.example.com/held"),  # refused: wire-1 holds it
+            record(1, url="https://wire.example.com/moved"),  # wire-1 gives it up
+        ],
+    )
+    one_at_a_time = await articles_one_at_a_time(engine, feed)
+    assert [row[0] for row in one_at_a_time] == ["wire-1"]
+    await empty(engine)
+    errors: list[str] = []
+    result = await ingest_paths(
+        Settings(database_url=database_url), [feed], extract=False, on_error=errors.append
+    )
+    assert (await snapshot(engine))["articles"] == one_at_a_time
+    assert (result.created, result.updated, result.failed) == (1, 1, 1)
+    assert len(errors) == 1 and errors[0].startswith(f"{feed}:2: the database refused it: ")
+    assert "canonical_url" in errors[0]
