@@ -8,6 +8,12 @@ Resuming: a record whose stored article has the same content hash is skipped bef
 the database refuses is rolled back and its records written one at a time, each in its own transaction,
 so only the records that are really bad fail; they are reported with their file, line and field, as are
 records that fail to parse. A run killed half-way leaves whole batches, and running it again finishes it.
+
+Without extraction on PostgreSQL, writing is the slow part, and most of it is PostgreSQL indexing each
+article for search in the backend that writes it: one connection keeps one core busy. There two batches
+are written at once, on two connections, whenever nothing the later one reads or writes can be changed by
+the earlier one (``write_claims``); otherwise it waits, so the outcome stays that of one after the other.
+Only the ids of new articles may interleave between two batches written together.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,7 +38,7 @@ from ingest.errors import IngestError
 from ingest.sources import Line, iter_inputs
 from ingest.store import Interdependent, Written, match_of, write_batch
 from models.db import create_engine
-from resolvers.articles import find_articles
+from resolvers.articles import ArticleMatch, StoredArticle, find_articles
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 5_000  # keeps every IN list of a batch's statements under the drivers' limits
@@ -40,6 +47,10 @@ _ARTICLES_PER_TASK = 20  # articles a worker extracts per task
 _TASKS_AHEAD = 20  # parse tasks queued ahead of the batch being formed
 _BATCHES_AHEAD = 2  # batches being extracted while an earlier one is written
 _INLINE_ITEMS = 100  # work done here before starting workers: a captured page needs none
+_CONCURRENT_WRITES = 2  # batches written at once on PostgreSQL without extraction (see the module's notes)
+#: A slug with its numbered suffixes taken off: "harbour-reopens-2" -> "harbour-reopens". Every slug a record
+#: may end up with (its own, or its headline's with "-2", "-3", ...) belongs to one such family.
+_SLUG_SUFFIXES = re.compile(r"(?:-\d+)+$")
 
 T = TypeVar("T")
 
@@ -60,6 +71,47 @@ class _Batch:
     keys: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
+@dataclass(slots=True)
+class _Writing:
+    """A batch being written while the run goes on."""
+
+    batch: _Batch
+    claims: set[tuple[str, Any]]
+    written: asyncio.Task[Written]
+
+
+def slug_family(slug: str) -> str:
+    """The family of slugs this one belongs to (``_SLUG_SUFFIXES``)."""
+    return _SLUG_SUFFIXES.sub("", slug) or slug
+
+
+def write_claims(
+    records: Sequence[Prepared],
+    stored: dict[ArticleMatch, StoredArticle],
+    settled_sections: set[tuple[str, ...]],
+) -> set[tuple[str, Any]]:
+    """Everything writing these records may read or change that another batch's writing might change too:
+    their source ids, URLs and slug families, and those the stored articles they update have now (an update
+    may give them up); the stored articles themselves; and sections not known to exist yet. Two batches
+    whose claims are disjoint are written the same whether one after the other or at once."""
+    claims: set[tuple[str, Any]] = set()
+    for record in records:
+        claims.update(("source_id", value) for value in (record.source_id,) if value is not None)
+        claims.update(("canonical_url", value) for value in (record.url,) if value is not None)
+        claims.add(("slug", slug_family(record.derived_slug)))
+        if record.slug is not None:
+            claims.add(("slug", slug_family(record.slug)))
+        if record.section_path not in settled_sections:
+            claims.add(("section", record.section_path))
+        found = stored.get(match_of(record))
+        if found is not None:
+            claims.add(("article", found.id))
+            claims.add(("slug", slug_family(found.slug)))
+            claims.update(("source_id", value) for value in (found.source_id,) if value is not None)
+            claims.update(("canonical_url", value) for value in (found.canonical_url,) if value is not None)
+    return claims
+
+
 async def ingest_paths(
     settings: Settings,
     paths: Sequence[Path],
@@ -77,10 +129,13 @@ async def ingest_paths(
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be 1 to {MAX_BATCH_SIZE}")
-    engine = create_engine(settings.database_url, pool_size=1, pool_overflow=0)
+    writers = _CONCURRENT_WRITES if not extract and not settings.is_sqlite else 1
+    # One more connection than writers: the next batch is looked up while the others are written.
+    engine = create_engine(settings.database_url, pool_size=writers + 1, pool_overflow=0)
     run = _Run(
         engine,
         workers or os.cpu_count() or 1,
+        writers=writers,
         batch_size=batch_size,
         extract=extract,
         on_progress=on_progress,
@@ -89,6 +144,9 @@ async def ingest_paths(
     try:
         await run.run(paths)
     finally:
+        for writing in run.writing:
+            writing.written.cancel()
+        await asyncio.gather(*(writing.written for writing in run.writing), return_exceptions=True)
         if run.pool is not None:
             run.pool.shutdown(cancel_futures=True)
         await engine.dispose()
@@ -101,12 +159,15 @@ class _Run:
         engine: AsyncEngine,
         workers: int,
         *,
+        writers: int,
         batch_size: int,
         extract: bool,
         on_progress: Callable[[int], None],
         on_error: Callable[[str], None],
     ) -> None:
-        self.engine, self.workers = engine, workers
+        self.engine, self.workers, self.writers = engine, workers, writers
+        self.writing: deque[_Writing] = deque()  # batches being written at once, oldest first
+        self.settled_sections: set[tuple[str, ...]] = set()  # known to exist: written by an earlier batch
         self.pool: ProcessPoolExecutor | None = None
         self.inline = _INLINE_ITEMS
         self.batch_size, self.extract = batch_size, extract
@@ -131,6 +192,8 @@ class _Run:
         await self._dispatch(batch)
         while self.extracting:
             await self._write(self.extracting.popleft())
+        while self.writing:
+            await self._finish(self.writing.popleft())
 
     async def _prepared(self, paths: Sequence[Path]) -> AsyncIterator[Prepared | IngestError]:
         """Every record made ready, in input order; JSON Lines records are parsed by the workers."""
@@ -176,7 +239,10 @@ class _Run:
         if not records:
             return
         if not self.extract:
-            await self._write(_Batch(records))
+            if self.writers == 1:
+                await self._write(_Batch(records))
+            else:
+                await self._write_meanwhile(_Batch(records))
             return
         async with self.engine.connect() as connection:
             stored = await find_articles(connection, {match_of(record) for record in records})
@@ -216,20 +282,47 @@ class _Run:
                     ready.append((record, links))
         else:
             ready = [(record, None) for record in batch.records]
+        written = await self._store(ready)
+        self.unwritten -= batch.keys
+        self._count(written, len(ready))
+
+    async def _write_meanwhile(self, batch: _Batch) -> None:
+        """Start writing a batch (without extraction) once no batch being written claims what it claims,
+        and at most ``writers`` are written at once; earlier batches are finished, and reported, in order."""
+        async with self.engine.connect() as connection:
+            stored = await find_articles(connection, {match_of(record) for record in batch.records})
+        claims = write_claims(batch.records, stored, self.settled_sections)
+        while self.writing and (
+            len(self.writing) >= self.writers
+            or any(not claims.isdisjoint(writing.claims) for writing in self.writing)
+        ):
+            await self._finish(self.writing.popleft())
+        ready: list[tuple[Prepared, list[Link] | None]] = [(record, None) for record in batch.records]
+        self.writing.append(_Writing(batch, claims, asyncio.create_task(self._store(ready))))
+
+    async def _finish(self, writing: _Writing) -> None:
+        written = await writing.written
+        if not written.failures:
+            self.settled_sections.update(record.section_path for record in writing.batch.records)
+        self._count(written, len(writing.batch.records))
+
+    async def _store(self, ready: list[tuple[Prepared, list[Link] | None]]) -> Written:
         try:
             async with self.engine.begin() as connection:
-                written = await write_batch(connection, ready)
+                return await write_batch(connection, ready)
         except (SQLAlchemyError, Interdependent):
             written = Written()
             for one in ready:
                 written.add(await self._write_one(one))
-        self.unwritten -= batch.keys
+            return written
+
+    def _count(self, written: Written, records: int) -> None:
         self.summary.created += written.created
         self.summary.updated += written.updated
         self.summary.unchanged += written.unchanged
         self.summary.entities_created += written.entities_created
         self._fail(written.failures)
-        self.on_progress(len(ready) - len(written.failures))
+        self.on_progress(records - len(written.failures))
 
     async def _write_one(self, record: tuple[Prepared, list[Link] | None]) -> Written:
         try:

@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
-from ingest.bulk import mention_links
+from ingest.bulk import Prepared, mention_links, prepare
+from ingest.document import ArticleDraft
 from ingest.entities import find_mentions
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import ingest_paths, slug_family, write_claims
 from ingest.reextract import reextract
 from ingest.sources import iter_drafts
-from ingest.store import StoreError, store_article
+from ingest.store import StoreError, match_of, store_article
+from resolvers.articles import StoredArticle
 from tests.conftest import ROOT, TABLES
 from tests.test_cli import broadsheet
 
@@ -396,3 +401,81 @@ async def test_a_url_given_up_later_in_a_batch_is_still_held_before(
     assert (result.created, result.updated, result.failed) == (1, 1, 1)
     assert len(errors) == 1 and errors[0].startswith(f"{feed}:2: the database refused it: ")
     assert "canonical_url" in errors[0]
+
+
+def tangled_feed(path: Path, count: int, seed: int) -> Path:
+    """Records that depend on each other every way a batch can: headlines whose slugs collide ("Harbour
+    reopens", "Harbour reopens 2"), given slugs that others' headlines want, source ids and URLs seen
+    again with other values (an update gives up its old URL, or its source id when found by URL), new
+    sections. Deterministic for a seed."""
+    rng = random.Random(seed)
+    headlines = ["Harbour reopens", "Harbour reopens 2", "Top 10", "Top", "Storm hits coast", "Budget vote"]
+    slugs = ["harbour-reopens", "harbour-reopens-2", "top-10", "top", "own-1", "own-2"]
+    sections = ["World/Europe", "News", "Sport/Football", "Extra/One", "Extra/Two", "Extra/Three"]
+    records: list[dict[str, Any] | str] = []
+    for number in range(count):
+        item: dict[str, Any] = {
+            "headline": rng.choice(headlines) if rng.random() < 0.7 else f"Story {number}",
+            "section": rng.choice(sections),
+            "published_at": f"2026-04-{1 + rng.randrange(28):02d}T08:00:00Z",
+            "body": f"Paragraph {rng.randrange(3)} of the story.",
+        }
+        if rng.random() < 0.8:
+            item["source_id"] = f"tangle-{rng.randrange(count // 2)}"
+        if rng.random() < 0.6:
+            item["url"] = f"https://wire.example.com/tangle/{rng.randrange(count // 2)}"
+        if rng.random() < 0.15:
+            item["slug"] = rng.choice(slugs)
+        records.append(item)
+    return write_jsonl(path, records)
+
+
+async def test_batches_without_extraction_store_like_one_at_a_time(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL two batches are written at once where neither can change the other's outcome; either
+    way the articles stored are those of storing the records one after the other."""
+    for seed in (1, 2):
+        feed = tangled_feed(tmp_path / f"tangled-{seed}.jsonl", 120, seed)
+        one_at_a_time = await articles_one_at_a_time(engine, feed)
+        for batch_size in (3, 10):
+            await empty(engine)
+            await ingest_paths(
+                Settings(database_url=database_url), [feed], batch_size=batch_size, extract=False
+            )
+            stored = (await snapshot(engine))["articles"]
+            assert stored == one_at_a_time, f"seed {seed}, batches of {batch_size}"
+
+
+def prepared(**changes: Any) -> Prepared:
+    draft = next(iter_drafts([write_jsonl(Path(tempfile.mkdtemp()) / "one.jsonl", [record(0, **changes)])]))
+    assert isinstance(draft, ArticleDraft)
+    found = prepare(draft)
+    assert isinstance(found, Prepared)
+    return found
+
+
+def test_write_claims_name_everything_another_batch_could_change() -> None:
+    news = prepared(source_id="a", url="https://wire.example.com/a", headline="Harbour reopens 2")
+    claims = write_claims([news], {}, settled_sections=set())
+    assert claims == {
+        ("source_id", "a"),
+        ("canonical_url", "https://wire.example.com/a"),
+        ("slug", "harbour-reopens"),  # the family of harbour-reopens-2, -3, ...
+        ("section", ("World", "Europe")),  # not known to exist: another batch might create it
+    }
+    assert ("section", ("World", "Europe")) not in write_claims([news], {}, {("World", "Europe")})
+    # An update claims what the stored article holds now, which it may give up.
+    stored = StoredArticle(7, "budget-vote-3", datetime.now(UTC), None, "old", "https://wire.example.com/old")
+    update = prepared(source_id="old", url="https://wire.example.com/new", slug="own-1")
+    claims = write_claims([update], {match_of(update): stored}, {("World", "Europe")})
+    assert claims == {
+        ("article", 7),
+        ("source_id", "old"),
+        ("canonical_url", "https://wire.example.com/new"),
+        ("canonical_url", "https://wire.example.com/old"),
+        ("slug", "own"),
+        ("slug", "loan-talks-round"),  # its headline's, "Loan talks, round 0"
+        ("slug", "budget-vote"),
+    }
+    assert slug_family("top-10-2") == "top" and slug_family("2024") == "2024"
