@@ -181,14 +181,12 @@ async def test_a_second_run_skips_what_is_stored_and_updates_what_changed(
     assert moved == 5  # both people, both places and the organisation, each with the new time
 
 
-async def test_killed_half_way_and_run_again_stores_every_article_once(
-    engine: AsyncEngine, database_url: str, tmp_path: Path
-) -> None:
-    records = [record(number) for number in range(600)]
-    feed = write_jsonl(tmp_path / "big.jsonl", [*records])
+async def ingest_and_kill(engine: AsyncEngine, database_url: str, arguments: list[str], total: int) -> int:
+    """Start `broadsheet ingest ARGUMENTS`, kill it (workers too) once it has stored an article, and
+    return how many it stored: some, not all."""
     process = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "broadsheet", "ingest", "--quiet", "--batch-size", "20", str(feed)],
+        [sys.executable, "-m", "broadsheet", "ingest", "--quiet", *arguments],
         cwd=ROOT,
         env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
         stdout=subprocess.DEVNULL,
@@ -205,7 +203,16 @@ async def test_killed_half_way_and_run_again_stores_every_article_once(
         os.killpg(process.pid, signal.SIGKILL)
         await asyncio.to_thread(process.wait)
     stored = int(await scalar(engine, "SELECT count(*) FROM article"))
-    assert 0 < stored < len(records)
+    assert 0 < stored < total
+    return stored
+
+
+async def test_killed_half_way_and_run_again_stores_every_article_once(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    records = [record(number) for number in range(600)]
+    feed = write_jsonl(tmp_path / "big.jsonl", [*records])
+    stored = await ingest_and_kill(engine, database_url, ["--batch-size", "20", str(feed)], len(records))
 
     result = await broadsheet("ingest", "--quiet", "--batch-size", "20", str(feed), database_url=database_url)
     assert result.returncode == 0, result.stderr
@@ -336,6 +343,25 @@ async def test_batches_link_like_one_at_a_time(
     assert sorted(slugs) == [f"harbour-reopens-after-storm{suffix}" for suffix in ("", "-2", "-3")]
     names = {row[1] for row in one_at_a_time["entities"]}
     assert {"Tony Blair", "Cherie Blair", "Blair"} <= names
+
+
+async def test_killed_half_way_without_extraction_and_run_again_stores_every_article_once(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """Batches written at once (PostgreSQL) are each whole or absent after a kill."""
+    records = [record(number) for number in range(3000)]
+    feed = write_jsonl(tmp_path / "big.jsonl", [*records])
+    arguments = ["--no-extract", "--batch-size", "20", str(feed)]
+    stored = await ingest_and_kill(engine, database_url, arguments, len(records))
+
+    result = await broadsheet("ingest", "--quiet", *arguments, database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    done = summary(result.stdout)
+    assert (done["articles new"], done["articles unchanged"]) == (len(records) - stored, stored)
+    assert await scalar(engine, "SELECT count(*) FROM article") == len(records)
+    assert await scalar(engine, "SELECT count(DISTINCT source_id) FROM article") == len(records)
+    if engine.dialect.name == "postgresql":
+        assert await scalar(engine, "SELECT count(*) FROM article_search") == len(records)
 
 
 async def test_no_extract_stores_articles_only(
