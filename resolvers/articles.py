@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Exists,
     Integer,
     Select,
@@ -151,8 +152,8 @@ def _filtered(query: ArticleQuery, columns: Sequence[Any], *, driving_entity: An
     return statement
 
 
-def mentions_kind(article_id: Any, kind: str) -> Exists:
-    """The article mentions at least one entity of ``kind``."""
+def mentions_kind(article_id: Any, kind: str | ColumnElement[str]) -> Exists:
+    """The article mentions at least one entity of ``kind`` (a value, or a bound parameter to give it)."""
     return exists(
         select(_mention.c.article_id)
         .join(_entity, _entity.c.id == _mention.c.entity_id)

@@ -13,20 +13,24 @@ rare a word is in the archive, so on SQLite new articles can nudge scores betwee
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import Stemmer
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Float,
+    Integer,
     Select,
+    String,
     and_,
+    bindparam,
     column,
     exists,
     func,
@@ -45,6 +49,8 @@ from models import Article, Mention
 from models.search import SEARCH_TABLE
 from models.types import UTCDateTime
 from resolvers.articles import LIST_COLUMNS, ArticleRow, article_row, mentions_kind
+
+T = TypeVar("T")
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -190,11 +196,15 @@ async def search_articles(
 ) -> list[list[SearchHit]]:
     """Several pages of hits in one statement, one list per query, each in its query's order."""
     engine = _engine(connection)
-    pages = [engine.page(query, number) for number, query in enumerate(queries)]
-    statement = pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+
+    def build() -> Select[Any] | CompoundSelect[Any]:
+        pages = [engine.page(query, _Slots.of(query, number)) for number, query in enumerate(queries)]
+        return pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+
+    statement = _statement((engine.name, "page", *map(_shape, queries)), build)
     result: list[list[SearchHit]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
-    for values in await connection.execute(statement):
+    for values in await connection.execute(statement, _values(engine, queries)):
         result[values[-1]].append(SearchHit(article_row(values), values[width], values[width + 1]))
     for query, hits in zip(queries, result, strict=True):
         hits.sort(key=lambda hit: _sort_key(query.order, hit), reverse=query.order is not SearchOrder.OLDEST)
@@ -204,12 +214,110 @@ async def search_articles(
 async def count_search_matches(connection: AsyncConnection, queries: Sequence[SearchQuery]) -> list[int]:
     """How many published articles match each query, all pages together, in one statement."""
     engine = _engine(connection)
-    counts = [engine.count(query, number) for number, query in enumerate(queries)]
-    statement = counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
+
+    def build() -> Select[Any] | CompoundSelect[Any]:
+        counts = [engine.count(query, _Slots.of(query, number)) for number, query in enumerate(queries)]
+        return counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
+
+    statement = _statement((engine.name, "count", *map(_shape, queries)), build)
     result = [0] * len(queries)
-    for total, number in await connection.execute(statement):
+    for total, number in await connection.execute(statement, _values(engine, queries)):
         result[number] = int(total)
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Slots:
+    """A query's values as bound parameters, named for the query's place in the statement: a statement is
+    built once for each shape of query (``_shape``) and run with each search's values (``_values``), since
+    building one cost more than PostgreSQL took to run a rare word's search (about 1 ms)."""
+
+    number: int
+    terms: tuple[BindParameter[str], ...]  # PostgreSQL: each term's text for its tsquery function
+    match: BindParameter[str]  # SQLite: the whole FTS5 query
+    section_ids: BindParameter[Any] | None
+    entity_ids: tuple[BindParameter[int], ...]
+    entity_kind: BindParameter[str] | None
+    since: BindParameter[datetime] | None
+    until: BindParameter[datetime] | None
+    after: tuple[BindParameter[Any], BindParameter[int]] | None
+    limit: BindParameter[int]
+
+    @classmethod
+    def of(cls, query: SearchQuery, number: int) -> _Slots:
+        def slot(name: str, type_: Any, **options: Any) -> BindParameter[Any]:
+            return bindparam(f"q{number}_{name}", type_=type_, **options)
+
+        after_type = Float() if query.order is SearchOrder.RELEVANCE else UTCDateTime()
+        return cls(
+            number=number,
+            terms=tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
+            match=slot("match", String()),
+            section_ids=None if query.section_ids is None else slot("sections", Integer(), expanding=True),
+            entity_ids=tuple(slot(f"entity{index}", Integer()) for index in range(len(query.entity_ids))),
+            entity_kind=None if query.entity_kind is None else slot("kind", String()),
+            since=None if query.since is None else slot("since", UTCDateTime()),
+            until=None if query.until is None else slot("until", UTCDateTime()),
+            after=None
+            if query.after is None
+            else (slot("after_key", after_type), slot("after_id", Integer())),
+            limit=slot("limit", Integer()),
+        )
+
+
+def _shape(query: SearchQuery) -> tuple[Any, ...]:
+    """What the text of a query's statement depends on; everything else is a parameter's value."""
+    return (
+        query.order,
+        tuple((term.kind, term.excluded) for term in query.expression.terms),
+        query.section_ids is not None,
+        len(query.entity_ids),
+        query.entity_kind is not None,
+        query.since is not None,
+        query.until is not None,
+        query.after is not None,
+        query.with_snippets,
+    )
+
+
+def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict[str, Any]:
+    """The parameters of the statement for ``queries``, by the names ``_Slots.of`` gives them."""
+    values: dict[str, Any] = {}
+    for number, query in enumerate(queries):
+        prefix = f"q{number}_"
+        if isinstance(engine, _Postgres):
+            for index, term in enumerate(query.expression.terms):
+                values[f"{prefix}term{index}"] = _Postgres.term_text(term)
+        else:
+            values[f"{prefix}match"] = _Sqlite.match(query.expression)
+        if query.section_ids is not None:
+            values[f"{prefix}sections"] = list(query.section_ids)
+        for index, entity_id in enumerate(query.entity_ids):
+            values[f"{prefix}entity{index}"] = entity_id
+        if query.entity_kind is not None:
+            values[f"{prefix}kind"] = query.entity_kind
+        if query.since is not None:
+            values[f"{prefix}since"] = query.since
+        if query.until is not None:
+            values[f"{prefix}until"] = query.until
+        if query.after is not None:
+            values[f"{prefix}after_key"], values[f"{prefix}after_id"] = query.after
+        values[f"{prefix}limit"] = query.limit
+    return values
+
+
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_MAX_STATEMENTS = 512  # shapes kept; searches of more shapes than that build their statements again
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], T]) -> T:
+    """The statement built for ``key`` (engine, kind, the queries' shapes), built now if new."""
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        if len(_STATEMENTS) >= _MAX_STATEMENTS:
+            _STATEMENTS.clear()
+        statement = _STATEMENTS[key] = build()
+    return cast(T, statement)
 
 
 def _sort_key(order: SearchOrder, hit: SearchHit) -> tuple[Any, ...]:
@@ -222,32 +330,32 @@ def _engine(connection: AsyncConnection) -> _Postgres | _Sqlite:
     return _Postgres() if connection.dialect.name == "postgresql" else _Sqlite()
 
 
-def _filters(
-    query: SearchQuery, article_id: Any, section_id: Any, published_at: Any
-) -> list[ColumnElement[bool]]:
+def _filters(slots: _Slots, article_id: Any, section_id: Any, published_at: Any) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if query.section_ids is not None:
-        conditions.append(section_id.in_(query.section_ids))
-    for entity_id in query.entity_ids:
+    if slots.section_ids is not None:
+        conditions.append(section_id.in_(slots.section_ids))
+    for entity_id in slots.entity_ids:
         conditions.append(
             exists().where(and_(_mention.c.article_id == article_id, _mention.c.entity_id == entity_id))
         )
-    if query.entity_kind is not None:
-        conditions.append(mentions_kind(article_id, query.entity_kind))
-    if query.since is not None:
-        conditions.append(published_at >= query.since)
-    if query.until is not None:
-        conditions.append(published_at < query.until)
+    if slots.entity_kind is not None:
+        conditions.append(mentions_kind(article_id, slots.entity_kind))
+    if slots.since is not None:
+        conditions.append(published_at >= slots.since)
+    if slots.until is not None:
+        conditions.append(published_at < slots.until)
     return conditions
 
 
-def _keyset(query: SearchQuery, score: Any, article_id: Any, published_at: Any) -> tuple[Any, Any]:
+def _keyset(
+    query: SearchQuery, slots: _Slots, score: Any, article_id: Any, published_at: Any
+) -> tuple[Any, Any]:
     """The query's (sort columns, the condition that resumes after its cursor)."""
     columns = (score, article_id) if query.order is SearchOrder.RELEVANCE else (published_at, article_id)
-    if query.after is None:
+    if slots.after is None:
         return columns, None
     key = tuple_(*columns)
-    resume = key > tuple_(*query.after) if query.order is SearchOrder.OLDEST else key < tuple_(*query.after)
+    resume = key > tuple_(*slots.after) if query.order is SearchOrder.OLDEST else key < tuple_(*slots.after)
     return columns, resume
 
 
@@ -259,6 +367,8 @@ def _ordered(statement: Select[Any], query: SearchQuery, columns: tuple[Any, ...
 
 class _Postgres:
     """tsvector documents in ``article_search`` (GIN-indexed), ranked by ``ts_rank``."""
+
+    name = "postgresql"
 
     _search = table(
         SEARCH_TABLE,
@@ -289,20 +399,26 @@ class _Postgres:
         ),
     )
 
-    def tsquery(self, expression: SearchExpression) -> ColumnElement[Any]:
+    @staticmethod
+    def term_text(term: Term) -> str:
+        """What the term's tsquery function reads (``tsquery``)."""
+        if term.kind is TermKind.PREFIX:
+            return f"{index_prefix(term.words[0], 'english')}:*"
+        return " ".join(term.words)
+
+    def tsquery(self, expression: SearchExpression, slots: _Slots) -> ColumnElement[Any]:
         """The expression as a tsquery built by PostgreSQL's own functions: user text is never syntax."""
         english = literal("english", REGCONFIG)
         included: list[ColumnElement[Any]] = []
         excluded: list[ColumnElement[Any]] = []
-        for term in expression.terms:
+        for term, text in zip(expression.terms, slots.terms, strict=True):
             part: ColumnElement[Any]
             if term.kind is TermKind.PREFIX:
-                stem = index_prefix(term.words[0], "english")
-                part = func.to_tsquery(literal("simple", REGCONFIG), literal(f"{stem}:*"))
+                part = func.to_tsquery(literal("simple", REGCONFIG), text)
             elif term.kind is TermKind.PHRASE:
-                part = func.phraseto_tsquery(english, literal(" ".join(term.words)))
+                part = func.phraseto_tsquery(english, text)
             else:
-                part = func.plainto_tsquery(english, literal(term.words[0]))
+                part = func.plainto_tsquery(english, text)
             (excluded if term.excluded else included).append(part)
         combined = included[0]
         for part in included[1:]:
@@ -311,28 +427,29 @@ class _Postgres:
             combined = combined.op("&&")(func.tsquery_not(part))
         return combined
 
-    def _matching(self, query: SearchQuery, columns: Sequence[Any]) -> Select[Any]:
+    def _matching(self, tsquery: ColumnElement[Any], slots: _Slots, columns: Sequence[Any]) -> Select[Any]:
         search = self._search.c
         return select(*columns).where(
-            search.document.op("@@")(self.tsquery(query.expression)),
-            *_filters(query, search.article_id, search.section_id, search.published_at),
+            search.document.op("@@")(tsquery),
+            *_filters(slots, search.article_id, search.section_id, search.published_at),
         )
 
-    def _score(self, query: SearchQuery) -> ColumnElement[Any]:
-        return func.ts_rank(self._weights, self._search.c.document, self.tsquery(query.expression)).cast(
-            Float
-        )
+    def _score(self, tsquery: ColumnElement[Any]) -> ColumnElement[Any]:
+        return func.ts_rank(self._weights, self._search.c.document, tsquery).cast(Float)
 
-    def _hits(self, query: SearchQuery, score: ColumnElement[Any]) -> Select[Any]:
+    def _hits(self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]) -> Select[Any]:
         """Matches in the query's order from its cursor on, with their scores; the page's limit is set."""
         search = self._search.c
-        columns, resume = _keyset(query, score, search.article_id, search.published_at)
-        hits = self._matching(query, [search.article_id, score.label("score")])
+        score = self._score(tsquery)
+        columns, resume = _keyset(query, slots, score, search.article_id, search.published_at)
+        hits = self._matching(tsquery, slots, [search.article_id, score.label("score")])
         if resume is not None:
             hits = hits.where(resume)
-        return _ordered(hits, query, columns).limit(query.limit)
+        return _ordered(hits, query, columns).limit(slots.limit)
 
-    def _one_word_hits(self, query: SearchQuery) -> CompoundSelect[Any]:
+    def _one_word_hits(
+        self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]
+    ) -> CompoundSelect[Any]:
         """A one-word query by relevance, without ranking every match: the articles where the word is
         prominent (headline, standfirst, or used more than once) ranked, then the rest, which all score the
         floor, newest id first. The first part's scores are all above the floor, so the two in turn are in
@@ -341,54 +458,53 @@ class _Postgres:
         If PostgreSQL's parser makes more than one lexeme of the word, scores are no longer per word; then
         the first part ranks every match and the second is empty."""
         search = self._search.c
-        tsquery = self.tsquery(query.expression)
         one_lexeme = func.numnode(tsquery) == 1
-        prominent = self._hits(query, self._score(query)).where(
+        prominent = self._hits(query, slots, tsquery).where(
             or_(~one_lexeme, search.prominent.bool_op("@@")(tsquery))
         )
-        rest = self._matching(query, [search.article_id, self._floor.label("score")]).where(
+        rest = self._matching(tsquery, slots, [search.article_id, self._floor.label("score")]).where(
             one_lexeme, ~search.prominent.bool_op("@@")(tsquery)
         )
-        if query.after is not None:
+        if slots.after is not None:
             # Spelled out rather than as (floor, id) < cursor, so that PostgreSQL, which knows the floor
             # when planning, is left with article_id < id and reads the primary key from there.
-            score, article_id = query.after
+            score, article_id = slots.after
             rest = rest.where(
                 or_(self._floor < score, and_(self._floor == score, search.article_id < article_id))
             )
-        rest = rest.order_by(search.article_id.desc()).limit(query.limit)
-        return union_all(prominent, rest).limit(query.limit)
+        rest = rest.order_by(search.article_id.desc()).limit(slots.limit)
+        return union_all(prominent, rest).limit(slots.limit)
 
-    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+    def page(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
+        tsquery = self.tsquery(query.expression, slots)
         if query.order is SearchOrder.RELEVANCE and _one_word(query.expression):
-            page = self._one_word_hits(query).subquery("page")
+            page = self._one_word_hits(query, slots, tsquery).subquery("page")
         else:
-            page = self._hits(query, self._score(query)).subquery("page")
+            page = self._hits(query, slots, tsquery).subquery("page")
         snippet = (
-            func.ts_headline(
-                literal("english", REGCONFIG),
-                self._text,
-                self.tsquery(query.expression),
-                self._highlight_options,
-            )
+            func.ts_headline(literal("english", REGCONFIG), self._text, tsquery, self._highlight_options)
             if query.with_snippets
             else literal(None)
         )
-        return select(*LIST_COLUMNS, page.c.score, snippet, literal(number).label("query_number")).join_from(
+        number = literal(slots.number).label("query_number")
+        return select(*LIST_COLUMNS, page.c.score, snippet, number).join_from(
             page, _article, _article.c.id == page.c.article_id
         )
 
-    def count(self, query: SearchQuery, number: int) -> Select[Any]:
-        return self._matching(query, [func.count().label("total"), literal(number).label("query_number")])
+    def count(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
+        columns = [func.count().label("total"), literal(slots.number).label("query_number")]
+        return self._matching(self.tsquery(query.expression, slots), slots, columns)
 
 
 class _Sqlite:
     """The FTS5 table ``article_search`` (rowid = article id), ranked by ``bm25``."""
 
+    name = "sqlite"
     _search: ColumnElement[Any] = literal_column(SEARCH_TABLE)
     _rowid: ColumnElement[Any] = literal_column(f"{SEARCH_TABLE}.rowid")
 
-    def match(self, expression: SearchExpression) -> str:
+    @staticmethod
+    def match(expression: SearchExpression) -> str:
         """The expression in FTS5 syntax; every word is a quoted string, so none is read as syntax."""
 
         def render(term: Term) -> str:
@@ -400,42 +516,42 @@ class _Sqlite:
         excluded = [render(term) for term in term_list(expression, excluded=True)]
         return f"({included}) NOT ({' OR '.join(excluded)})" if excluded else included
 
-    def _matching(self, query: SearchQuery, columns: Sequence[Any]) -> Select[Any]:
+    def _matching(self, slots: _Slots, columns: Sequence[Any]) -> Select[Any]:
         return (
             select(*columns)
             .select_from(table(SEARCH_TABLE))
             .join(_article, _article.c.id == self._rowid)
             .where(
-                self._search.op("MATCH")(self.match(query.expression)),
-                *_filters(query, _article.c.id, _article.c.section_id, _article.c.published_at),
+                self._search.op("MATCH")(slots.match),
+                *_filters(slots, _article.c.id, _article.c.section_id, _article.c.published_at),
             )
         )
 
-    def page(self, query: SearchQuery, number: int) -> Select[Any]:
+    def page(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
         score = -func.bm25(self._search, 10.0, 4.0, 1.0)
-        columns, resume = _keyset(query, score, _article.c.id, _article.c.published_at)
-        hits = self._matching(query, [_article.c.id.label("article_id"), score.label("score")])
+        columns, resume = _keyset(query, slots, score, _article.c.id, _article.c.published_at)
+        hits = self._matching(slots, [_article.c.id.label("article_id"), score.label("score")])
         if resume is not None:
             hits = hits.where(resume)
-        page = _ordered(hits, query, columns).limit(query.limit).subquery("page")
+        page = _ordered(hits, query, columns).limit(slots.limit).subquery("page")
         # The snippet needs the FTS cursor, so the page's few rows are matched again by rowid to make them.
         snippet: ColumnElement[Any] = literal(None)
         if query.with_snippets:
             snippet = (
                 select(func.snippet(self._search, -1, HIGHLIGHT_START, HIGHLIGHT_END, "…", 32))
                 .select_from(table(SEARCH_TABLE))
-                .where(
-                    self._search.op("MATCH")(self.match(query.expression)),
-                    self._rowid == page.c.article_id,
-                )
+                .where(self._search.op("MATCH")(slots.match), self._rowid == page.c.article_id)
                 .scalar_subquery()
             )
-        return select(*LIST_COLUMNS, page.c.score, snippet, literal(number).label("query_number")).join_from(
+        number = literal(slots.number).label("query_number")
+        return select(*LIST_COLUMNS, page.c.score, snippet, number).join_from(
             page, _article, _article.c.id == page.c.article_id
         )
 
-    def count(self, query: SearchQuery, number: int) -> Select[Any]:
-        return self._matching(query, [func.count().label("total"), literal(number).label("query_number")])
+    def count(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
+        return self._matching(
+            slots, [func.count().label("total"), literal(slots.number).label("query_number")]
+        )
 
 
 def _one_word(expression: SearchExpression) -> bool:
