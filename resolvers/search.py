@@ -13,12 +13,12 @@ rare a word is in the archive, so on SQLite new articles can nudge scores betwee
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import Stemmer
 from sqlalchemy import (
@@ -48,9 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models import Article, Mention
 from models.search import SEARCH_TABLE
 from models.types import UTCDateTime
-from resolvers.articles import LIST_COLUMNS, ArticleRow, article_row, mentions_kind
-
-T = TypeVar("T")
+from resolvers.articles import LIST_COLUMNS, ArticleRow, article_row, cached_statement, mentions_kind
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -201,7 +199,7 @@ async def search_articles(
         pages = [engine.page(query, _Slots.of(query, number)) for number, query in enumerate(queries)]
         return pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
 
-    statement = _statement((engine.name, "page", *map(_shape, queries)), build)
+    statement = cached_statement(("search", engine.name, *map(_shape, queries)), build)
     result: list[list[SearchHit]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
     for values in await connection.execute(statement, _values(engine, queries)):
@@ -219,7 +217,7 @@ async def count_search_matches(connection: AsyncConnection, queries: Sequence[Se
         counts = [engine.count(query, _Slots.of(query, number)) for number, query in enumerate(queries)]
         return counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
 
-    statement = _statement((engine.name, "count", *map(_shape, queries)), build)
+    statement = cached_statement(("search count", engine.name, *map(_shape, queries)), build)
     result = [0] * len(queries)
     for total, number in await connection.execute(statement, _values(engine, queries)):
         result[number] = int(total)
@@ -304,20 +302,6 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
             values[f"{prefix}after_key"], values[f"{prefix}after_id"] = query.after
         values[f"{prefix}limit"] = query.limit
     return values
-
-
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}
-_MAX_STATEMENTS = 512  # shapes kept; searches of more shapes than that build their statements again
-
-
-def _statement(key: tuple[Any, ...], build: Callable[[], T]) -> T:
-    """The statement built for ``key`` (engine, kind, the queries' shapes), built now if new."""
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        if len(_STATEMENTS) >= _MAX_STATEMENTS:
-            _STATEMENTS.clear()
-        statement = _STATEMENTS[key] = build()
-    return cast(T, statement)
 
 
 def _sort_key(order: SearchOrder, hit: SearchHit) -> tuple[Any, ...]:
