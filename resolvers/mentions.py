@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    CompoundSelect,
+    Integer,
     Select,
     bindparam,
     delete,
@@ -27,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import insert_rows
-from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, cached_statement
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -184,28 +186,45 @@ async def list_entity_articles(
     connection: AsyncConnection, queries: Sequence[EntityArticlesQuery]
 ) -> list[list[EntityArticleRow]]:
     """Several entities' pages in one statement, one list per query, in order."""
-    pages = []
+
+    def build() -> Select[Any] | CompoundSelect[Any]:
+        pages = [_entity_page(query, number) for number, query in enumerate(queries)]
+        return pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+
+    key = ("entity articles", *((query.order, query.after is not None) for query in queries))
+    parameters: dict[str, Any] = {}
     for number, query in enumerate(queries):
-        page = (
-            select(*LIST_COLUMNS, _mention.c.role, _mention.c.count, _mention.c.salience)
-            .add_columns(literal(number).label("query_number"))
-            .join(_article, _article.c.id == _mention.c.article_id)
-            .where(_mention.c.entity_id == query.entity_id, _article.c.status == ArticleStatus.PUBLISHED)
-        )
-        key = _order_key(query.order)
-        if query.after is not None:
-            page = page.where(tuple_(*key) < tuple_(*query.after))
-        pages.append(page.order_by(*(column.desc() for column in key)).limit(query.limit))
-    statement = pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
+        parameters[f"q{number}_entity"], parameters[f"q{number}_limit"] = query.entity_id, query.limit
+        for index, value in enumerate(query.after or ()):
+            parameters[f"q{number}_after{index}"] = value
     result: list[list[EntityArticleRow]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
-    for values in await connection.execute(statement):
-        result[values[-1]].append(
-            EntityArticleRow(article_row(values), values[width], values[width + 1], values[width + 2])
-        )
+    for values in await connection.execute(cached_statement(key, build), parameters):
+        row = EntityArticleRow(article_row(values), values[width], values[width + 1], values[width + 2])
+        result[values[-1]].append(row)
     for query, page_rows in zip(queries, result, strict=True):
         page_rows.sort(key=lambda row: row.sort_key(query.order), reverse=True)
     return result
+
+
+def _entity_page(query: EntityArticlesQuery, number: int) -> Select[Any]:
+    """The statement of one page, its values bound by name (``q<number>_entity``, ``_limit``, ``_after<i>``)
+    so that it is built once for each order, with a cursor or without."""
+    page = (
+        select(*LIST_COLUMNS, _mention.c.role, _mention.c.count, _mention.c.salience)
+        .add_columns(literal(number).label("query_number"))
+        .join(_article, _article.c.id == _mention.c.article_id)
+        .where(
+            _mention.c.entity_id == bindparam(f"q{number}_entity", type_=Integer()),
+            _article.c.status == ArticleStatus.PUBLISHED,
+        )
+    )
+    key = _order_key(query.order)
+    if query.after is not None:
+        after = [bindparam(f"q{number}_after{index}", type_=column.type) for index, column in enumerate(key)]
+        page = page.where(tuple_(*key) < tuple_(*after))
+    order = (column.desc() for column in key)
+    return page.order_by(*order).limit(bindparam(f"q{number}_limit", type_=Integer()))
 
 
 def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
