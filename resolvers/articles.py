@@ -157,30 +157,54 @@ class _PageSlots:
     @classmethod
     def of(cls, query: ArticleQuery, number: int, *, lateral: bool) -> _PageSlots:
         def slot(name: str, type_: Any, **options: Any) -> BindParameter[Any]:
-            return bindparam(f"q{number}_{name}", type_=type_, **options)
+            return query_slot(number, name, type_, **options)
 
         sections = query.section_ids
         # Several sections and no entity: read section by section (``_page``).
         several = sections is not None and len(sections) > 1 and not query.entity_ids
         return cls(
-            number=number,
-            limit=slot("limit", Integer()),
-            section_ids=None
+            number,
+            slot("limit", Integer()),
+            None
             if sections is None
             else slot("sections", ARRAY(Integer))
             if several and lateral
             else slot("sections", Integer(), expanding=True),
-            each_section=tuple(slot(f"section{index}", Integer()) for index in range(len(sections or ())))
+            tuple(slot(f"section{index}", Integer()) for index in range(len(sections or ())))
             if several and not lateral
             else (),
-            entity_ids=tuple(slot(f"entity{index}", Integer()) for index in range(len(query.entity_ids))),
-            entity_kind=None if query.entity_kind is None else slot("kind", String()),
-            since=None if query.since is None else slot("since", UTCDateTime()),
-            until=None if query.until is None else slot("until", UTCDateTime()),
+            *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
             after=None
             if query.after is None
             else (slot("after_time", UTCDateTime()), slot("after_id", Integer())),
         )
+
+
+def query_slot(number: int, name: str, type_: Any, **options: Any) -> BindParameter[Any]:
+    """The bound parameter ``name`` of query ``number`` of a statement (``q<number>_<name>``)."""
+    return bindparam(f"q{number}_{name}", type_=type_, **options)
+
+
+def filter_slots(
+    number: int,
+    entity_ids: Sequence[int],
+    entity_kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[
+    tuple[BindParameter[int], ...],
+    BindParameter[str] | None,
+    BindParameter[datetime] | None,
+    BindParameter[datetime] | None,
+]:
+    """The slots of the filters article lists and searches share (but sections, which each reads its own
+    way): one per entity, the kind, the time window; None for a filter the query does not set."""
+    return (
+        tuple(query_slot(number, f"entity{index}", Integer()) for index in range(len(entity_ids))),
+        None if entity_kind is None else query_slot(number, "kind", String()),
+        None if since is None else query_slot(number, "since", UTCDateTime()),
+        None if until is None else query_slot(number, "until", UTCDateTime()),
+    )
 
 
 def _filter_shape(query: ArticleQuery) -> tuple[Any, ...]:
@@ -207,24 +231,38 @@ def _page_shape(query: ArticleQuery, lateral: bool) -> tuple[Any, ...]:
     )
 
 
+def filter_values(
+    prefix: str,
+    section_ids: Sequence[int] | None,
+    entity_ids: Sequence[int],
+    entity_kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> dict[str, Any]:
+    """The filters' parameters of one query, named as its slots name them (``prefix`` is ``q<number>_``);
+    the filters of article lists and of searches are the same."""
+    values: dict[str, Any] = {}
+    if section_ids is not None:
+        values[f"{prefix}sections"] = list(section_ids)
+    for index, entity_id in enumerate(entity_ids):
+        values[f"{prefix}entity{index}"] = entity_id
+    for name, value in (("kind", entity_kind), ("since", since), ("until", until)):
+        if value is not None:
+            values[f"{prefix}{name}"] = value
+    return values
+
+
 def _page_values(queries: Sequence[ArticleQuery]) -> dict[str, Any]:
     """The parameters of the statement for ``queries``, by the names ``_PageSlots.of`` gives them."""
     values: dict[str, Any] = {}
     for number, query in enumerate(queries):
         prefix = f"q{number}_"
+        values |= filter_values(
+            prefix, query.section_ids, query.entity_ids, query.entity_kind, query.since, query.until
+        )
         values[f"{prefix}limit"] = query.limit
-        if query.section_ids is not None:
-            values[f"{prefix}sections"] = list(query.section_ids)
-            for index, section_id in enumerate(query.section_ids):
-                values[f"{prefix}section{index}"] = section_id
-        for index, entity_id in enumerate(query.entity_ids):
-            values[f"{prefix}entity{index}"] = entity_id
-        if query.entity_kind is not None:
-            values[f"{prefix}kind"] = query.entity_kind
-        if query.since is not None:
-            values[f"{prefix}since"] = query.since
-        if query.until is not None:
-            values[f"{prefix}until"] = query.until
+        for index, section_id in enumerate(query.section_ids or ()):
+            values[f"{prefix}section{index}"] = section_id
         if query.after is not None:
             values[f"{prefix}after_time"], values[f"{prefix}after_id"] = query.after
     return values

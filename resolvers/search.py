@@ -30,7 +30,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    bindparam,
     column,
     exists,
     func,
@@ -48,7 +47,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models import Article, Mention
 from models.search import SEARCH_TABLE
 from models.types import UTCDateTime
-from resolvers.articles import LIST_COLUMNS, ArticleRow, article_row, cached_statement, mentions_kind
+from resolvers.articles import (
+    LIST_COLUMNS,
+    ArticleRow,
+    article_row,
+    cached_statement,
+    filter_slots,
+    filter_values,
+    mentions_kind,
+    query_slot,
+)
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -244,18 +252,15 @@ class _Slots:
     @classmethod
     def of(cls, query: SearchQuery, number: int) -> _Slots:
         def slot(name: str, type_: Any, **options: Any) -> BindParameter[Any]:
-            return bindparam(f"q{number}_{name}", type_=type_, **options)
+            return query_slot(number, name, type_, **options)
 
         after_type = Float() if query.order is SearchOrder.RELEVANCE else UTCDateTime()
         return cls(
-            number=number,
-            terms=tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
-            match=slot("match", String()),
-            section_ids=None if query.section_ids is None else slot("sections", Integer(), expanding=True),
-            entity_ids=tuple(slot(f"entity{index}", Integer()) for index in range(len(query.entity_ids))),
-            entity_kind=None if query.entity_kind is None else slot("kind", String()),
-            since=None if query.since is None else slot("since", UTCDateTime()),
-            until=None if query.until is None else slot("until", UTCDateTime()),
+            number,
+            tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
+            slot("match", String()),
+            None if query.section_ids is None else slot("sections", Integer(), expanding=True),
+            *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
             after=None
             if query.after is None
             else (slot("after_key", after_type), slot("after_id", Integer())),
@@ -288,16 +293,9 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
                 values[f"{prefix}term{index}"] = _Postgres.term_text(term)
         else:
             values[f"{prefix}match"] = _Sqlite.match(query.expression)
-        if query.section_ids is not None:
-            values[f"{prefix}sections"] = list(query.section_ids)
-        for index, entity_id in enumerate(query.entity_ids):
-            values[f"{prefix}entity{index}"] = entity_id
-        if query.entity_kind is not None:
-            values[f"{prefix}kind"] = query.entity_kind
-        if query.since is not None:
-            values[f"{prefix}since"] = query.since
-        if query.until is not None:
-            values[f"{prefix}until"] = query.until
+        values |= filter_values(
+            prefix, query.section_ids, query.entity_ids, query.entity_kind, query.since, query.until
+        )
         if query.after is not None:
             values[f"{prefix}after_key"], values[f"{prefix}after_id"] = query.after
         values[f"{prefix}limit"] = query.limit
