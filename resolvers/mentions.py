@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import insert_rows
-from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, cached_statement
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, cached_statement, query_slot
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
@@ -215,16 +215,16 @@ def _entity_page(query: EntityArticlesQuery, number: int) -> Select[Any]:
         .add_columns(literal(number).label("query_number"))
         .join(_article, _article.c.id == _mention.c.article_id)
         .where(
-            _mention.c.entity_id == bindparam(f"q{number}_entity", type_=Integer()),
+            _mention.c.entity_id == query_slot(number, "entity", Integer()),
             _article.c.status == ArticleStatus.PUBLISHED,
         )
     )
     key = _order_key(query.order)
     if query.after is not None:
-        after = [bindparam(f"q{number}_after{index}", type_=column.type) for index, column in enumerate(key)]
+        after = [query_slot(number, f"after{index}", column.type) for index, column in enumerate(key)]
         page = page.where(tuple_(*key) < tuple_(*after))
     order = (column.desc() for column in key)
-    return page.order_by(*order).limit(bindparam(f"q{number}_limit", type_=Integer()))
+    return page.order_by(*order).limit(query_slot(number, "limit", Integer()))
 
 
 def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
