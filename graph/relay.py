@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+from collections.abc import Collection
 from datetime import datetime
 
 import strawberry
@@ -142,11 +143,15 @@ def score_cursor(kind: str, score: float, key: int) -> str:
     return _cursor(kind, repr(score), key)
 
 
-def parse_score_cursor(kind: str, cursor: str | None) -> tuple[float, int] | None:
+def parse_score_cursor(kind: str, cursor: str | None, scores: Collection[float]) -> tuple[float, int] | None:
+    """The (score, id) of a relevance cursor; a score that is none of ``scores`` is refused as forged."""
     if cursor is None:
         return None
     try:
-        score, key = _parse(kind, cursor, 2)
-        return float(score), int(key)
+        text, key = _parse(kind, cursor, 2)
+        score = float(text)
+        if score not in scores:
+            raise ValueError(text)
+        return score, int(key)
     except _BAD_CURSOR:
         raise _refused(cursor) from None

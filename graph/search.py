@@ -27,6 +27,7 @@ from graph.relay import (
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
+    TIERS,
     SearchExpression,
     SearchHit,
     SearchQuery,
@@ -98,7 +99,8 @@ class SearchEdge:
     cursor: str = strawberry.field(description="Opaque cursor of this hit.")
     node: ArticleNode = strawberry.field(description="The article.")
     score: float = strawberry.field(
-        description="Relevance, higher is better; comparable only within one search."
+        description="Relevance by where the query's words are: 3 when all are in the headline, 2 when each "
+        "is in the headline or standfirst, 1 otherwise (the body). Hits of equal score come newest first."
     )
     snippet: Snippet | None = strawberry.field(
         description="The passage that best matches, with the matched words marked."
@@ -145,7 +147,7 @@ async def search_connection(
     kind = _cursor_kind(resolver_order, expression, filters)
     position: tuple[float, int] | tuple[datetime, int] | None
     if resolver_order is Order.RELEVANCE:
-        position = parse_score_cursor(kind, after)
+        position = parse_score_cursor(kind, after, TIERS)
     else:
         position = parse_time_cursor(kind, after)
     query = SearchQuery(

@@ -5,9 +5,9 @@ It is not a SQLModel table because its shape differs by backend (see migrations/
 - SQLite: ``article_search``, an FTS5 table (headline, standfirst, body; rowid = article id) with the
   porter stemmer, filled by triggers on ``article``.
 - PostgreSQL: ``article_search`` (article_id, section_id, published_at, document tsvector with weights A
-  headline, B standfirst, C body) with a GIN index, filled by a trigger on ``article``; and ``prominent``,
-  generated from the document: the words that score above one use in the body (migration 0005), so a
-  one-word search ranks only the articles where the word stands out.
+  headline, B standfirst, C body) with a GIN index, filled by a trigger on ``article``; and
+  ``headline_words`` and ``lead_words``, generated from the document: its headline's and its headline's
+  and standfirst's lexemes, each GIN-indexed, which relevance ranks by (migration 0007).
 
 Only published articles are indexed. Triggers rather than application code keep it in sync, so every
 writer (ingest, re-extraction, the benchmark generator, an operator's SQL) updates it.

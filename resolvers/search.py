@@ -4,10 +4,13 @@ The language, as a newsroom's search box knows it: words (all must appear, stemm
 "sanction"), ``"quoted phrases"``, prefixes (``sanct*``) and exclusions (``-football``, ``-"world cup"``).
 ``parse_search`` reads it once; each engine gets it rendered in its own syntax, never pasted as text.
 
-Relevance is the engine's own score, higher is better: on PostgreSQL ``ts_rank`` over a document weighted
-headline A, standfirst B, body C; on SQLite ``bm25`` with the same columns weighted 10, 4 and 1. PostgreSQL's
-score depends on the article alone, so keyset pages stay put while articles arrive; bm25 also weighs how
-rare a word is in the archive, so on SQLite new articles can nudge scores between pages.
+Relevance is where the query's words appear, as WordPress ranks its search: articles with every word in
+the headline first, then those with every word in the headline or standfirst, then the rest (the words in
+the body); within each tier, newest id first. A hit's score is its tier (``HEADLINE``, ``LEAD``,
+``BODY``), a property of the article alone, so keyset pages stay put while articles arrive, and each tier is
+read newest first from an index and cut off at the page: a word in 60% of a million articles costs what a
+rare one does. Ranking every match by ``ts_rank`` or ``bm25`` instead took 1.3 s for such a word on
+PostgreSQL (docs/benchmarks.md). Both engines rank the same way; only their stemmers differ.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    case,
+    cast,
     column,
     exists,
     func,
@@ -165,8 +170,17 @@ def index_prefix(prefix: str, algorithm: str) -> str:
     return shortest if len(shortest) >= MIN_PREFIX else prefix[:MIN_PREFIX]
 
 
+#: A hit's score by relevance, its tier: every word the query looks for in the headline; each in the
+#: headline or standfirst; otherwise (the words are in the body).
+HEADLINE = 3.0
+LEAD = 2.0
+BODY = 1.0
+TIERS = (HEADLINE, LEAD, BODY)
+_SQLITE_MATCHES = ("match", "in_headline", "in_lead", "tier_headline", "tier_lead", "tier_body")
+
+
 class SearchOrder(StrEnum):
-    RELEVANCE = "relevance"  # by (score, id), best first
+    RELEVANCE = "relevance"  # by (tier, id), best first
     NEWEST = "newest"  # by (published_at, id), newest first
     OLDEST = "oldest"  # by (published_at, id), oldest first
 
@@ -175,7 +189,7 @@ class SearchOrder(StrEnum):
 class SearchQuery:
     """One page of search hits among published articles, with the article filters of ``ArticleQuery``.
 
-    ``after`` is the sort key of the last hit seen: (score, id) for RELEVANCE, (published_at, id) otherwise.
+    ``after`` is the sort key of the last hit seen: (tier, id) for RELEVANCE, (published_at, id) otherwise.
     """
 
     expression: SearchExpression
@@ -240,7 +254,7 @@ class _Slots:
 
     number: int
     terms: tuple[BindParameter[str], ...]  # PostgreSQL: each term's text for its tsquery function
-    match: BindParameter[str]  # SQLite: the whole FTS5 query
+    matches: dict[str, BindParameter[str]]  # SQLite: the FTS5 queries, by the names of _Sqlite.matches
     section_ids: BindParameter[Any] | None
     entity_ids: tuple[BindParameter[int], ...]
     entity_kind: BindParameter[str] | None
@@ -258,7 +272,7 @@ class _Slots:
         return cls(
             number,
             tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
-            slot("match", String()),
+            {name: slot(name, String()) for name in _SQLITE_MATCHES},
             None if query.section_ids is None else slot("sections", Integer(), expanding=True),
             *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
             after=None
@@ -292,7 +306,7 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
             for index, term in enumerate(query.expression.terms):
                 values[f"{prefix}term{index}"] = _Postgres.term_text(term)
         else:
-            values[f"{prefix}match"] = _Sqlite.match(query.expression)
+            values |= {f"{prefix}{name}": match for name, match in _Sqlite.matches(query.expression).items()}
         values |= filter_values(
             prefix, query.section_ids, query.entity_ids, query.entity_kind, query.since, query.until
         )
@@ -329,11 +343,9 @@ def _filters(slots: _Slots, article_id: Any, section_id: Any, published_at: Any)
     return conditions
 
 
-def _keyset(
-    query: SearchQuery, slots: _Slots, score: Any, article_id: Any, published_at: Any
-) -> tuple[Any, Any]:
-    """The query's (sort columns, the condition that resumes after its cursor)."""
-    columns = (score, article_id) if query.order is SearchOrder.RELEVANCE else (published_at, article_id)
+def _time_keyset(query: SearchQuery, slots: _Slots, article_id: Any, published_at: Any) -> tuple[Any, Any]:
+    """A time order's (sort columns, the condition that resumes after its cursor)."""
+    columns = (published_at, article_id)
     if slots.after is None:
         return columns, None
     key = tuple_(*columns)
@@ -347,8 +359,28 @@ def _ordered(statement: Select[Any], query: SearchQuery, columns: tuple[Any, ...
     return statement.order_by(*(column.desc() for column in columns))
 
 
+def _tier_score(tier: float) -> ColumnElement[float]:
+    return cast(literal_column(repr(tier)), Float)
+
+
+def _after_tier(slots: _Slots, tier: float, article_id: Any) -> ColumnElement[bool] | None:
+    """The rows of ``tier`` that come after the cursor: all of a worse tier, older ids of its own, none of
+    a better one. With the cursor's values known when planning, the tiers it has passed are never read."""
+    if slots.after is None:
+        return None
+    score, after_id = slots.after
+    return or_(score > _tier_score(tier), and_(score == _tier_score(tier), article_id < after_id))
+
+
+def _by_tier(parts: Sequence[Select[Any]], limit: BindParameter[int]) -> CompoundSelect[Any]:
+    """The tiers' pages, best tier first, cut at the page. Each part is read only when the ones before it
+    fall short of the page: PostgreSQL's Append and SQLite's compound SELECT run their parts in turn."""
+    return union_all(*parts).limit(limit)
+
+
 class _Postgres:
-    """tsvector documents in ``article_search`` (GIN-indexed), ranked by ``ts_rank``."""
+    """tsvector documents in ``article_search`` with GIN indexes on the whole document and on the words of
+    the headline and of the headline and standfirst (migration 0007)."""
 
     name = "postgresql"
 
@@ -358,14 +390,8 @@ class _Postgres:
         column("section_id"),
         column("published_at", UTCDateTime()),
         column("document", TSVECTOR()),
-        column("prominent", TSVECTOR()),
-    )
-    #: ts_rank's weights for D, C (body), B (standfirst) and A (headline).
-    _weights: ColumnElement[Any] = literal_column("'{0.1, 0.2, 0.4, 1.0}'::float4[]")
-    #: What a one-word query scores in an article whose body uses the word once and nowhere else: the
-    #: least a match scores (migration 0005). PostgreSQL computes it, so it equals those articles' scores.
-    _floor = func.ts_rank(_weights, literal_column("'w:1C'::tsvector"), literal_column("'w'::tsquery")).cast(
-        Float
+        column("headline_words", TSVECTOR()),
+        column("lead_words", TSVECTOR()),
     )
     _highlight_options = (
         f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=35, MinWords=15, "
@@ -388,8 +414,11 @@ class _Postgres:
             return f"{index_prefix(term.words[0], 'english')}:*"
         return " ".join(term.words)
 
-    def tsquery(self, expression: SearchExpression, slots: _Slots) -> ColumnElement[Any]:
-        """The expression as a tsquery built by PostgreSQL's own functions: user text is never syntax."""
+    def tsquery(
+        self, expression: SearchExpression, slots: _Slots, *, included_only: bool = False
+    ) -> ColumnElement[Any]:
+        """The expression as a tsquery built by PostgreSQL's own functions: user text is never syntax.
+        ``included_only`` leaves out the exclusions: what a tier asks of its part of the article."""
         english = literal("english", REGCONFIG)
         included: list[ColumnElement[Any]] = []
         excluded: list[ColumnElement[Any]] = []
@@ -405,64 +434,66 @@ class _Postgres:
         combined = included[0]
         for part in included[1:]:
             combined = combined.op("&&")(part)
-        for part in excluded:
+        for part in [] if included_only else excluded:
             combined = combined.op("&&")(func.tsquery_not(part))
         return combined
 
-    def _matching(self, tsquery: ColumnElement[Any], slots: _Slots, columns: Sequence[Any]) -> Select[Any]:
+    def _matching(self, slots: _Slots, columns: Sequence[Any], *conditions: Any) -> Select[Any]:
         search = self._search.c
         return select(*columns).where(
-            search.document.op("@@")(tsquery),
-            *_filters(slots, search.article_id, search.section_id, search.published_at),
+            *conditions, *_filters(slots, search.article_id, search.section_id, search.published_at)
         )
 
-    def _score(self, tsquery: ColumnElement[Any]) -> ColumnElement[Any]:
-        return func.ts_rank(self._weights, self._search.c.document, tsquery).cast(Float)
-
-    def _hits(self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]) -> Select[Any]:
-        """Matches in the query's order from its cursor on, with their scores; the page's limit is set."""
+    def _by_relevance(
+        self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]
+    ) -> CompoundSelect[Any]:
         search = self._search.c
-        score = self._score(tsquery)
-        columns, resume = _keyset(query, slots, score, search.article_id, search.published_at)
-        hits = self._matching(tsquery, slots, [search.article_id, score.label("score")])
+        included = self.tsquery(query.expression, slots, included_only=True)
+        excludes = any(term.excluded for term in query.expression.terms)
+        headline: ColumnElement[bool] = search.headline_words.bool_op("@@")(included)
+        lead: ColumnElement[bool] = search.lead_words.bool_op("@@")(included)
+        anywhere: ColumnElement[bool] = search.document.bool_op("@@")(tsquery)
+        # The headline's and lead's words are the document's (positions too), so a tier implies the match
+        # unless the query excludes words, which only the whole document can rule out.
+        tiers: tuple[tuple[float, list[ColumnElement[bool]]], ...] = (
+            (HEADLINE, [headline, anywhere] if excludes else [headline]),
+            (LEAD, [lead, ~headline, anywhere] if excludes else [lead, ~headline]),
+            (BODY, [anywhere, ~lead]),
+        )
+        parts = []
+        for tier, conditions in tiers:
+            resume = _after_tier(slots, tier, search.article_id)
+            part = self._matching(
+                slots,
+                [search.article_id, _tier_score(tier).label("score")],
+                *conditions,
+                *([] if resume is None else [resume]),
+            )
+            parts.append(part.order_by(search.article_id.desc()).limit(slots.limit))
+        return _by_tier(parts, slots.limit)
+
+    def _by_time(self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]) -> Select[Any]:
+        search = self._search.c
+        included = self.tsquery(query.expression, slots, included_only=True)
+        score = case(
+            (search.headline_words.bool_op("@@")(included), _tier_score(HEADLINE)),
+            (search.lead_words.bool_op("@@")(included), _tier_score(LEAD)),
+            else_=_tier_score(BODY),
+        )
+        columns, resume = _time_keyset(query, slots, search.article_id, search.published_at)
+        hits = self._matching(
+            slots, [search.article_id, score.label("score")], search.document.bool_op("@@")(tsquery)
+        )
         if resume is not None:
             hits = hits.where(resume)
         return _ordered(hits, query, columns).limit(slots.limit)
 
-    def _one_word_hits(
-        self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]
-    ) -> CompoundSelect[Any]:
-        """A one-word query by relevance, without ranking every match: the articles where the word is
-        prominent (headline, standfirst, or used more than once) ranked, then the rest, which all score the
-        floor, newest id first. The first part's scores are all above the floor, so the two in turn are in
-        relevance order, and the second is only read when the first falls short of the page.
-
-        If PostgreSQL's parser makes more than one lexeme of the word, scores are no longer per word; then
-        the first part ranks every match and the second is empty."""
-        search = self._search.c
-        one_lexeme = func.numnode(tsquery) == 1
-        prominent = self._hits(query, slots, tsquery).where(
-            or_(~one_lexeme, search.prominent.bool_op("@@")(tsquery))
-        )
-        rest = self._matching(tsquery, slots, [search.article_id, self._floor.label("score")]).where(
-            one_lexeme, ~search.prominent.bool_op("@@")(tsquery)
-        )
-        if slots.after is not None:
-            # Spelled out rather than as (floor, id) < cursor, so that PostgreSQL, which knows the floor
-            # when planning, is left with article_id < id and reads the primary key from there.
-            score, article_id = slots.after
-            rest = rest.where(
-                or_(self._floor < score, and_(self._floor == score, search.article_id < article_id))
-            )
-        rest = rest.order_by(search.article_id.desc()).limit(slots.limit)
-        return union_all(prominent, rest).limit(slots.limit)
-
     def page(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
         tsquery = self.tsquery(query.expression, slots)
-        if query.order is SearchOrder.RELEVANCE and _one_word(query.expression):
-            page = self._one_word_hits(query, slots, tsquery).subquery("page")
+        if query.order is SearchOrder.RELEVANCE:
+            page = self._by_relevance(query, slots, tsquery).subquery("page")
         else:
-            page = self._hits(query, slots, tsquery).subquery("page")
+            page = self._by_time(query, slots, tsquery).subquery("page")
         snippet = (
             func.ts_headline(literal("english", REGCONFIG), self._text, tsquery, self._highlight_options)
             if query.with_snippets
@@ -475,19 +506,22 @@ class _Postgres:
 
     def count(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
         columns = [func.count().label("total"), literal(slots.number).label("query_number")]
-        return self._matching(self.tsquery(query.expression, slots), slots, columns)
+        return self._matching(
+            slots, columns, self._search.c.document.bool_op("@@")(self.tsquery(query.expression, slots))
+        )
 
 
 class _Sqlite:
-    """The FTS5 table ``article_search`` (rowid = article id), ranked by ``bm25``."""
+    """The FTS5 table ``article_search`` (rowid = article id; columns headline, standfirst, body)."""
 
     name = "sqlite"
     _search: ColumnElement[Any] = literal_column(SEARCH_TABLE)
     _rowid: ColumnElement[Any] = literal_column(f"{SEARCH_TABLE}.rowid")
 
     @staticmethod
-    def match(expression: SearchExpression) -> str:
-        """The expression in FTS5 syntax; every word is a quoted string, so none is read as syntax."""
+    def matches(expression: SearchExpression) -> dict[str, str]:
+        """The expression in FTS5 syntax, by slot name: the whole query (``match``), and for each tier the
+        query restricted to its rows. Every word is a quoted string, so none is read as syntax."""
 
         def render(term: Term) -> str:
             if term.kind is TermKind.PREFIX:
@@ -496,33 +530,80 @@ class _Sqlite:
 
         included = " AND ".join(render(term) for term in term_list(expression, excluded=False))
         excluded = [render(term) for term in term_list(expression, excluded=True)]
-        return f"({included}) NOT ({' OR '.join(excluded)})" if excluded else included
+        whole = f"({included}) NOT ({' OR '.join(excluded)})" if excluded else included
+        headline = f"{{headline}} : ({included})"
+        lead = f"{{headline standfirst}} : ({included})"
+        return {
+            "match": whole,
+            "in_headline": headline,
+            "in_lead": lead,
+            "tier_headline": f"({headline}) AND ({whole})",
+            "tier_lead": f"(({lead}) AND ({whole})) NOT ({headline})",
+            "tier_body": f"({whole}) NOT ({lead})",
+        }
 
-    def _matching(self, slots: _Slots, columns: Sequence[Any]) -> Select[Any]:
+    def _matching(self, slots: _Slots, match: BindParameter[str], columns: Sequence[Any]) -> Select[Any]:
         return (
             select(*columns)
             .select_from(table(SEARCH_TABLE))
             .join(_article, _article.c.id == self._rowid)
             .where(
-                self._search.op("MATCH")(slots.match),
+                self._search.op("MATCH")(match),
                 *_filters(slots, _article.c.id, _article.c.section_id, _article.c.published_at),
             )
         )
 
-    def page(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
-        score = -func.bm25(self._search, 10.0, 4.0, 1.0)
-        columns, resume = _keyset(query, slots, score, _article.c.id, _article.c.published_at)
-        hits = self._matching(slots, [_article.c.id.label("article_id"), score.label("score")])
+    def _is_match(self, match: BindParameter[str], article_id: Any) -> ColumnElement[bool]:
+        return exists(
+            select(self._rowid)
+            .select_from(table(SEARCH_TABLE))
+            .where(self._search.op("MATCH")(match), self._rowid == article_id)
+        )
+
+    def _by_relevance(self, slots: _Slots) -> CompoundSelect[Any]:
+        parts = []
+        for tier, match in zip(
+            TIERS,
+            (slots.matches["tier_headline"], slots.matches["tier_lead"], slots.matches["tier_body"]),
+            strict=True,
+        ):
+            part = self._matching(
+                slots, match, [_article.c.id.label("article_id"), _tier_score(tier).label("score")]
+            )
+            resume = _after_tier(slots, tier, self._rowid)
+            if resume is not None:
+                part = part.where(resume)
+            # FTS5 hands its matches out newest rowid first itself, so the part stops at the page.
+            part = part.order_by(self._rowid.desc()).limit(slots.limit)
+            parts.append(select(part.subquery()))
+        return _by_tier(parts, slots.limit)
+
+    def _by_time(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
+        score = case(
+            (self._is_match(slots.matches["in_headline"], _article.c.id), _tier_score(HEADLINE)),
+            (self._is_match(slots.matches["in_lead"], _article.c.id), _tier_score(LEAD)),
+            else_=_tier_score(BODY),
+        )
+        columns, resume = _time_keyset(query, slots, _article.c.id, _article.c.published_at)
+        hits = self._matching(
+            slots, slots.matches["match"], [_article.c.id.label("article_id"), score.label("score")]
+        )
         if resume is not None:
             hits = hits.where(resume)
-        page = _ordered(hits, query, columns).limit(slots.limit).subquery("page")
+        return _ordered(hits, query, columns).limit(slots.limit)
+
+    def page(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
+        if query.order is SearchOrder.RELEVANCE:
+            page = self._by_relevance(slots).subquery("page")
+        else:
+            page = self._by_time(query, slots).subquery("page")
         # The snippet needs the FTS cursor, so the page's few rows are matched again by rowid to make them.
         snippet: ColumnElement[Any] = literal(None)
         if query.with_snippets:
             snippet = (
                 select(func.snippet(self._search, -1, HIGHLIGHT_START, HIGHLIGHT_END, "…", 32))
                 .select_from(table(SEARCH_TABLE))
-                .where(self._search.op("MATCH")(slots.match), self._rowid == page.c.article_id)
+                .where(self._search.op("MATCH")(slots.matches["match"]), self._rowid == page.c.article_id)
                 .scalar_subquery()
             )
         number = literal(slots.number).label("query_number")
@@ -532,12 +613,10 @@ class _Sqlite:
 
     def count(self, query: SearchQuery, slots: _Slots) -> Select[Any]:
         return self._matching(
-            slots, [func.count().label("total"), literal(slots.number).label("query_number")]
+            slots,
+            slots.matches["match"],
+            [func.count().label("total"), literal(slots.number).label("query_number")],
         )
-
-
-def _one_word(expression: SearchExpression) -> bool:
-    return len(expression.terms) == 1 and expression.terms[0].kind is TermKind.WORD
 
 
 def term_list(expression: SearchExpression, *, excluded: bool) -> list[Term]:

@@ -11,6 +11,7 @@ from sqlalchemy import Executable, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from graph.relay import _b64, _unb64
 from graph.search import snippet_of
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
@@ -152,14 +153,15 @@ async def test_exclusions_remove_words_and_phrases(client: httpx.AsyncClient) ->
 
 @pytest.mark.usefixtures("archive")
 async def test_best_match_first(client: httpx.AsyncClient) -> None:
-    """In the headline and three times in the body beats once in a headline, which beats once in a body."""
+    """Headline matches first, then body matches; newest first within each."""
     found = await _search(client, "ceasefire")
     slugs = [edge["node"]["slug"] for edge in found["edges"]]
-    assert slugs[0] == "ceasefire-headline"
-    assert slugs[1] == "ceasefire-football"
-    assert slugs.index("ceasefire-football") < slugs.index("ceasefire-body")
-    scores = [edge["score"] for edge in found["edges"]]
-    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1] > 0
+    assert slugs == ["ceasefire-football", "ceasefire-headline", "world-cup", "ceasefire-body"]
+    assert [edge["score"] for edge in found["edges"]] == [3.0, 3.0, 1.0, 1.0]
+    newest = await _search(client, "ceasefire", order="NEWEST")
+    assert {edge["node"]["slug"]: edge["score"] for edge in newest["edges"]} == dict(
+        zip(slugs, [3.0, 3.0, 1.0, 1.0], strict=True)
+    )
 
 
 @pytest.mark.usefixtures("archive")
@@ -207,30 +209,18 @@ async def test_pages_walk_every_hit_once_in_each_order(client: httpx.AsyncClient
     assert await _slugs(client, "ceasefire", order="RELEVANCE") == expected
 
 
-_ORACLE = {
-    # Every match ranked, the way the search statement ranked them all before one-word searches were
-    # split (resolvers/search.py, _one_word_hits).
-    "postgresql": "SELECT a.slug FROM article_search AS s JOIN article AS a ON a.id = s.article_id "
-    "WHERE s.document @@ plainto_tsquery('english', :word) ORDER BY "
-    "ts_rank('{0.1, 0.2, 0.4, 1.0}'::float4[], s.document, plainto_tsquery('english', :word))::float8 DESC, "
-    "s.article_id DESC",
-    "sqlite": "SELECT a.slug FROM article_search JOIN article AS a ON a.id = article_search.rowid "
-    "WHERE article_search MATCH '\"' || :word || '\"' "
-    "ORDER BY -bm25(article_search, 10.0, 4.0, 1.0) DESC, a.id DESC",
-}
-
-
-async def test_one_word_pages_rank_as_every_match_ranked(
+async def test_hits_rank_by_where_the_words_are_then_newest(
     engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
-    """A word in headlines, standfirsts, used twice or thrice, and once in many bodies (all tied): walked
-    two at a time, the pages are exactly every match ranked, on PostgreSQL's split path too."""
-    where = {
-        "headline": ("Quarry reopens", None, "Work starts on Monday."),
-        "standfirst": ("Town news", "The quarry is back.", "Lorries return to the high street."),
-        "thrice": ("Dust", None, "The quarry, the quarry road and the quarry gate were closed."),
-        "twice": ("Noise", None, "Neighbours of the quarry say the quarry is loud."),
-        "both": ("Quarry jobs", "Hiring at the quarry.", "The quarry hires forty."),
+    """Every word in the headline, then each in the headline or standfirst, then the rest, newest first
+    within each tier: walked two at a time, the pages are exactly that order, exclusions applied."""
+    tiers = {  # headline, standfirst, body, and the tier "quarry jobs" puts it in
+        "headline": ("Quarry jobs return", None, "Work starts on Monday.", 3.0),
+        "headline-phrase": ("Jobs at the quarry", "Hiring starts.", "Forty of them.", 3.0),
+        "split": ("Quarry reopens", "Jobs for forty.", "Lorries return.", 2.0),
+        "standfirst": ("Town news", "The quarry has jobs again.", "Lorries return to the high street.", 2.0),
+        "headline-and-body": ("Quarry reopens", None, "The jobs went to locals.", 1.0),
+        "dust": ("Dust", None, "The quarry jobs raise dust, say neighbours.", 1.0),
     }
     drafts = [
         ArticleDraft(
@@ -243,42 +233,49 @@ async def test_one_word_pages_rank_as_every_match_ranked(
             slug=key,
             source_format="json",
         )
-        for key, (headline, standfirst, body) in where.items()
+        for key, (headline, standfirst, body, _tier) in tiers.items()
     ]
     drafts += [
         ArticleDraft(
             headline=f"Parish notes {number}",
-            blocks=[Block(BlockKind.PARAGRAPH, f"Item {number}: the quarry committee met again.")],
+            blocks=[Block(BlockKind.PARAGRAPH, f"Item {number}: the quarry jobs committee met again.")],
             section_path=("News",),
             published_at=START + timedelta(minutes=number),
             source_id=f"once-{number}",
             slug=f"once-{number}",
             source_format="json",
         )
-        for number in range(9)
+        for number in range(8)
     ]
-    for number, draft in enumerate(drafts):  # ids interleave the kinds of match
+    for number, draft in enumerate(drafts):  # ids interleave the tiers
         if number % 2:
             await store_article(engine, draft)
     for number, draft in enumerate(drafts):
         if not number % 2:
             await store_article(engine, draft)
     async with engine.connect() as connection:
-        expected = list(
-            (await connection.execute(text(_ORACLE[engine.dialect.name]), {"word": "quarry"})).scalars()
-        )
-    assert len(expected) == 14 and set(expected[:5]) == set(where)
-    seen, after = [], None
-    while True:
-        page = await _search(client, "quarry", first=2, after=after)
-        seen += [edge["node"]["slug"] for edge in page["edges"]]
-        if not page["pageInfo"]["hasNextPage"]:
-            break
-        after = page["pageInfo"]["endCursor"]
-    assert seen == expected
-    assert await _slugs(client, "quarry", first=14) == expected
-    if engine.dialect.name == "postgresql":  # the split path was taken
-        assert any("prominent @@" in statement for statement in sql.statements)
+        rows = await connection.execute(select(col(Article.slug), col(Article.id)))
+        ids = {slug: id_ for slug, id_ in rows if id_ is not None}
+    tier_of = {slug: tiers[slug][3] if slug in tiers else 1.0 for slug in ids}
+    expected = sorted(tier_of, key=lambda slug: (tier_of[slug], ids[slug]), reverse=True)
+
+    async def walk(q: str) -> list[tuple[str, float]]:
+        seen, after = [], None
+        while True:
+            page = await _search(client, q, first=2, after=after)
+            seen += [(edge["node"]["slug"], edge["score"]) for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    assert await walk("quarry jobs") == [(slug, tier_of[slug]) for slug in expected]
+    assert await walk("quarry jobs -dust") == [(slug, tier_of[slug]) for slug in expected if slug != "dust"]
+    assert await _slugs(client, "quarry jobs", first=14) == expected
+    # A phrase ranks by where the phrase is: "Jobs at the quarry" is not it, in the headline or anywhere.
+    phrase = [slug for slug in expected if slug == "headline" or slug == "dust" or slug.startswith("once-")]
+    assert await _slugs(client, '"quarry jobs"') == phrase
+    if engine.dialect.name == "postgresql":  # each tier read through its own words
+        assert any("headline_words @@" in statement for statement in sql.statements)
 
 
 @pytest.mark.usefixtures("archive")
@@ -293,6 +290,12 @@ async def test_cursors_of_another_search_or_forged_are_refused(client: httpx.Asy
     for q, variables in others:
         message = await _error(client, q, after=cursor, **variables)
         assert message == f"after: {cursor!r} is not a cursor from this list"
+    # This search's own cursor, its score made one no hit has (as a cursor from before tiers would be).
+    kind, _score, key = _unb64(cursor).split("|")
+    forged = _b64(f"{kind}|0.6079271|{key}")
+    assert (
+        await _error(client, "ceasefire", after=forged) == f"after: {forged!r} is not a cursor from this list"
+    )
     assert (await _error(client, "ceasefire", after="bm90IGEgY3Vyc29y")).startswith("after:")
     assert (await _error(client, "ceasefire", after="%%%")).startswith("after:")
 
