@@ -127,7 +127,9 @@ class Query:
 
     @strawberry.field(
         description=(
-            "Full-text search of published articles' headline, standfirst and body, best match first. "
+            "Full-text search of published articles' headline, standfirst and body, best match first: "
+            "all the words in the headline, then in the headline or standfirst, then the rest, newest first "
+            "within each. "
             'Words must all appear (stemmed: "sanctions" finds "sanction"); "quoted phrases"; '
             'prefixes: sanct*; exclusions: -football or -"world cup".'
         )
