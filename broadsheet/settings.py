@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=20, ge=1, le=200, description="PostgreSQL connections kept open.")
     pool_overflow: int = Field(default=10, ge=0, le=200, description="Extra connections under bursts.")
     graphiql: bool = Field(default=True, description="Serve the GraphiQL playground on GET /graphql.")
+    statement_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="PostgreSQL stops a request's SQL statement that runs longer than this, and the client "
+        "gets an error saying so, so one pathological query cannot hold a connection and a core.",
+    )
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_aliases: int = Field(default=30, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)

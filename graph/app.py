@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                 pool_size=settings.pool_size,
                 pool_overflow=settings.pool_overflow,
                 echo=settings.sql_echo,
+                statement_timeout=settings.statement_timeout_seconds,
             )
         # Long-lived objects (schema, modules) leave the collector's generations, so per-request
         # collections only scan per-request garbage.

@@ -10,13 +10,22 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
+from graph.errors import ClientError
+from models.db import is_statement_timeout
 from resolvers import articles, entities, mentions, search, sections
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+#: What a client reads when PostgreSQL stopped a statement of its request (``statement_timeout``).
+STATEMENT_TIMEOUT_MESSAGE = (
+    "the request ran past the server's time limit and was stopped: narrow it down (a section, a date "
+    "range, or for a search fewer common words in a quoted phrase)"
+)
 
 #: How many co-mentioned entities are loaded per entity; the `first` argument slices this.
 MAX_RELATED = 50
@@ -77,9 +86,14 @@ class Context:
         Autocommit: a batch is one statement, so a transaction around it would only add a BEGIN and a
         ROLLBACK round trip (batches of one request never shared a snapshot anyway).
         """
-        async with self.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            return await query(connection)
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await query(connection)
+        except DBAPIError as error:
+            if is_statement_timeout(error):
+                raise ClientError(STATEMENT_TIMEOUT_MESSAGE) from None
+            raise
 
     async def section_tree(
         self, *, missing_id: int | None = None, missing_path: str | None = None

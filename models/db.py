@@ -12,13 +12,19 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, pool_overflow: int = 10, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    pool_overflow: int = 10,
+    echo: bool = False,
+    statement_timeout: float | None = None,
 ) -> AsyncEngine:
     """An engine tuned for each backend.
 
@@ -28,6 +34,8 @@ def create_engine(
     after five runs PostgreSQL may switch one to a generic plan made for no value in particular. One search
     statement serves a word in 20 articles and a word in 20,000; with a generic plan chosen after the
     common word, the rare word's search took twice as long. Planning costs a fraction of a millisecond.
+    ``statement_timeout`` (seconds, PostgreSQL) stops any statement that runs longer (``STATEMENT_TIMED_OUT``
+    is its SQLSTATE); the server's engine sets it, ingest and migrations do not.
     """
     json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}  # bodies are the big JSON
     if make_url(url).get_backend_name() == "sqlite":
@@ -40,11 +48,25 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=pool_overflow,
         pool_recycle=3600,
-        connect_args={
-            "server_settings": {"application_name": "broadsheet", "plan_cache_mode": "force_custom_plan"}
-        },
+        connect_args={"server_settings": _server_settings(statement_timeout)},
         **json,
     )
+
+
+#: PostgreSQL's SQLSTATE for a statement cancelled by ``statement_timeout`` (query_canceled).
+STATEMENT_TIMED_OUT = "57014"
+
+
+def is_statement_timeout(error: DBAPIError) -> bool:
+    """Whether PostgreSQL stopped the statement for running past ``statement_timeout``."""
+    return getattr(error.orig, "sqlstate", None) == STATEMENT_TIMED_OUT
+
+
+def _server_settings(statement_timeout: float | None) -> dict[str, str]:
+    settings = {"application_name": "broadsheet", "plan_cache_mode": "force_custom_plan"}
+    if statement_timeout is not None:
+        settings["statement_timeout"] = f"{max(1, round(statement_timeout * 1000))}ms"
+    return settings
 
 
 async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

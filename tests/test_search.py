@@ -11,11 +11,15 @@ from sqlalchemy import Executable, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
 
+from broadsheet.settings import Settings
+from graph.app import create_app
+from graph.context import STATEMENT_TIMEOUT_MESSAGE
 from graph.relay import _b64, _unb64
 from graph.search import snippet_of
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.articles import Article, ArticleStatus
+from models.db import create_engine
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -419,3 +423,25 @@ async def test_connections_carry_their_backend_settings(engine: AsyncEngine) -> 
         else:
             assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+
+
+@pytest.mark.usefixtures("archive")
+async def test_a_search_past_the_time_limit_is_stopped_with_a_clear_error(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """PostgreSQL stops a request's statement that runs past the limit; the client reads why, not a 500."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the time limit is PostgreSQL's statement_timeout; SQLite has none")
+    limited = create_engine(database_url, pool_size=1, statement_timeout=0.2)
+    app = create_app(Settings(database_url=database_url), engine=limited)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as client:
+        async with engine.connect() as blocker:  # a search waiting on this lock runs past the limit
+            await blocker.execute(text("LOCK TABLE article_search IN ACCESS EXCLUSIVE MODE"))
+            response = await client.post("/graphql", json={"query": SEARCH, "variables": {"q": "ceasefire"}})
+            await blocker.rollback()
+        assert response.status_code == 200
+        body = response.json()
+        assert body["data"] is None and body["errors"][0]["message"] == STATEMENT_TIMEOUT_MESSAGE
+        assert len(await _slugs(client, "ceasefire")) == 4  # the limit stopped one statement, nothing else
+    await limited.dispose()

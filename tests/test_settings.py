@@ -27,6 +27,7 @@ def test_plain_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
         ("BROADSHEET_DATABASE_URL", "not a url", "BROADSHEET_DATABASE_URL"),
         ("BROADSHEET_POOL_SIZE", "0", "BROADSHEET_POOL_SIZE"),
         ("BROADSHEET_GRAPHIQL", "perhaps", "BROADSHEET_GRAPHIQL"),
+        ("BROADSHEET_STATEMENT_TIMEOUT_SECONDS", "0", "BROADSHEET_STATEMENT_TIMEOUT_SECONDS"),
         ("BROADSHEET_LOG_LEVEL", "LOUD", "BROADSHEET_LOG_LEVEL"),
     ],
 )
