@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import Stemmer
 from sqlalchemy import (
@@ -516,6 +516,12 @@ class _Sqlite:
 
     name = "sqlite"
     _search: ColumnElement[Any] = literal_column(SEARCH_TABLE)
+    #: Each tier's FTS5 query, by its name in ``matches``.
+    _tier_matches: ClassVar[dict[float, str]] = {
+        HEADLINE: "tier_headline",
+        LEAD: "tier_lead",
+        BODY: "tier_body",
+    }
     _rowid: ColumnElement[Any] = literal_column(f"{SEARCH_TABLE}.rowid")
 
     @staticmethod
@@ -562,11 +568,8 @@ class _Sqlite:
 
     def _by_relevance(self, slots: _Slots) -> CompoundSelect[Any]:
         parts = []
-        for tier, match in zip(
-            TIERS,
-            (slots.matches["tier_headline"], slots.matches["tier_lead"], slots.matches["tier_body"]),
-            strict=True,
-        ):
+        for tier in TIERS:
+            match = slots.matches[self._tier_matches[tier]]
             part = self._matching(
                 slots, match, [_article.c.id.label("article_id"), _tier_score(tier).label("score")]
             )
