@@ -445,3 +445,52 @@ async def test_a_search_past_the_time_limit_is_stopped_with_a_clear_error(
         assert body["data"] is None and body["errors"][0]["message"] == STATEMENT_TIMEOUT_MESSAGE
         assert len(await _slugs(client, "ceasefire")) == 4  # the limit stopped one statement, nothing else
     await limited.dispose()
+
+
+async def test_phrases_read_a_window_then_the_rest_in_the_same_order(
+    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads a phrase's matches among the newest index entries in order, then the rest through
+    the GIN index: with a window of two entries, every page of every order is what one window holding the
+    whole archive gives."""
+    places = ("headline", "standfirst", "body")
+    for number in range(12):
+        where = places[number % 3]
+        text_of = {place: f"Notes {number}" for place in places}
+        if number % 4 != 3:  # the phrase; every fourth article has its words apart
+            text_of[where] = f"The quarry jobs list {number}"
+        else:
+            text_of[where] = f"Jobs return to the old quarry {number}"
+        await store_article(
+            engine,
+            ArticleDraft(
+                headline=text_of["headline"],
+                standfirst=text_of["standfirst"],
+                blocks=[Block(BlockKind.PARAGRAPH, text_of["body"])],
+                section_path=("News",),
+                published_at=START + timedelta(hours=(number * 5) % 12),  # dates out of id order
+                source_id=f"phrase-{number}",
+                slug=f"phrase-{number}",
+                source_format="json",
+            ),
+        )
+
+    async def walk(order: str, first: int) -> list[tuple[str, float]]:
+        seen, after = [], None
+        while True:
+            page = await _search(client, '"quarry jobs"', first=first, after=after, order=order)
+            seen += [(edge["node"]["slug"], edge["score"]) for edge in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return seen
+            after = page["pageInfo"]["endCursor"]
+
+    orders = ("RELEVANCE", "NEWEST", "OLDEST")
+    whole = {order: await walk(order, 20) for order in orders}
+    assert all(len(hits) == 9 for hits in whole.values())
+    monkeypatch.setattr("resolvers.search.PHRASE_WINDOW", 2)
+    sql.clear()
+    for order in orders:
+        assert await walk(order, 2) == whole[order], order
+    if engine.dialect.name == "postgresql":  # the rest was read, sorted by an expression no index gives
+        assert any("interval '0'" in statement for statement in sql.statements)
+        assert any("article_search.article_id + " in statement for statement in sql.statements)
