@@ -176,7 +176,6 @@ HEADLINE = 3.0
 LEAD = 2.0
 BODY = 1.0
 TIERS = (HEADLINE, LEAD, BODY)
-_SQLITE_MATCHES = ("match", "in_headline", "in_lead", "tier_headline", "tier_lead", "tier_body")
 #: How many of the newest index entries PostgreSQL reads in order for a search with a phrase before it finds
 #: the rest of the phrase's matches through the GIN index (``_Postgres._windowed``).
 PHRASE_WINDOW = 5_000
@@ -276,7 +275,7 @@ class _Slots:
         return cls(
             number,
             tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
-            {name: slot(name, String()) for name in _SQLITE_MATCHES},
+            {name: slot(name, String()) for name in _Sqlite.MATCHES},
             None if query.section_ids is None else slot("sections", Integer(), expanding=True),
             *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
             after=None
@@ -456,10 +455,8 @@ class _Postgres:
         self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]
     ) -> CompoundSelect[Any]:
         search = self._search.c
-        included = self.tsquery(query.expression, slots, included_only=True)
         excludes = any(term.excluded for term in query.expression.terms)
-        headline: ColumnElement[bool] = search.headline_words.bool_op("@@")(included)
-        lead: ColumnElement[bool] = search.lead_words.bool_op("@@")(included)
+        headline, lead = self._in_headline_and_lead(query, slots)
         anywhere: ColumnElement[bool] = search.document.bool_op("@@")(tsquery)
         # The headline's and lead's words are the document's (positions too), so a tier implies the match
         # unless the query excludes words, which only the whole document can rule out.
@@ -468,8 +465,9 @@ class _Postgres:
             (LEAD, [lead, ~headline, anywhere] if excludes else [lead, ~headline]),
             (BODY, [anywhere, ~lead]),
         )
-        # With a phrase, ids above this are the window: the newest PHRASE_WINDOW ids (``_windowed``).
-        newest = select(func.max(self._edge_search.c.article_id) - slots.window).scalar_subquery()
+        windowed = _has_phrase(query.expression)
+        if windowed:  # ids above this are the window: the newest PHRASE_WINDOW ids (``_windowed``)
+            newest = select(func.max(self._edge_search.c.article_id) - slots.window).scalar_subquery()
         parts = []
         for tier, conditions in tiers:
             resume = _after_tier(slots, tier, search.article_id)
@@ -479,7 +477,7 @@ class _Postgres:
                 *conditions,
                 *([] if resume is None else [resume]),
             )
-            if _has_phrase(query.expression):
+            if windowed:
                 parts += self._windowed(
                     part,
                     window=search.article_id > newest,
@@ -491,6 +489,14 @@ class _Postgres:
             else:
                 parts.append(part.order_by(search.article_id.desc()).limit(slots.limit))
         return _by_tier(parts, slots.limit)
+
+    def _in_headline_and_lead(
+        self, query: SearchQuery, slots: _Slots
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """Whether every word the query looks for is in the headline; in the headline or standfirst."""
+        included = self.tsquery(query.expression, slots, included_only=True)
+        search = self._search.c
+        return search.headline_words.bool_op("@@")(included), search.lead_words.bool_op("@@")(included)
 
     @staticmethod
     def _windowed(
@@ -517,12 +523,8 @@ class _Postgres:
         self, query: SearchQuery, slots: _Slots, tsquery: ColumnElement[Any]
     ) -> Select[Any] | CompoundSelect[Any]:
         search = self._search.c
-        included = self.tsquery(query.expression, slots, included_only=True)
-        score = case(
-            (search.headline_words.bool_op("@@")(included), _tier_score(HEADLINE)),
-            (search.lead_words.bool_op("@@")(included), _tier_score(LEAD)),
-            else_=_tier_score(BODY),
-        )
+        headline, lead = self._in_headline_and_lead(query, slots)
+        score = case((headline, _tier_score(HEADLINE)), (lead, _tier_score(LEAD)), else_=_tier_score(BODY))
         columns, resume = _time_keyset(query, slots, search.article_id, search.published_at)
         hits = self._matching(
             slots, [search.article_id, score.label("score")], search.document.bool_op("@@")(tsquery)
@@ -591,6 +593,8 @@ class _Sqlite:
         LEAD: "tier_lead",
         BODY: "tier_body",
     }
+    #: The names ``matches`` gives its queries: the whole query, where the words are, and each tier.
+    MATCHES = ("match", "in_headline", "in_lead", *_tier_matches.values())
     _rowid: ColumnElement[Any] = literal_column(f"{SEARCH_TABLE}.rowid")
 
     @staticmethod
