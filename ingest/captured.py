@@ -50,12 +50,12 @@ from pathlib import Path
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.errors import IngestError
 
-_INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
-_OTHER_SPACES = r"\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_INVISIBLE_CHARS = "\ufeff\u200b\u2060"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARS}]")
+_UNICODE_SPACES = "\u00a0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+_OTHER_SPACES = "\t" + _UNICODE_SPACES
 # Runs of spaces, and any tab or Unicode space; a lone plain space (most of a text) is left alone.
-_SPACES = re.compile(rf" {{2,}}|[ {_OTHER_SPACES}]*[{_OTHER_SPACES}][ {_OTHER_SPACES}]*")
-# Where _SPACES could match. Searching for it is quick; _SPACES tries its second branch at every space.
-_SPACES_START = re.compile(rf"  |[{_OTHER_SPACES}]")
+_SPACES = re.compile(f" {{2,}}|[ {_OTHER_SPACES}]*[{_OTHER_SPACES}][ {_OTHER_SPACES}]*")
 _BULLET = re.compile(r"[•‣◦*\-]\s+(.*)")
 _HEAD_LINES = 4  # breadcrumbs, or a headline without them, start within the first lines of a page
 
@@ -100,8 +100,14 @@ def read_text(path: Path) -> str:
 
 def normalise(text: str) -> str:
     """Clean what copying from a browser leaves behind, keeping the words and quotes as they are."""
-    text = _INVISIBLE.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-    if _SPACES_START.search(text):
+    # Each step looks first whether it has anything to do, which is quicker than a regular expression
+    # finding nothing: most text is clean. (A text all ASCII holds no Unicode space or invisible mark.)
+    plain = text.isascii()
+    if not plain and any(char in text for char in _INVISIBLE_CHARS):
+        text = _INVISIBLE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "  " in text or "\t" in text or (not plain and any(char in text for char in _UNICODE_SPACES)):
         text = _SPACES.sub(" ", text)  # the whole text at once: no run of spaces spans a line break
     return "\n".join(line.strip() for line in text.split("\n"))
 
@@ -116,8 +122,10 @@ def is_subheading(text: str) -> bool:
     captured pages and for the body of JSON records alike.
     """
     line = text.strip()
+    if len(line) > _MAX_SUBHEADING_CHARS or "\n" in line:  # most paragraphs: known before splitting
+        return False
     words = line.split()
-    if not words or "\n" in line or len(words) > _MAX_SUBHEADING_WORDS or len(line) > _MAX_SUBHEADING_CHARS:
+    if not words or len(words) > _MAX_SUBHEADING_WORDS:
         return False
     if line.rstrip(_CLOSERS).endswith(_TERMINAL) or not _is_capitalised(line):
         return False

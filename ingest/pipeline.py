@@ -35,16 +35,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadsheet.settings import Settings
 from ingest.bulk import Link, Prepared, extract_links, follow_parent, prepare, prepare_lines
 from ingest.errors import IngestError
-from ingest.sources import Line, iter_inputs
+from ingest.sources import Lines, iter_inputs
 from ingest.store import Interdependent, Written, match_of, write_batch
 from models.db import create_engine
 from resolvers.articles import ArticleMatch, StoredArticle, find_articles
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 5_000  # keeps every IN list of a batch's statements under the drivers' limits
-_LINES_PER_TASK = 100  # JSON Lines records a worker parses per task
 _ARTICLES_PER_TASK = 20  # articles a worker extracts per task
-_TASKS_AHEAD = 20  # parse tasks queued ahead of the batch being formed
+_TASKS_AHEAD = 20  # parse tasks (a JSON Lines piece, a page) queued ahead of the batch being formed
 _BATCHES_AHEAD = 2  # batches being extracted while an earlier one is written
 _INLINE_ITEMS = 100  # work done here before starting workers: a captured page needs none
 _CONCURRENT_WRITES = 2  # batches written at once on PostgreSQL without extraction (see the module's notes)
@@ -52,6 +51,7 @@ _CONCURRENT_WRITES = 2  # batches written at once on PostgreSQL without extracti
 #: may end up with (its own, or its headline's with "-2", "-3", ...) belongs to one such family.
 _SLUG_SUFFIXES = re.compile(r"(?:-\d+)+$")
 
+A = TypeVar("A")
 T = TypeVar("T")
 
 
@@ -198,41 +198,32 @@ class _Run:
     async def _prepared(self, paths: Sequence[Path]) -> AsyncIterator[Prepared | IngestError]:
         """Every record made ready, in input order; JSON Lines records are parsed by the workers."""
         tasks: deque[asyncio.Future[list[Prepared | IngestError]]] = deque()
-        lines: list[Line] = []
         for item in iter_inputs(paths):
-            if isinstance(item, Line):
-                lines.append(item)
-                if len(lines) < _LINES_PER_TASK:
-                    continue
-                tasks.append(self._submit(prepare_lines, lines))
-                lines = []
+            if isinstance(item, Lines):
+                tasks.append(self._submit(prepare_lines, item, item.text.count("\n") + 1))
             else:
-                if lines:
-                    tasks.append(self._submit(prepare_lines, lines))
-                    lines = []
                 # Pages and JSON documents were parsed while being read; making them ready is quick.
                 tasks.append(_done([item if isinstance(item, IngestError) else prepare(item)]))
             while len(tasks) > _TASKS_AHEAD:
                 for record in await tasks.popleft():
                     yield record
-        if lines:
-            tasks.append(self._submit(prepare_lines, lines))
         while tasks:
             for record in await tasks.popleft():
                 yield record
 
-    def _submit(self, function: Callable[[list[Any]], T], items: list[Any]) -> asyncio.Future[T]:
-        """Run ``function(items)`` in a worker, or here while the run is too small to start them."""
-        if self.pool is None and self.inline >= len(items):
-            self.inline -= len(items)
-            return _done(function(items))
+    def _submit(self, function: Callable[[A], T], argument: A, size: int) -> asyncio.Future[T]:
+        """Run ``function(argument)``, ``size`` records' work, in a worker, or here while the run is too
+        small to start them."""
+        if self.pool is None and self.inline >= size:
+            self.inline -= size
+            return _done(function(argument))
         if self.pool is None:
             # Spawned, not forked: this process runs an event loop and database threads by now.
             context = multiprocessing.get_context("spawn")
             self.pool = ProcessPoolExecutor(
                 self.workers, mp_context=context, initializer=follow_parent, initargs=(os.getpid(),)
             )
-        return asyncio.wrap_future(self.pool.submit(function, items))
+        return asyncio.wrap_future(self.pool.submit(function, argument))
 
     async def _dispatch(self, records: list[Prepared]) -> None:
         """Have the workers extract a batch's new and changed articles; write earlier batches meanwhile."""
@@ -261,10 +252,9 @@ class _Run:
                 continue
             batch.records.append(record)
             batch.keys.update(record.keys)
-        batch.links = [
-            self._submit(extract_links, batch.records[start : start + _ARTICLES_PER_TASK])
-            for start in range(0, len(batch.records), _ARTICLES_PER_TASK)
-        ]
+        tasks = [batch.records[start : start + _ARTICLES_PER_TASK]
+                 for start in range(0, len(batch.records), _ARTICLES_PER_TASK)]  # fmt: skip
+        batch.links = [self._submit(extract_links, records, len(records)) for records in tasks]
         self.unwritten.update(batch.keys)
         self.extracting.append(batch)
         while len(self.extracting) > _BATCHES_AHEAD:

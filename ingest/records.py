@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -190,7 +191,7 @@ class _Record(BaseModel):
 def body_blocks(body: str) -> list[Block]:
     """Paragraphs separated by blank lines; a one-line paragraph may be a subheading (same rule as pages)."""
     blocks = []
-    for chunk in re.split(r"\n{2,}", normalise(body)):
+    for chunk in normalise(body).split("\n\n"):  # a third blank line leaves an empty line: skipped below
         lines = [line for line in chunk.split("\n") if line]
         if not lines:
             continue
@@ -240,11 +241,11 @@ def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
     if suffix not in JSON_SUFFIXES | JSON_LINES_SUFFIXES:
         yield IngestError(source, "not a JSON file: expected .json, .jsonl or .ndjson")
     elif suffix in JSON_LINES_SUFFIXES:
-        for item in json_lines(path):
+        for item in json_line_chunks(path):
             if isinstance(item, IngestError):
                 yield item
             else:
-                yield parse_json_line(item[1], source=source, line=item[0])
+                yield from parse_json_lines(item[1], source=source, first_line=item[0])
     else:
         try:
             text = read_text(path)
@@ -257,9 +258,15 @@ def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
             yield from _json_document(text, source)
 
 
-def json_lines(path: Path) -> Iterator[tuple[int, str] | IngestError]:
-    """The records of a JSON Lines file as (line number, text), not parsed yet so that worker processes can
-    parse them (``parse_json_line``); or the one error the whole file is (unreadable, not UTF-8, empty)."""
+#: About how much text (in characters) ``json_line_chunks`` puts in one piece: a hundred wire articles.
+CHUNK_CHARS = 200_000
+
+
+def json_line_chunks(path: Path, size: int = CHUNK_CHARS) -> Iterator[tuple[int, str] | IngestError]:
+    """The records of a JSON Lines file, not parsed yet, in pieces of whole lines about ``size`` characters
+    long, each as (number of its first line, text), for worker processes to parse (``parse_json_lines``):
+    sent as one string, a piece costs little more to pass on than its length. Or the one error the whole
+    file is (unreadable, not UTF-8, empty)."""
     try:
         text = read_text(path)
     except IngestError as error:
@@ -268,24 +275,36 @@ def json_lines(path: Path) -> Iterator[tuple[int, str] | IngestError]:
     if not text.strip():
         yield IngestError(str(path), "empty file: no articles")
         return
+    start, number = 0, 1
+    while start < len(text):
+        end = text.find("\n", start + size)
+        end = len(text) if end < 0 else end + 1
+        yield number, text[start:end]
+        number += text.count("\n", start, end)
+        start = end
+
+
+def parse_json_lines(text: str, *, source: str, first_line: int) -> list[ArticleDraft | IngestError]:
+    """Each record of a piece of a JSON Lines file (``json_line_chunks``), blank lines skipped."""
     # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
-    start, number = 0, 0
-    while start <= len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
-        line = text[start:end]
-        number += 1
-        if line.strip():
-            yield number, line
-        start = end + 1
+    return [
+        parse_json_line(line, source=source, line=number)
+        for number, line in enumerate(text.split("\n"), start=first_line)
+        if line.strip()
+    ]
 
 
 def parse_json_line(text: str, *, source: str, line: int) -> ArticleDraft | IngestError:
     """One line of a JSON Lines file -> a draft, or the error that says what is wrong with it."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        return IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=line)
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # The standard library reads a little more (NaN, integers past 64 bits) and says what is wrong in
+        # the words users know; orjson, twice as quick, reads every line that is plain JSON.
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            return IngestError(source, f"not valid JSON: {error.msg} (column {error.colno})", line=line)
     return parse_record(value, source=source, line=line)
 
 

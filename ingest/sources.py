@@ -4,7 +4,7 @@ Files are read by extension: ``.txt`` is a captured page, ``.json``/``.jsonl``/`
 Folders are walked recursively in sorted order, so runs are repeatable; files of other kinds and hidden
 files or folders inside them are skipped, but a file named directly must be one of the known kinds.
 Problems are yielded as ``IngestError`` values rather than raised, so one bad file or record never stops
-a bulk run. ``iter_inputs`` leaves JSON Lines records unparsed (``Line``), for worker processes to parse.
+a bulk run. ``iter_inputs`` leaves JSON Lines records unparsed (``Lines``), for worker processes to parse.
 """
 
 from __future__ import annotations
@@ -16,32 +16,41 @@ from pathlib import Path
 from ingest.captured import parse_captured, read_text
 from ingest.document import ArticleDraft
 from ingest.errors import IngestError
-from ingest.records import JSON_LINES_SUFFIXES, JSON_SUFFIXES, iter_json_records, json_lines, parse_json_line
+from ingest.records import (
+    JSON_LINES_SUFFIXES,
+    JSON_SUFFIXES,
+    iter_json_records,
+    json_line_chunks,
+    parse_json_lines,
+)
 
 CAPTURED_SUFFIXES = frozenset({".txt"})
 SUFFIXES = CAPTURED_SUFFIXES | JSON_SUFFIXES | JSON_LINES_SUFFIXES
 
 
 @dataclass(frozen=True, slots=True)
-class Line:
-    """One JSON Lines record as read, not parsed yet."""
+class Lines:
+    """JSON Lines records as read, whole lines in one piece, not parsed yet."""
 
     source: str
-    number: int
+    first_number: int
     text: str
 
-    def parse(self) -> ArticleDraft | IngestError:
-        return parse_json_line(self.text, source=self.source, line=self.number)
+    def parse(self) -> list[ArticleDraft | IngestError]:
+        return parse_json_lines(self.text, source=self.source, first_line=self.first_number)
 
 
 def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
     """Every article in the given files and folders, in order; bad input comes out as ``IngestError``."""
     for item in iter_inputs(paths):
-        yield item.parse() if isinstance(item, Line) else item
+        if isinstance(item, Lines):
+            yield from item.parse()
+        else:
+            yield item
 
 
-def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | Line]:
-    """As ``iter_drafts``, but each JSON Lines record comes out as read, a ``Line`` to parse elsewhere."""
+def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | Lines]:
+    """As ``iter_drafts``, but JSON Lines records come out as read, in ``Lines`` to parse elsewhere."""
     for path in _input_files(paths):
         source = str(path)
         suffix = path.suffix.lower()
@@ -50,8 +59,8 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | 
         elif suffix in CAPTURED_SUFFIXES:
             yield _captured(path)
         elif suffix in JSON_LINES_SUFFIXES:
-            for item in json_lines(path):
-                yield item if isinstance(item, IngestError) else Line(source, *item)
+            for item in json_line_chunks(path):
+                yield item if isinstance(item, IngestError) else Lines(source, *item)
         elif suffix in SUFFIXES:
             yield from iter_json_records(path)
         else:

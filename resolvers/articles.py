@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
+import orjson
 from sqlalchemy import (
     ARRAY,
     BindParameter,
@@ -475,7 +476,7 @@ class ArticleFields:
     slug: str | None
     headline: str
     standfirst: str | None
-    body: list[dict[str, Any]]
+    body: list[dict[str, Any]] | orjson.Fragment  # blocks, or their JSON as a fragment (written as is)
     section_id: int
     published_at: datetime | None
     source_format: str

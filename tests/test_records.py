@@ -12,7 +12,7 @@ import pytest
 
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.errors import IngestError
-from ingest.records import body_blocks, iter_json_records
+from ingest.records import body_blocks, iter_json_records, json_line_chunks, parse_json_lines
 
 GOOD: dict[str, Any] = {
     "headline": "Port  Expands Terminal",
@@ -95,6 +95,44 @@ def test_bad_json_line_and_blank_lines(tmp_path: Path) -> None:
     assert (error.line, error.field) == (3, None)
     assert str(error).startswith(f"{path}:3: not valid JSON: ")
     assert drafts(items)[1].origin == f"{path}:5"
+
+
+def test_a_file_read_in_pieces_keeps_every_record_and_its_line(tmp_path: Path) -> None:
+    """Worker processes get a JSON Lines file in pieces of whole lines; what they parse is what reading it
+    line by line gives, with the same line numbers, however small the pieces."""
+    values: list[Any] = []
+    for number in range(12):
+        values.append({**GOOD, "source_id": f"AW-{number}", "headline": f"Story {number}\u2028(line sep)"})
+        values += ["", "{not json"] if number % 5 == 0 else []
+    path = tmp_path / "feed.jsonl"
+    path.write_bytes("\r\n".join(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
+                                   for v in values).encode())  # fmt: skip
+    whole = list(iter_json_records(path))
+    assert len(whole) == 12 + 3
+    for size in (1, 50, 700, 10_000):
+        pieces = [piece for piece in json_line_chunks(path, size) if not isinstance(piece, IngestError)]
+        assert "".join(text for _, text in pieces) == path.read_bytes().decode()
+        parsed = [
+            item
+            for first, text in pieces
+            for item in parse_json_lines(text, source=str(path), first_line=first)
+        ]
+        assert [str(item) if isinstance(item, IngestError) else item for item in parsed] == [
+            str(item) if isinstance(item, IngestError) else item for item in whole
+        ], size
+    assert [str(item) for item in whole if isinstance(item, IngestError)] == [
+        f"{path}:{line}: not valid JSON: Expecting property name enclosed in double quotes (column 2)"
+        for line in (3, 10, 17)
+    ]
+    assert [draft.origin for draft in drafts(whole)][:3] == [f"{path}:1", f"{path}:4", f"{path}:5"]
+
+
+def test_what_plain_json_leaves_out_is_read_as_python_reads_it(tmp_path: Path) -> None:
+    # A source id past 64 bits and NaN in an ignored field: quick parsing refuses both, the fallback not.
+    line = json.dumps({**GOOD, "source_id": 2**70, "score": float("nan")})
+    item = only(write_lines(tmp_path / "a.jsonl", line))
+    assert isinstance(item, ArticleDraft)
+    assert item.source_id == str(2**70)
 
 
 @pytest.mark.parametrize(
