@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import models
@@ -66,3 +67,22 @@ async def test_migrations_go_down_and_up_again(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
     assert set(models.metadata.tables) <= tables
+
+
+async def test_bodies_and_search_documents_are_compressed_with_lz4_and_back(engine: AsyncEngine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("column compression is PostgreSQL's; SQLite stores text as given")
+    compression = text(
+        "SELECT attrelid::regclass::text || '.' || attname, attcompression::text FROM pg_attribute WHERE"
+        " (attrelid, attname) IN (('article'::regclass, 'body'), ('article_search'::regclass, 'document'))"
+    )
+
+    async def methods() -> dict[str, str]:
+        async with engine.connect() as connection:
+            return {column: method for column, method in await connection.execute(compression)}
+
+    assert await methods() == {"article.body": "l", "article_search.document": "l"}
+    await downgrade(engine, "9d4e2b7c1f38")
+    assert await methods() == {"article.body": "", "article_search.document": ""}  # the server's default
+    await upgrade(engine)
+    assert await methods() == {"article.body": "l", "article_search.document": "l"}
