@@ -200,7 +200,7 @@ class _Run:
         tasks: deque[asyncio.Future[list[Prepared | IngestError]]] = deque()
         for item in iter_inputs(paths):
             if isinstance(item, Lines):
-                tasks.append(self._submit(prepare_lines, item, item.text.count("\n") + 1))
+                tasks.append(self._submit(prepare_lines, item, item.piece.lines))
             else:
                 # Pages and JSON documents were parsed while being read; making them ready is quick.
                 tasks.append(_done([item if isinstance(item, IngestError) else prepare(item)]))

@@ -11,12 +11,13 @@ integer), ``slug`` (lowercase letters, digits, hyphens). Unknown fields are igno
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -241,11 +242,11 @@ def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
     if suffix not in JSON_SUFFIXES | JSON_LINES_SUFFIXES:
         yield IngestError(source, "not a JSON file: expected .json, .jsonl or .ndjson")
     elif suffix in JSON_LINES_SUFFIXES:
-        for item in json_line_chunks(path):
+        for item in json_line_pieces(path):
             if isinstance(item, IngestError):
                 yield item
             else:
-                yield from parse_json_lines(item[1], source=source, first_line=item[0])
+                yield from read_json_lines(path, item)
     else:
         try:
             text = read_text(path)
@@ -258,34 +259,79 @@ def iter_json_records(path: Path) -> Iterator[ArticleDraft | IngestError]:
             yield from _json_document(text, source)
 
 
-#: About how much text (in characters) ``json_line_chunks`` puts in one piece: a hundred wire articles.
-CHUNK_CHARS = 200_000
+#: About how many bytes of a JSON Lines file one piece holds (``json_line_pieces``): a hundred wire articles.
+PIECE_BYTES = 200_000
 
 
-def json_line_chunks(path: Path, size: int = CHUNK_CHARS) -> Iterator[tuple[int, str] | IngestError]:
-    """The records of a JSON Lines file, not parsed yet, in pieces of whole lines about ``size`` characters
-    long, each as (number of its first line, text), for worker processes to parse (``parse_json_lines``):
-    sent as one string, a piece costs little more to pass on than its length. Or the one error the whole
-    file is (unreadable, not UTF-8, empty)."""
+class LinePiece(NamedTuple):
+    """Whole lines of a JSON Lines file: ``lines`` of them from line ``first_line``, bytes ``start`` to
+    ``end``."""
+
+    first_line: int
+    lines: int
+    start: int
+    end: int
+
+
+def json_line_pieces(path: Path, size: int = PIECE_BYTES) -> Iterator[LinePiece | IngestError]:
+    """Where the records of a JSON Lines file lie, in pieces of whole lines about ``size`` bytes long, for
+    worker processes to read and parse (``read_json_lines``): only these numbers cross between processes.
+    (Decoding the text here and sending it to them cost about as much as parsing it.) Errors: the whole
+    file's, when it cannot be read or is empty (then after its pieces, which hold no records)."""
+    blank = True
     try:
-        text = read_text(path)
-    except IngestError as error:
-        yield error
+        with path.open("rb") as file:
+            offset = len(codecs.BOM_UTF8) if file.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8 else 0
+            file.seek(offset)
+            number, rest = 1, b""
+            while block := file.read(size):
+                data = rest + block
+                cut = data.rfind(b"\n") + 1  # whole lines only; the rest goes with the next block
+                piece, rest = data[:cut], data[cut:]
+                if piece:
+                    blank = blank and piece.isspace()
+                    lines = piece.count(b"\n")
+                    yield LinePiece(number, lines, offset, offset + cut)
+                    number, offset = number + lines, offset + cut
+            if rest:
+                blank = blank and rest.isspace()
+                yield LinePiece(number, 1, offset, offset + len(rest))
+    except OSError as error:
+        yield IngestError(str(path), f"cannot read the file: {error.strerror or error}")
         return
-    if not text.strip():
+    if blank:
         yield IngestError(str(path), "empty file: no articles")
-        return
-    start, number = 0, 1
-    while start < len(text):
-        end = text.find("\n", start + size)
-        end = len(text) if end < 0 else end + 1
-        yield number, text[start:end]
-        number += text.count("\n", start, end)
-        start = end
+
+
+def read_json_lines(path: Path, piece: LinePiece) -> list[ArticleDraft | IngestError]:
+    """Each record of a piece of a JSON Lines file (``json_line_pieces``), blank lines skipped; a line that
+    is not UTF-8 is an error of its own."""
+    source = str(path)
+    try:
+        with path.open("rb") as file:
+            file.seek(piece.start)
+            data = file.read(piece.end - piece.start)
+    except OSError as error:
+        return [
+            IngestError(source, f"cannot read the file: {error.strerror or error}", line=piece.first_line)
+        ]
+    try:
+        return parse_json_lines(data.decode(), source=source, first_line=piece.first_line)
+    except UnicodeDecodeError:
+        pass
+    items: list[ArticleDraft | IngestError] = []
+    for number, line in enumerate(data.split(b"\n"), start=piece.first_line):
+        try:
+            items += parse_json_lines(line.decode(), source=source, first_line=number)
+        except UnicodeDecodeError as error:
+            items.append(
+                IngestError(source, f"not UTF-8 text (invalid byte at column {error.start + 1})", line=number)
+            )
+    return items
 
 
 def parse_json_lines(text: str, *, source: str, first_line: int) -> list[ArticleDraft | IngestError]:
-    """Each record of a piece of a JSON Lines file (``json_line_chunks``), blank lines skipped."""
+    """Each record of JSON Lines text whose first line is ``first_line``, blank lines skipped."""
     # Split on newlines only: JSON strings may hold U+2028 and other characters splitlines() breaks on.
     return [
         parse_json_line(line, source=source, line=number)

@@ -19,9 +19,10 @@ from ingest.errors import IngestError
 from ingest.records import (
     JSON_LINES_SUFFIXES,
     JSON_SUFFIXES,
+    LinePiece,
     iter_json_records,
-    json_line_chunks,
-    parse_json_lines,
+    json_line_pieces,
+    read_json_lines,
 )
 
 CAPTURED_SUFFIXES = frozenset({".txt"})
@@ -30,14 +31,14 @@ SUFFIXES = CAPTURED_SUFFIXES | JSON_SUFFIXES | JSON_LINES_SUFFIXES
 
 @dataclass(frozen=True, slots=True)
 class Lines:
-    """JSON Lines records as read, whole lines in one piece, not parsed yet."""
+    """Where some JSON Lines records lie in their file, not read yet: a few numbers to send to a worker
+    process, which reads and parses them."""
 
     source: str
-    first_number: int
-    text: str
+    piece: LinePiece
 
     def parse(self) -> list[ArticleDraft | IngestError]:
-        return parse_json_lines(self.text, source=self.source, first_line=self.first_number)
+        return read_json_lines(Path(self.source), self.piece)
 
 
 def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
@@ -59,8 +60,8 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | 
         elif suffix in CAPTURED_SUFFIXES:
             yield _captured(path)
         elif suffix in JSON_LINES_SUFFIXES:
-            for item in json_line_chunks(path):
-                yield item if isinstance(item, IngestError) else Lines(source, *item)
+            for item in json_line_pieces(path):
+                yield item if isinstance(item, IngestError) else Lines(source, item)
         elif suffix in SUFFIXES:
             yield from iter_json_records(path)
         else:

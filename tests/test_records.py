@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.errors import IngestError
-from ingest.records import body_blocks, iter_json_records, json_line_chunks, parse_json_lines
+from ingest.records import body_blocks, iter_json_records, json_line_pieces, read_json_lines
 
 GOOD: dict[str, Any] = {
     "headline": "Port  Expands Terminal",
@@ -98,33 +100,37 @@ def test_bad_json_line_and_blank_lines(tmp_path: Path) -> None:
 
 
 def test_a_file_read_in_pieces_keeps_every_record_and_its_line(tmp_path: Path) -> None:
-    """Worker processes get a JSON Lines file in pieces of whole lines; what they parse is what reading it
-    line by line gives, with the same line numbers, however small the pieces."""
-    values: list[Any] = []
+    """Worker processes read a JSON Lines file in pieces of whole lines; what they parse is what reading it
+    whole gives, with the same line numbers, however small the pieces. A line that is not UTF-8 is an
+    error of its own; a byte order mark is no part of the first record."""
+    lines: list[bytes] = []
     for number in range(12):
-        values.append({**GOOD, "source_id": f"AW-{number}", "headline": f"Story {number}\u2028(line sep)"})
-        values += ["", "{not json"] if number % 5 == 0 else []
+        value = {**GOOD, "source_id": f"AW-{number}", "headline": f"Story {number}\u2028(line sep)"}
+        lines.append(json.dumps(value, ensure_ascii=False).encode())
+        lines += [b"", b"{not json"] if number % 5 == 0 else []
+    lines.insert(7, '{"headline": "Caf\u00e9"}'.encode("latin-1"))
     path = tmp_path / "feed.jsonl"
-    path.write_bytes("\r\n".join(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v
-                                   for v in values).encode())  # fmt: skip
+    path.write_bytes(codecs.BOM_UTF8 + b"\r\n".join(lines))
     whole = list(iter_json_records(path))
-    assert len(whole) == 12 + 3
+    assert len(whole) == 12 + 3 + 1
     for size in (1, 50, 700, 10_000):
-        pieces = [piece for piece in json_line_chunks(path, size) if not isinstance(piece, IngestError)]
-        assert "".join(text for _, text in pieces) == path.read_bytes().decode()
-        parsed = [
-            item
-            for first, text in pieces
-            for item in parse_json_lines(text, source=str(path), first_line=first)
-        ]
+        pieces = [piece for piece in json_line_pieces(path, size) if not isinstance(piece, IngestError)]
+        assert [(piece.start, piece.end) for piece in pieces] == list(
+            pairwise([len(codecs.BOM_UTF8), *(piece.end for piece in pieces)])
+        )
+        assert (pieces[-1].end, sum(piece.lines for piece in pieces)) == (path.stat().st_size, len(lines))
+        parsed = [item for piece in pieces for item in read_json_lines(path, piece)]
         assert [str(item) if isinstance(item, IngestError) else item for item in parsed] == [
             str(item) if isinstance(item, IngestError) else item for item in whole
         ], size
     assert [str(item) for item in whole if isinstance(item, IngestError)] == [
-        f"{path}:{line}: not valid JSON: Expecting property name enclosed in double quotes (column 2)"
-        for line in (3, 10, 17)
-    ]
-    assert [draft.origin for draft in drafts(whole)][:3] == [f"{path}:1", f"{path}:4", f"{path}:5"]
+        f"{path}:3: not valid JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{path}:8: not UTF-8 text (invalid byte at column 18)",
+        *(f"{path}:{line}: not valid JSON: Expecting property name enclosed in double quotes (column 2)"
+          for line in (11, 18)),
+    ]  # fmt: skip
+    assert [draft.origin for draft in drafts(whole)][:4] == [f"{path}:{line}" for line in (1, 4, 5, 6)]
+    assert drafts(whole)[0].headline == "Story 0 (line sep)"  # one line: U+2028 ends none
 
 
 def test_what_plain_json_leaves_out_is_read_as_python_reads_it(tmp_path: Path) -> None:
@@ -238,14 +244,24 @@ def test_invalid_json_document_is_one_error(tmp_path: Path) -> None:
     assert "not valid JSON" in error.message
 
 
-@pytest.mark.parametrize("name", ["a.json", "a.jsonl"])
-def test_file_that_is_not_utf8_is_one_error(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    path.write_bytes(json.dumps(GOOD).encode("utf-8") + b"\n" + '{"headline": "Café"}'.encode("latin-1"))
+def test_json_file_that_is_not_utf8_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_bytes(
+        b"[" + json.dumps(GOOD).encode("utf-8") + b",\n" + '{"headline": "Café"}]'.encode("latin-1")
+    )
     error = only(path)
     assert isinstance(error, IngestError)
     assert (error.source, error.line, error.field) == (str(path), None, None)
     assert "not UTF-8" in error.message
+
+
+def test_json_lines_not_utf8_are_errors_of_their_own(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(json.dumps(GOOD).encode("utf-8") + b"\n" + '{"headline": "Café"}'.encode("latin-1"))
+    good, error = list(iter_json_records(path))
+    assert isinstance(good, ArticleDraft)
+    assert isinstance(error, IngestError)
+    assert str(error) == f"{path}:2: not UTF-8 text (invalid byte at column 18)"
 
 
 @pytest.mark.parametrize("name", ["a.json", "a.jsonl"])
