@@ -33,14 +33,17 @@ REQUEST_ID_HEADER = "x-request-id"
 class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson bodies."""
 
-    def __init__(self, engine_of: Any, sections_cache: SectionTreeCache, **kwargs: Any) -> None:
+    def __init__(
+        self, engines: dict[str, AsyncEngine], sections_cache: SectionTreeCache, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self._engine_of = engine_of
+        self._engines = engines
         self._sections_cache = sections_cache
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
-            engine=self._engine_of(),
+            engine=self._engines["engine"],
+            lookups=self._engines["lookups"],
             request_id=request.scope.get("request_id", "-"),
             sections_cache=self._sections_cache,
         )
@@ -78,23 +81,30 @@ class RequestId:
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
-    """The app. Pass an engine to share one (tests); otherwise it opens its own at start-up."""
+    """The app. Pass an engine to share one for every read (tests); otherwise it opens its own at start-up:
+    on PostgreSQL two, one for lookups by key (``create_engine(lookups=True)``) and one for the rest."""
     settings = settings or get_settings()
     state: dict[str, AsyncEngine] = {}
     if engine is not None:
-        state["engine"] = engine
+        state["engine"] = state["lookups"] = engine
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         owned = "engine" not in state
         if owned:
-            state["engine"] = create_engine(
-                settings.database_url,
-                pool_size=settings.pool_size,
-                pool_overflow=settings.pool_overflow,
-                echo=settings.sql_echo,
-                statement_timeout=settings.statement_timeout_seconds,
-            )
+
+            def open_engine(lookups: bool) -> AsyncEngine:
+                return create_engine(
+                    settings.database_url,
+                    pool_size=settings.pool_size,
+                    pool_overflow=settings.pool_overflow,
+                    echo=settings.sql_echo,
+                    statement_timeout=settings.statement_timeout_seconds,
+                    lookups=lookups,
+                )
+
+            state["engine"] = open_engine(lookups=False)
+            state["lookups"] = state["engine"] if settings.is_sqlite else open_engine(lookups=True)
         # Long-lived objects (schema, modules) leave the collector's generations, so per-request
         # collections only scan per-request garbage.
         gc.collect()
@@ -103,7 +113,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             yield
         finally:
             if owned:
-                await state.pop("engine").dispose()
+                for opened in {state.pop("engine"), state.pop("lookups")}:
+                    await opened.dispose()
 
     def current_engine() -> AsyncEngine:
         return state["engine"]
@@ -118,7 +129,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         return JSONResponse({"status": "ok", "database": "ok"})
 
     graphql = GraphQLEndpoint(
-        current_engine,
+        state,
         SectionTreeCache(max_age=settings.section_cache_seconds),
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,

@@ -76,18 +76,20 @@ async def _ready(tree: sections.SectionTree | None) -> sections.SectionTree:
 @dataclass
 class Context:
     engine: AsyncEngine
+    lookups: AsyncEngine  # for reads by unique key (``models.db.create_engine``); may be ``engine`` itself
     request_id: str
     sections_cache: SectionTreeCache
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
-    async def read(self, query: Callable[[AsyncConnection], Awaitable[V]]) -> V:
-        """Run one read on a pooled connection; each batch gets its own, so batches may overlap.
+    async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:
+        """Run one read on a pooled connection; each batch gets its own, so batches may overlap. ``lookup``:
+        a read by unique key, on the engine whose plans PostgreSQL may keep.
 
         Autocommit: a batch is one statement, so a transaction around it would only add a BEGIN and a
         ROLLBACK round trip (batches of one request never shared a snapshot anyway).
         """
         try:
-            async with self.engine.connect() as connection:
+            async with (self.lookups if lookup else self.engine).connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 return await query(connection)
         except DBAPIError as error:
@@ -111,10 +113,10 @@ class Context:
         return tree
 
     def _loader(
-        self, batch: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]]
+        self, batch: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]], *, lookup: bool = False
     ) -> DataLoader[K, V]:
         async def load(keys: list[K]) -> Sequence[V]:
-            return await self.read(lambda connection: batch(connection, keys))
+            return await self.read(lambda connection: batch(connection, keys), lookup=lookup)
 
         return DataLoader(load_fn=load)
 
@@ -124,7 +126,7 @@ class Context:
             found = await articles.articles_by_slugs(connection, slugs, with_body=True)
             return [found.get(slug) for slug in slugs]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def article_by_id(self) -> DataLoader[int, articles.ArticleRow | None]:
@@ -132,7 +134,7 @@ class Context:
             found = await articles.articles_by_ids(connection, ids, with_body=True)
             return [found.get(key) for key in ids]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def body_by_article(self) -> DataLoader[int, list[dict[str, Any]]]:
@@ -140,7 +142,7 @@ class Context:
             found = await articles.articles_by_ids(connection, ids, with_body=True)
             return [(found[key].body or []) if key in found else [] for key in ids]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def articles_page(self) -> DataLoader[articles.ArticleQuery, list[articles.ArticleRow]]:
@@ -197,14 +199,14 @@ class Context:
             )
             return [found.get(slug) for slug in slugs]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     def _mentions_loader(self, *, with_locations: bool) -> DataLoader[int, list[mentions.MentionRow]]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[list[mentions.MentionRow]]:
             found = await mentions.mentions_by_article_ids(connection, ids, with_locations=with_locations)
             return [found[key] for key in ids]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def entity_by_slug(self) -> DataLoader[str, entities.EntityRow | None]:
@@ -212,7 +214,7 @@ class Context:
             found = await entities.entities_by_slugs(connection, slugs)
             return [found.get(slug) for slug in slugs]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def entity_by_id(self) -> DataLoader[int, entities.EntityRow | None]:
@@ -220,7 +222,7 @@ class Context:
             found = await entities.entities_by_ids(connection, ids)
             return [found.get(key) for key in ids]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def aliases_by_entity(self) -> DataLoader[int, list[str]]:
@@ -228,7 +230,7 @@ class Context:
             found = await entities.aliases_by_entity_ids(connection, ids)
             return [found[key] for key in ids]
 
-        return self._loader(batch)
+        return self._loader(batch, lookup=True)
 
     @cached_property
     def article_count_by_entity(self) -> DataLoader[int, int]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
@@ -325,3 +326,34 @@ async def test_totals_are_counted_only_when_asked_and_in_one_batch(
         "news/business": 3,
     }
     assert sql.count == 2  # one page query and one count query for all four sections
+
+
+async def test_lookups_by_key_run_on_their_own_pool_whose_plans_are_kept(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """On PostgreSQL the app opens two engines: an article page (a read by unique key) runs on the one whose
+    sessions may keep a statement's plan, and a search on the one that plans every statement for its
+    values. Each names its sessions, so pg_stat_activity shows which ran what."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("plan caching is PostgreSQL's; SQLite has one engine")
+    await store_article(engine, _draft(1, ("Europe",)))
+    app = create_app(Settings(database_url=database_url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        article = await graphql(http, '{ article(slug: "report-number-1") { headline people { role } } }')
+        assert data_of(article)["article"]["headline"] == "Report number 1"
+        hits = await graphql(http, '{ search(query: "report") { edges { node { slug } } } }')
+        assert len(data_of(hits)["search"]["edges"]) == 1
+        async with engine.connect() as connection:
+            sessions = await connection.execute(
+                text(
+                    "SELECT application_name, query FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name LIKE 'broadsheet%'"
+                )
+            )
+            ran = {(name, "json_agg" in query, "article_search" in query) for name, query in sessions}
+    assert ("broadsheet-lookups", True, False) in ran  # the article and its mentions, in one statement
+    assert ("broadsheet", False, True) in ran  # the search
+    assert not any(name == "broadsheet-lookups" and searched for name, _, searched in ran)

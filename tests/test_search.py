@@ -420,6 +420,14 @@ async def test_connections_carry_their_backend_settings(engine: AsyncEngine) -> 
         if engine.dialect.name == "postgresql":
             mode = (await connection.exec_driver_sql("SHOW plan_cache_mode")).scalar()
             assert mode == "force_custom_plan"
+            # Lookups by key: a statement's plan may be kept, as PostgreSQL does by default.
+            lookups = create_engine(engine.url.render_as_string(hide_password=False), lookups=True)
+            async with lookups.connect() as lookup:
+                kept = await lookup.exec_driver_sql(
+                    "SELECT current_setting('plan_cache_mode'), current_setting('application_name')"
+                )
+                assert tuple(kept.one()) == ("auto", "broadsheet-lookups")
+            await lookups.dispose()
         else:
             assert (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
