@@ -4,7 +4,7 @@ Files are read by extension: ``.txt`` is a captured page, ``.json``/``.jsonl``/`
 Folders are walked recursively in sorted order, so runs are repeatable; files of other kinds and hidden
 files or folders inside them are skipped, but a file named directly must be one of the known kinds.
 Problems are yielded as ``IngestError`` values rather than raised, so one bad file or record never stops
-a bulk run. ``iter_inputs`` leaves JSON Lines records unparsed (``Lines``), for worker processes to parse.
+a bulk run. ``iter_inputs`` leaves JSON Lines records unread (``Lines``), for worker processes to read.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
 
 
 def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | Lines]:
-    """As ``iter_drafts``, but JSON Lines records come out as read, in ``Lines`` to parse elsewhere."""
+    """As ``iter_drafts``, but JSON Lines records come out unread, as ``Lines`` to read elsewhere."""
     for path in _input_files(paths):
         source = str(path)
         suffix = path.suffix.lower()
