@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, bindparam, event, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -74,6 +74,16 @@ def _server_settings(statement_timeout: float | None, lookups: bool) -> dict[str
     if statement_timeout is not None:
         settings["statement_timeout"] = f"{max(1, round(statement_timeout * 1000))}ms"
     return settings
+
+
+def one_of(dialect: str, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
+    """``column IN values``, on PostgreSQL as ``column = ANY(array)``: one parameter however many values,
+    so neither SQLAlchemy nor PostgreSQL handles a placeholder per value. Bulk ingest looks up 500
+    articles' keys three times a batch: its main process spent 1.96-2.01 s of CPU on 20,000 articles with IN
+    lists, 1.79-1.89 s with arrays (three runs each, alternately, 2026-12-03)."""
+    if dialect != "postgresql":
+        return column.in_(list(values))
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type, dimensions=1)))
 
 
 async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

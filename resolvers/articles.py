@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
+from models.db import one_of
 from models.types import UTCDateTime, utcnow
 
 T = TypeVar("T")
@@ -597,7 +598,14 @@ async def find_articles(
         _article.c.content_hash,
         _article.c.source_id,
         _article.c.canonical_url,
-    ).where(or_(*(_article.c[column].in_(values) for column, values in wanted.items())))
+    ).where(
+        or_(
+            *(
+                one_of(connection.dialect.name, _article.c[column], values)
+                for column, values in wanted.items()
+            )
+        )
+    )
     found: dict[ArticleMatch, StoredArticle] = {}
     for row in await connection.execute(statement):
         stored = StoredArticle(*row)
@@ -608,7 +616,9 @@ async def find_articles(
 
 async def taken_article_slugs(connection: AsyncConnection, slugs: Collection[str]) -> dict[str, int]:
     """Which of these slugs articles have, and whose they are."""
-    statement = select(_article.c.slug, _article.c.id).where(_article.c.slug.in_(list(slugs)))
+    statement = select(_article.c.slug, _article.c.id).where(
+        one_of(connection.dialect.name, _article.c.slug, slugs)
+    )
     return {slug: article_id for slug, article_id in await connection.execute(statement)}
 
 
