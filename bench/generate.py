@@ -1317,7 +1317,7 @@ def _asyncpg_params(url: URL) -> dict[str, Any]:
 
 
 async def _pg_connect(url: URL) -> Any:
-    import asyncpg  # type: ignore[import-untyped]
+    import asyncpg
 
     connection = await asyncpg.connect(**_asyncpg_params(url))
     # No triggers and no foreign-key checks in these sessions: the search index is filled in bulk, and the
