@@ -27,13 +27,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. SQLite (default, a file beside you) or PostgreSQL.",
     )
     pool_size: int = Field(
-        default=20,
-        ge=1,
-        le=200,
-        description="PostgreSQL connections kept open, in each of the server's two pools.",
+        default=20, ge=1, le=200, description="PostgreSQL connections kept open, half in each of two pools."
     )
     pool_overflow: int = Field(
-        default=10, ge=0, le=200, description="Extra connections under bursts, per pool."
+        default=10, ge=0, le=200, description="Extra connections under bursts, half in each pool."
     )
     graphiql: bool = Field(default=True, description="Serve the GraphiQL playground on GET /graphql.")
     statement_timeout_seconds: float = Field(

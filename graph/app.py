@@ -93,18 +93,22 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         owned = "engine" not in state
         if owned:
 
-            def open_engine(lookups: bool) -> AsyncEngine:
+            def open_engine(lookups: bool, share: int) -> AsyncEngine:
+                # ``share`` halves: the two pools hold about as many connections as one did.
                 return create_engine(
                     settings.database_url,
-                    pool_size=settings.pool_size,
-                    pool_overflow=settings.pool_overflow,
+                    pool_size=max(1, -(-settings.pool_size // share)),
+                    pool_overflow=-(-settings.pool_overflow // share),
                     echo=settings.sql_echo,
                     statement_timeout=settings.statement_timeout_seconds,
                     lookups=lookups,
                 )
 
-            state["engine"] = open_engine(lookups=False)
-            state["lookups"] = state["engine"] if settings.is_sqlite else open_engine(lookups=True)
+            if settings.is_sqlite:
+                state["engine"] = state["lookups"] = open_engine(lookups=False, share=1)
+            else:
+                state["engine"] = open_engine(lookups=False, share=2)
+                state["lookups"] = open_engine(lookups=True, share=2)
         # Long-lived objects (schema, modules) leave the collector's generations, so per-request
         # collections only scan per-request garbage.
         gc.collect()
