@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         if owned:
 
             def open_engine(lookups: bool, share: int) -> AsyncEngine:
-                # ``share`` halves: the two pools hold about as many connections as one did.
+                # The configured pool split ``share`` ways: two pools hold as many connections as one did.
                 return create_engine(
                     settings.database_url,
                     pool_size=max(1, -(-settings.pool_size // share)),
