@@ -37,22 +37,23 @@ def _settings() -> Settings:
     return settings
 
 
-async def _migrate(settings: Settings) -> None:
+async def _migrate(settings: Settings) -> tuple[bool, list[str]]:
     from models.db import create_engine, ensure_database, upgrade
 
-    await ensure_database(settings.database_url)
+    created = await ensure_database(settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        await upgrade(engine)
+        return created, await upgrade(engine)
     finally:
         await engine.dispose()
 
 
-def _run_migrations(settings: Settings) -> None:
+def _run_migrations(settings: Settings) -> tuple[bool, list[str]]:
+    """Whether the database was created, and the migrations applied."""
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
-        asyncio.run(_migrate(settings))
+        return asyncio.run(_migrate(settings))
     except (SQLAlchemyError, OSError) as error:
         err.print(f"[red]database {_safe_url(settings)}: cannot migrate: {_first_line(error)}[/red]")
         raise typer.Exit(1) from None
@@ -62,8 +63,26 @@ def _run_migrations(settings: Settings) -> None:
 def migrate() -> None:
     """Create the database if needed and bring its schema to the latest migration."""
     settings = _settings()
-    _run_migrations(settings)
-    out.print(f"database {_safe_url(settings)} is up to date")
+    created, applied = _run_migrations(settings)
+    database = _safe_url(settings)
+    if created:
+        out.print(f"created database {database}", soft_wrap=True)
+    if applied:
+        out.print(f"applied {len(applied)} migration(s) to {database}:", soft_wrap=True)
+        for step in applied:
+            out.print(f"  {step}", soft_wrap=True, highlight=False)
+    else:
+        out.print(
+            f"database {database} is up to date (at {_current_head()}): nothing to apply", soft_wrap=True
+        )
+
+
+def _current_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from models.db import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
 
 
 @app.command()

@@ -10,6 +10,8 @@ import asyncpg
 import orjson
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
@@ -156,10 +158,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` in one transaction, as production does."""
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> list[str]:
+    """Apply migrations up to ``revision`` in one transaction, as production does; what was applied, in
+    order, as "revision (its message)" (nothing when the schema was there already)."""
+
+    def run(sync: Connection) -> list[str]:
+        before = MigrationContext.configure(sync).get_current_revision()
+        config = alembic_config(sync)
+        command.upgrade(config, revision)
+        after = MigrationContext.configure(sync).get_current_revision()
+        if after == before or after is None:
+            return []
+        steps = ScriptDirectory.from_config(config).iterate_revisions(after, before)
+        return [f"{step.revision} ({step.doc})" for step in reversed(list(steps))]
+
     async with engine.begin() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        return await connection.run_sync(run)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
@@ -167,11 +181,15 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
         await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), revision))
 
 
-async def ensure_database(url: str) -> None:
-    """Create the database named in ``url`` when it does not exist yet (SQLite creates its file itself)."""
+async def ensure_database(url: str) -> bool:
+    """Create the database named in ``url`` when it does not exist yet; whether it did not. SQLite creates
+    its file itself when first connected: this only says whether the file was missing."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql" or not parsed.database:
-        return
+    if parsed.get_backend_name() == "sqlite":
+        name = parsed.database or ""
+        return name in ("", ":memory:") or not Path(name).exists()
+    if not parsed.database:
+        return False
     server = create_async_engine(
         parsed.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
     )
@@ -183,5 +201,6 @@ async def ensure_database(url: str) -> None:
             if not exists:
                 quoted = connection.dialect.identifier_preparer.quote(parsed.database)
                 await connection.execute(text(f"CREATE DATABASE {quoted}"))
+            return not exists
     finally:
         await server.dispose()

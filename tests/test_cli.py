@@ -143,3 +143,34 @@ async def test_reextract_command(engine: AsyncEngine, database_url: str) -> None
     assert result.returncode == 0, result.stderr
     assert "re-extracted 1 articles; 0 new entities" in result.stdout
     assert await _count(engine, "mention") == 19
+
+
+async def test_migrate_says_what_it_created_then_that_nothing_is_left(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """On a new database: that it was created and each migration applied; run again: nothing to apply."""
+    from alembic.script import ScriptDirectory
+
+    from models.db import alembic_config
+    from tests.conftest import PG_SERVER, _drop_postgres
+
+    name = f"broadsheet_test_new_{os.getpid()}"
+    fresh = (
+        f"{PG_SERVER}/{name}" if engine.dialect.name == "postgresql" else f"sqlite:///{tmp_path / 'new.db'}"
+    )
+    revisions = [script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    try:
+        first = await broadsheet("migrate", database_url=fresh)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("created database "), first.stdout
+        assert f"applied {len(revisions)} migration(s)" in first.stdout
+        assert all(revision in first.stdout for revision in revisions)
+        assert "up to date" not in first.stdout
+
+        again = await broadsheet("migrate", database_url=fresh)
+        assert again.returncode == 0, again.stderr
+        assert "created" not in again.stdout and "applied" not in again.stdout
+        assert f"is up to date (at {revisions[0]}): nothing to apply" in again.stdout
+    finally:
+        if engine.dialect.name == "postgresql":
+            await _drop_postgres(name)
