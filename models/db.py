@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -187,7 +188,7 @@ async def ensure_database(url: str) -> bool:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         name = parsed.database or ""
-        return name in ("", ":memory:") or not Path(name).exists()
+        return name in ("", ":memory:") or not await asyncio.to_thread(Path(name).exists)
     if not parsed.database:
         return False
     server = create_async_engine(
