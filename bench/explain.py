@@ -37,7 +37,10 @@ async def explain(url: str, only: str | None) -> None:
 
     cases = await build_cases(engine)
     app = create_app(Settings(database_url=url, graphiql=False), engine=engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+    async with (
+        app.router.lifespan_context(app),  # the change watcher runs, so the section tree is kept
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client,
+    ):
         await client.post("/graphql", json={"query": "{ sections { path } }"})  # the tree, cached from here
         for case in cases:
             if only and case.name != only:

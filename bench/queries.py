@@ -257,7 +257,10 @@ async def count_statements(url: str, cases: list[Case]) -> dict[str, Result]:
     app = create_app(Settings(database_url=url, graphiql=False), engine=engine)
     results = {case.name: Result(case) for case in cases}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=60) as client:
+    async with (
+        app.router.lifespan_context(app),  # the change watcher runs, so the section tree is kept
+        httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=60) as client,
+    ):
         await client.post("/graphql", json={"query": "{ sections { path } }"})  # the section tree, cached
         event.listen(engine.sync_engine, "before_cursor_execute", count)
         for case in cases:

@@ -43,17 +43,12 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, ge=2, le=50)
     max_aliases: int = Field(default=30, ge=1, le=1000)
     max_tokens: int = Field(default=2000, ge=50, le=100_000)
-    section_cache_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        le=3600,
-        description="How long a server keeps the section tree before reading it again.",
-    )
     response_cache_seconds: float = Field(
         default=0.0,
         ge=0,
         le=300,
-        description="Serve identical successful GraphQL responses from memory for this long (0: off).",
+        description="Serve identical successful GraphQL responses from memory for this long (0: off), "
+        "while the data is unchanged.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")

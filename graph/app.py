@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
 from graph.context import Context, SectionTreeCache
 from graph.schema import build_schema
+from models.changes import ChangeWatcher
 from models.db import create_engine
 from resolvers.health import ping
 
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     state: dict[str, AsyncEngine] = {}
     if engine is not None:
         state["engine"] = state["lookups"] = engine
+    changes = ChangeWatcher(engine.url if engine is not None else make_url(settings.database_url))
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             else:
                 state["engine"] = open_engine(lookups=False, share=2)
                 state["lookups"] = open_engine(lookups=True, share=2)
+        await changes.start()
         # Long-lived objects (schema, modules) leave the collector's generations, so per-request
         # collections only scan per-request garbage.
         gc.collect()
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         try:
             yield
         finally:
+            await changes.close()
             if owned:
                 for opened in {state.pop("engine"), state.pop("lookups")}:
                     await opened.dispose()
@@ -134,7 +139,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     graphql = GraphQLEndpoint(
         state,
-        SectionTreeCache(max_age=settings.section_cache_seconds),
+        SectionTreeCache(changes),
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
@@ -147,6 +152,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         lifespan=lifespan,
     )
     if settings.response_cache_seconds > 0:
-        app.add_middleware(ResponseCache, path="/graphql", seconds=settings.response_cache_seconds)
+        app.add_middleware(
+            ResponseCache, path="/graphql", seconds=settings.response_cache_seconds, changes=changes
+        )
     app.add_middleware(RequestId)  # outermost, so cached answers carry a request id too
     return app

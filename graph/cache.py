@@ -4,7 +4,8 @@ A front page asked for hundreds of times a second is the same bytes for all of t
 a few seconds spares the server from resolving thousands of fields per request, as a CDN in front of a news
 API would. Off unless ``BROADSHEET_RESPONSE_CACHE_SECONDS`` is above 0. Only successful responses without
 errors are kept, keyed by the whole request (method, query string, body and the headers that change the
-answer), and never longer than the setting: an ingest shows after at most that many seconds.
+answer), never longer than the setting, and only while the data is unchanged (``models.changes``): a write
+by an ingest or another server shows at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from collections import OrderedDict
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.changes import ChangeWatcher
+from models.changes import Scope as ChangeScope
+
 #: Responses larger than this are served but not kept.
 MAX_BODY_BYTES = 2_000_000
 _KEY_HEADERS = (b"content-type", b"accept")
@@ -25,12 +29,18 @@ _SKIPPED_HEADERS = {b"x-request-id", b"content-length"}
 class ResponseCache:
     """ASGI middleware in front of the GraphQL endpoint."""
 
-    def __init__(self, app: ASGIApp, *, path: str, seconds: float, max_entries: int = 512) -> None:
+    def __init__(
+        self, app: ASGIApp, *, path: str, seconds: float, changes: ChangeWatcher, max_entries: int = 512
+    ) -> None:
         self.app = app
         self.path = path
         self.seconds = seconds
+        self.changes = changes
         self.max_entries = max_entries
-        self._entries: OrderedDict[bytes, tuple[float, int, list[tuple[bytes, bytes]], bytes]] = OrderedDict()
+        # key -> (expiry, data generation, status, headers, body)
+        self._entries: OrderedDict[bytes, tuple[float, int, int, list[tuple[bytes, bytes]], bytes]] = (
+            OrderedDict()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] not in ("GET", "POST"):
@@ -40,13 +50,18 @@ class ResponseCache:
         key = self._key(scope, body)
         entry = self._entries.get(key)
         now = time.monotonic()
-        if entry is not None and entry[0] > now:
+        generation = self.changes.generation(ChangeScope.CONTENT)  # read before the data, as it is kept
+        if entry is not None and entry[0] > now and entry[1] == generation:
             self._entries.move_to_end(key)
-            _expires, status, headers, content = entry
+            _expires, _generation, status, headers, content = entry
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": content})
             return
-        await self.app(scope, _replay(body), self._recording(send, key, now))
+        if generation is None:  # changes cannot be seen: nothing kept can be trusted
+            self._entries.clear()
+            await self.app(scope, _replay(body), send)
+            return
+        await self.app(scope, _replay(body), self._recording(send, key, now, generation))
 
     def _key(self, scope: Scope, body: bytes) -> bytes:
         digest = hashlib.blake2b(digest_size=20)
@@ -56,7 +71,7 @@ class ResponseCache:
             digest.update(b"\0" + headers.get(name, b""))
         return digest.digest()
 
-    def _recording(self, send: Send, key: bytes, now: float) -> Send:
+    def _recording(self, send: Send, key: bytes, now: float, generation: int) -> Send:
         start: dict[str, object] = {}
         chunks: list[bytes] = []
 
@@ -66,12 +81,14 @@ class ResponseCache:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    self._keep(key, now, start, b"".join(chunks))
+                    self._keep(key, now, generation, start, b"".join(chunks))
             await send(message)
 
         return record
 
-    def _keep(self, key: bytes, now: float, start: dict[str, object], content: bytes) -> None:
+    def _keep(
+        self, key: bytes, now: float, generation: int, start: dict[str, object], content: bytes
+    ) -> None:
         if start.get("status") != 200 or len(content) > MAX_BODY_BYTES:
             return
         try:
@@ -82,7 +99,7 @@ class ResponseCache:
             return
         headers = [(name, value) for name, value in start.get("headers", []) if name not in _SKIPPED_HEADERS]  # type: ignore[attr-defined]
         headers.append((b"content-length", str(len(content)).encode()))
-        self._entries[key] = (now + self.seconds, 200, headers, content)
+        self._entries[key] = (now + self.seconds, generation, 200, headers, content)
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

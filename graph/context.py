@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from graph.errors import ClientError
+from models.changes import ChangeWatcher, Scope
 from models.db import is_statement_timeout
 from resolvers import articles, entities, mentions, search, sections
 
@@ -35,37 +35,46 @@ class SectionTreeCache:
     """The section tree, shared by the requests of one app: it is small, read on almost every request, and
     changes rarely.
 
-    It is read again when older than ``max_age`` seconds, or at once when a request meets a section the cached
-    tree lacks (a section an ingest just added), so new sections never wait for the expiry. ``max_age`` 0
-    reads it on every request.
+    It is kept while the database's sections are unchanged (``models.changes``: a notification from any
+    writer, in any process) and read again on the first request after a change, or whenever changes cannot
+    be seen (then on every request). A request that meets a section the tree lacks (one written a moment
+    before its notification arrived) reads it again at once too.
     """
 
-    def __init__(self, max_age: float) -> None:
-        self.max_age = max_age
+    def __init__(self, changes: ChangeWatcher) -> None:
+        self.changes = changes
         self._tree: sections.SectionTree | None = None
-        self._loaded_at = 0.0
-        self._loading: asyncio.Future[sections.SectionTree] | None = None
+        self._generation: int | None = None
+        self._loading: tuple[int | None, asyncio.Future[sections.SectionTree]] | None = None
 
     def get(
         self, engine: AsyncEngine, *, stale: sections.SectionTree | None = None
     ) -> Awaitable[sections.SectionTree]:
         """The current tree; pass the tree a request found lacking as ``stale`` to force a new read."""
-        now = time.monotonic()
-        fresh = self._tree is not None and self._tree is not stale and now - self._loaded_at < self.max_age
-        if fresh:
-            return _ready(self._tree)
-        if self._loading is None:  # one read however many requests are waiting for it
-            self._loading = asyncio.ensure_future(self._load(engine))
-        return self._loading
+        generation = self.changes.generation(Scope.SECTIONS)
+        tree = self._tree
+        if (
+            tree is not None
+            and tree is not stale
+            and generation is not None
+            and generation == self._generation
+        ):
+            return _ready(tree)
+        # One read however many requests are waiting for it, unless it may have begun before what they saw.
+        if self._loading is None or self._loading[0] != generation or generation is None or stale is not None:
+            self._loading = (generation, asyncio.ensure_future(self._load(engine, generation)))
+        return self._loading[1]
 
-    async def _load(self, engine: AsyncEngine) -> sections.SectionTree:
+    async def _load(self, engine: AsyncEngine, generation: int | None) -> sections.SectionTree:
         try:
             async with engine.connect() as connection:
                 tree = await sections.load_section_tree(connection)
-            self._tree, self._loaded_at = tree, time.monotonic()
+            if generation is not None and (self._generation is None or generation >= self._generation):
+                self._tree, self._generation = tree, generation
             return tree
         finally:
-            self._loading = None
+            if self._loading is not None and self._loading[0] == generation:
+                self._loading = None
 
 
 async def _ready(tree: sections.SectionTree | None) -> sections.SectionTree:

@@ -88,7 +88,10 @@ async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.
     """An HTTP client talking to the real ASGI app on the test database."""
     app = create_app(Settings(database_url=database_url), engine=engine)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as http:
+    async with (
+        app.router.lifespan_context(app),  # as a server runs it: the change watcher starts
+        httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as http,
+    ):
         yield http
 
 

@@ -19,7 +19,10 @@ FRONT = "query($n: Int!) { articles(first: $n) { edges { node { headline people 
 @pytest.fixture
 async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Settings(database_url=database_url, response_cache_seconds=60), engine=engine)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
         yield http
 
 

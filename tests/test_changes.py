@@ -1,0 +1,140 @@
+"""What a server keeps in memory (the section tree, whole responses) changes the moment the data does,
+whoever wrote it: another process's ingest included. No timer is involved: nothing would show for 30 s."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from broadsheet.settings import Settings
+from graph.app import create_app
+from models.changes import LISTENER_NAME
+from tests.conftest import StatementLog, data_of, graphql
+from tests.test_cli import broadsheet
+
+SECTIONS = "{ sections { path } }"
+FRONT = "{ articles(first: 5) { edges { node { headline section { path } } } } }"
+#: PostgreSQL delivers a notification just after the commit; this bounds how long a test waits for it.
+DELIVERY = 5.0
+
+
+def _feed(tmp_path: Path, name: str, records: list[dict[str, str]]) -> str:
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    return str(path)
+
+
+async def _ingest(tmp_path: Path, database_url: str, name: str, section: str) -> None:
+    """`broadsheet ingest` in another process, as a newsroom's feed would arrive."""
+    record = {"headline": f"{name} headline", "section": section, "body": "Text.", "source_id": name}
+    result = await broadsheet(
+        "ingest", "--quiet", "--no-extract", _feed(tmp_path, name, [record]), database_url=database_url
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]]) -> float:
+    """Seconds until ``check`` holds; fails past ``DELIVERY``."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < DELIVERY, "the change did not show"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - started
+
+
+async def _paths(client: httpx.AsyncClient) -> list[str]:
+    return [row["path"] for row in data_of(await graphql(client, SECTIONS))["sections"]]
+
+
+async def test_a_section_another_process_adds_shows_at_once(
+    client: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
+) -> None:
+    await _ingest(tmp_path, database_url, "first", "Europe")
+    await _eventually(lambda: _has(client, "europe"))
+    sql.clear()
+    assert await _paths(client) == ["", "europe"]
+    assert sql.count == 0  # unchanged: the tree is kept, not read per request
+
+    await _ingest(tmp_path, database_url, "second", "Science/Space")
+    waited = await _eventually(lambda: _has(client, "science/space"))
+    assert await _paths(client) == ["", "europe", "science", "science/space"]
+    assert waited < DELIVERY
+
+
+async def _has(client: httpx.AsyncClient, path: str) -> bool:
+    return path in await _paths(client)
+
+
+@pytest.fixture
+async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(database_url=database_url, response_cache_seconds=300), engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield http
+
+
+async def test_kept_responses_are_dropped_when_another_process_writes(
+    cached: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
+) -> None:
+    await _ingest(tmp_path, database_url, "first", "Europe")
+
+    async def headlines() -> list[str]:
+        edges = data_of(await graphql(cached, FRONT))["articles"]["edges"]
+        return [edge["node"]["headline"] for edge in edges]
+
+    await _eventually(lambda: _equals(headlines, ["first headline"]))
+    sql.clear()
+    assert await headlines() == ["first headline"]
+    assert sql.count == 0  # served from memory
+
+    await _ingest(tmp_path, database_url, "second", "Europe")
+    await _eventually(lambda: _equals(headlines, ["second headline", "first headline"]))
+
+
+async def _equals(read: Callable[[], Awaitable[list[str]]], expected: list[str]) -> bool:
+    return await read() == expected
+
+
+async def test_a_lost_listener_serves_fresh_data_and_listens_again(
+    client: httpx.AsyncClient, engine: AsyncEngine, database_url: str, tmp_path: Path, sql: StatementLog
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's data_version has no connection to lose")
+
+    async def listener() -> int | None:
+        async with engine.connect() as connection:
+            pid = await connection.scalar(
+                text(
+                    "SELECT pid FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = :name"
+                ),
+                {"name": LISTENER_NAME},
+            )
+            return None if pid is None else int(pid)
+
+    before = await listener()
+    assert before is not None
+    assert await _paths(client) == []
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": before})
+    # Whether the server notices before or after this write, the section shows on the next request.
+    await _ingest(tmp_path, database_url, "first", "Europe")
+    await _eventually(lambda: _has(client, "europe"))
+
+    async def listening_again() -> bool:
+        return (await listener()) not in (None, before)
+
+    await _eventually(listening_again)
+    await _paths(client)
+    sql.clear()
+    assert await _paths(client) == ["", "europe"] and sql.count == 0  # kept again
