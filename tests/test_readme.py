@@ -1,10 +1,21 @@
-"""The README's two set-up commands stay true: CI runs the test command exactly as the README shows it."""
+"""The README stays true: its two set-up commands (CI runs the test command exactly as shown), and every
+GraphQL example it shows answers on the data its set-up loads."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import Any
 
-from tests.conftest import ROOT
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ROOT, data_of
 
 
 def _commands() -> list[str]:
@@ -23,3 +34,77 @@ def test_readme_has_exactly_two_setup_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     _, test = _commands()
     assert f"({test})" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+@dataclass
+class Example:
+    """A GraphQL request the README shows, and how it sends it."""
+
+    line: int
+    query: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    method: str = "POST"
+
+
+def readme_examples() -> list[Example]:
+    """Every ```graphql block (with the ```json block after it as its variables) and every curl request."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    examples: list[Example] = []
+    blocks = re.finditer(r"```graphql\n(.+?)\n```(?:\s*```json\n(.+?)\n```)?", readme, re.DOTALL)
+    for block in blocks:
+        variables = json.loads(block[2]) if block[2] else {}
+        examples.append(Example(readme.count("\n", 0, block.start()) + 1, block[1], variables))
+    for curl in re.finditer(r"-d '(\{\"query\".+?\})'", readme):
+        examples.append(Example(readme.count("\n", 0, curl.start()) + 1, json.loads(curl[1])["query"]))
+    for curl in re.finditer(r"curl -sG \S+ --data-urlencode 'query=(.+?)'", readme):
+        examples.append(Example(readme.count("\n", 0, curl.start()) + 1, curl[1], method="GET"))
+    return examples
+
+
+def _empty_connections(value: Any, path: str = "") -> list[str]:
+    """Where ``value`` holds a connection with no edges."""
+    if isinstance(value, dict):
+        found = [path] if value.get("edges") == [] else []
+        for key, item in value.items():
+            found += _empty_connections(item, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        return [
+            hit for index, item in enumerate(value) for hit in _empty_connections(item, f"{path}[{index}]")
+        ]
+    return []
+
+
+def test_the_readme_shows_its_examples() -> None:
+    examples = readme_examples()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.count("```graphql") + len(re.findall(r"^curl .*graphql", readme, re.MULTILINE))
+    assert len(examples) == shown >= 7, examples  # the parser finds every one
+    assert any(example.variables for example in examples) and any(e.method == "GET" for e in examples)
+
+
+async def test_every_readme_example_answers_on_the_readme_set_up(
+    engine: AsyncEngine, database_url: str, client: httpx.AsyncClient
+) -> None:
+    """The run command's ingest, as written (../shared/seed included where it is beside the clone), then each
+    example: no error, every top-level field and every connection in the answer non-empty."""
+    run, _ = _commands()
+    ingest = re.search(r"\.venv/bin/broadsheet ingest .+?(?= && \.venv/bin/broadsheet serve)", run)
+    assert ingest, run
+    command = ingest[0].replace(".venv/bin/broadsheet", f"{sys.executable} -m broadsheet")
+    environment = {**os.environ, "BROADSHEET_DATABASE_URL": database_url}
+    done = await asyncio.to_thread(
+        subprocess.run, ["bash", "-c", command], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    for example in readme_examples():
+        payload = {"query": example.query, "variables": example.variables}
+        if example.method == "GET":
+            response = await client.get("/graphql", params={"query": example.query})
+        else:
+            response = await client.post("/graphql", json=payload)
+        assert response.status_code == 200, (example.line, response.text)
+        data = data_of(response.json())
+        where = f"README.md:{example.line}"
+        assert all(value not in (None, [], {}) for value in data.values()), (where, data)
+        assert not _empty_connections(data), (where, _empty_connections(data))
