@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -37,6 +38,13 @@ def _run(args: tuple[str, ...], database_url: str, env: dict[str, str]) -> subpr
     )
 
 
+def summary(stdout: str) -> dict[str, int]:
+    """The summary table the command prints, as {"articles new": 3, ...}."""
+    return {
+        label: int(value) for label, value in re.findall(r"│ ([a-z ]+?)\s+│ (\d+)\s+│", stdout, re.MULTILINE)
+    }
+
+
 async def _count(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as connection:
         return int(await connection.scalar(text(f"SELECT count(*) FROM {table}")))
@@ -46,10 +54,10 @@ async def test_ingest_seed_twice_gives_one_article(engine: AsyncEngine, database
     seed = str(shared_path("seed", "daily-guardian-peace-talks.txt"))
     first = await broadsheet("ingest", "--quiet", seed, database_url=database_url)
     assert first.returncode == 0, first.stderr
-    assert "articles new" in first.stdout and "│ 1" in first.stdout.split("articles new")[1].splitlines()[0]
+    assert summary(first.stdout)["articles new"] == 1
     second = await broadsheet("ingest", "--quiet", seed, database_url=database_url)
     assert second.returncode == 0, second.stderr
-    assert "│ 1" in second.stdout.split("articles updated")[1].splitlines()[0]
+    assert summary(second.stdout)["articles updated"] == 1 and summary(second.stdout)["articles new"] == 0
     assert await _count(engine, "article") == 1
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -194,7 +198,19 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
     assert tagger.tag("") == []
     assert tagger.tag(" \n\n  ") == []
     assert tagger.tag("the cat sat on the mat.") == []
-    assert tagger.tag(TRICKY) == tagger.tag(TRICKY)
+    spans = tagger.tag(TRICKY)
+    assert tagger.tag(TRICKY) == spans
+    # The same spans from a tagger loaded afresh in another process: nothing depends on the run.
+    script = "import json; from ingest.tagger import Tagger; from tests.test_tagger import TRICKY; " + (
+        "print(json.dumps(Tagger.load().tag(TRICKY)))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert [tuple(span) for span in json.loads(child.stdout)] == spans
+    found_here = {(TRICKY[start:end], kind) for start, end, kind in spans}
+    assert {("Andrii Sybiha", "person"), ("AT&T Inc.", "organization"), ("Berlin", "place")} <= found_here
 
 
 def test_module_extract(tagger: Tagger) -> None:
