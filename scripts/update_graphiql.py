@@ -10,8 +10,9 @@ graph/graphiql.html each file fills. The previous vendored folders are removed f
 never lingers.
 
 To update: change the versions in ``PINS``, run this, then the tests (the Chromium test proves the page
-still renders and runs a query), and commit the folder. Needs ``npm`` on the PATH and the registry reachable;
-nothing here runs when Broadsheet does.
+still renders and runs a query), and commit the folder. A new major version may ship other files or want
+the page to load them differently: then graph/graphiql.html changes too. Needs ``npm`` on the PATH and
+the registry reachable; nothing here runs when Broadsheet does.
 """
 
 from __future__ import annotations
