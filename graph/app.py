@@ -23,6 +23,7 @@ from strawberry.asgi import GraphQL
 from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
 from graph.context import Context, SectionTreeCache
+from graph.graphiql import OfflineGraphiQL, graphiql_asset_routes
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_engine
@@ -32,8 +33,8 @@ log = logging.getLogger("broadsheet.app")
 REQUEST_ID_HEADER = "x-request-id"
 
 
-class GraphQLEndpoint(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context and orjson bodies."""
+class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context, orjson bodies and GraphiQL served offline."""
 
     def __init__(
         self, engines: dict[str, AsyncEngine], sections_cache: SectionTreeCache, **kwargs: Any
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *graphiql_asset_routes(enabled=settings.graphiql),
         ],
         lifespan=lifespan,
     )
