@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="Serve identical successful GraphQL responses from memory for this long (0: off), "
         "while the data is unchanged.",
     )
+    fast_execution: bool = Field(
+        default=True,
+        description="Complete plain fields on the fast executor's short road (graph/execution.py); false "
+        "runs Strawberry's stock executor, with the same answers (CI runs the API tests both ways).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

@@ -75,6 +75,25 @@ _PURE_KEY = "broadsheet.pure"
 #: `strawberry.field(metadata=PURE)`: the resolver is synchronous, takes no info, and may be called twice.
 PURE = {_PURE_KEY: True}
 
+BUILT_SCHEMA = "a graphql-core schema built by Strawberry"
+ATTRIBUTE_RESOLVER = "the resolver Strawberry makes for an attribute"
+BUILT_ENUM = "an enum type built by Strawberry"
+#: What the short road (and ``graph.context.selects``) relies on that Strawberry does not promise, as
+#: (module or class, name). Strawberry has no public hook for completing a field without its resolver, so
+#: these are pinned by a minor-version range of strawberry-graphql (pyproject.toml) and checked by
+#: ``tests/test_execution.py``, which fails naming the one an upgrade moved.
+PRIVATE_NAMES = (
+    ("strawberry.schema.schema", "StrawberryGraphQLCoreExecutionContext"),  # the class extended here
+    ("strawberry.schema.schema_converter", "GraphQLCoreConverter.DEFINITION_BACKREF"),  # core -> Strawberry
+    ("strawberry.schema.schema_converter", "GraphQLCoreConverter._get_field_exception_handlers"),
+    ("strawberry.schema.schema_converter", "CustomGraphQLEnumType"),
+    (BUILT_ENUM, "wrapped_cls"),  # the Python enum behind a CustomGraphQLEnumType
+    ("strawberry.types.arguments", "convert_arguments"),  # a pure resolver's arguments, as Strawberry does
+    ("strawberry.types.info", "Info._raw_info"),  # graph.context.selects reads the selection from it
+    (BUILT_SCHEMA, "_strawberry_schema"),  # on the graphql-core schema Strawberry builds
+    (ATTRIBUTE_RESOLVER, "_is_default"),  # on the resolver Strawberry makes for a field that reads one
+)
+
 
 class _LongRoad(Exception):
     """Raised inside a compiled completion: graphql-core must do this value."""
@@ -88,12 +107,26 @@ class _Split(NamedTuple):
     others: GroupedFieldSet
 
 
-def _attribute(field_def: GraphQLField) -> str | None:
+def _runs_only_its_resolver(strawberry_field: StrawberryField, converter: GraphQLCoreConverter) -> bool:
+    """Whether Strawberry would run nothing around the field's resolver (or attribute read): no field
+    extensions (permission classes are one), no permission classes, no schema directives, no exception
+    handler that could turn an error into a value. Anything else takes the long road, so it runs."""
+    return (
+        not strawberry_field.extensions
+        and not strawberry_field.permission_classes
+        and not strawberry_field.directives
+        and not converter._get_field_exception_handlers(strawberry_field)
+    )
+
+
+def _attribute(field_def: GraphQLField, converter: GraphQLCoreConverter) -> str | None:
     """The attribute a plain field reads, or None when the field runs code (a resolver, an extension)."""
     strawberry_field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     plain = (
         isinstance(strawberry_field, StrawberryField)
-        # Strawberry marks the resolver of a field with no resolver, extensions or permissions.
+        and strawberry_field.base_resolver is None
+        and _runs_only_its_resolver(strawberry_field, converter)
+        # Strawberry marks the resolver it made for a field that only reads an attribute.
         and getattr(field_def.resolve, "_is_default", False)
         and strawberry_field.default_resolver is getattr
         and not field_def.args
@@ -366,7 +399,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """How the short road gets the field's value from its object: an attribute read, a pure resolver's
         call with its arguments converted once, or None when graphql-core must resolve it."""
         node = field_details_list[0].node
-        attribute = None if node.arguments else _attribute(field_def)
+        strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
+        converter = strawberry_schema.schema_converter
+        attribute = None if node.arguments else _attribute(field_def, converter)
         if attribute is not None:
             return operator.attrgetter(attribute)
         strawberry_field = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
@@ -377,7 +412,7 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             resolver is not None
             and inspect.isfunction(resolver.wrapped_func)  # a method: not a static or class method
             and not resolver.is_async
-            and not strawberry_field.extensions
+            and _runs_only_its_resolver(strawberry_field, converter)
             and resolver.self_parameter is not None
             and resolver.info_parameter is None
             and resolver.root_parameter is None
@@ -386,7 +421,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not callable_directly:
             return None
         assert resolver is not None
-        strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
         try:
             arguments = convert_arguments(
                 get_argument_values(

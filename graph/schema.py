@@ -229,7 +229,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return BroadsheetSchema(
         query=Query,
         types=[ArticleNode, SectionNode, EntityNode, Paragraph, Subheading, AdSlot],
-        execution_context_class=FastExecutionContext,
+        execution_context_class=FastExecutionContext if settings.fast_execution else None,
         extensions=[
             # Factories: each operation gets fresh extension instances (they keep per-operation state).
             lambda: AddValidationRules(limits),

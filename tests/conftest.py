@@ -22,6 +22,19 @@ from broadsheet.settings import Settings
 from graph.app import create_app
 from models.db import create_engine, ensure_database, upgrade
 
+
+def pytest_report_header() -> str:
+    executor = "fast (graph/execution.py)" if Settings().fast_execution else "Strawberry's stock"
+    return f"executor: {executor}, by BROADSHEET_FAST_EXECUTION"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that talk to the API over HTTP are marked ``api``: CI runs them again on the stock executor."""
+    for item in items:
+        if "client" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.api)
+
+
 PG_SERVER = os.environ.get("BROADSHEET_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 TABLES = ("mention", "entity_alias", "entity", "article", "section")
 
