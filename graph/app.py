@@ -21,7 +21,7 @@ from strawberry.asgi import GraphQL
 
 from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
-from graph.context import Context, SectionTreeCache
+from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.schema import build_schema
 from models.db import create_engine
 from resolvers.health import ping
@@ -34,11 +34,16 @@ class GraphQLEndpoint(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and orjson bodies."""
 
     def __init__(
-        self, engines: dict[str, AsyncEngine], sections_cache: SectionTreeCache, **kwargs: Any
+        self,
+        engines: dict[str, AsyncEngine],
+        sections_cache: SectionTreeCache,
+        cursor_secret: CursorSecretCache,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._engines = engines
         self._sections_cache = sections_cache
+        self._cursor_secret = cursor_secret
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
@@ -46,6 +51,7 @@ class GraphQLEndpoint(GraphQL[Context, None]):
             lookups=self._engines["lookups"],
             request_id=request.scope.get("request_id", "-"),
             sections_cache=self._sections_cache,
+            cursor_secret=self._cursor_secret,
         )
 
     def encode_json(self, data: object) -> bytes:
@@ -135,6 +141,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     graphql = GraphQLEndpoint(
         state,
         SectionTreeCache(max_age=settings.section_cache_seconds),
+        CursorSecretCache(),
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,
