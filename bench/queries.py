@@ -48,7 +48,10 @@ from bench.frontpage import start_server  # noqa: E402
 from bench.generate import COMMON_TERM, RARE_TERM  # noqa: E402
 from broadsheet.settings import Settings  # noqa: E402
 from graph.app import create_app  # noqa: E402
-from graph.relay import time_cursor  # noqa: E402
+from graph.articles import ArticleFilters, ArticleOrder, article_list  # noqa: E402
+from graph.entities import EntityArticleOrder, entity_articles_list  # noqa: E402
+from graph.relay import CursorSecret  # noqa: E402
+from models.cursor_secret import read_cursor_secret  # noqa: E402
 from models.db import create_engine  # noqa: E402
 
 PAGE = 20
@@ -129,35 +132,36 @@ async def build_cases(engine: AsyncEngine) -> list[Case]:
             top = path.split("/")[0]
             subtree[top] = subtree.get(top, 0) + count
     section_path = max(subtree, key=lambda top: subtree[top])
-    section_ids = [
-        row[0]
-        for row in await _scalar_rows(
+    section_ids = {
+        path: key
+        for key, path in await _scalar_rows(
             engine,
-            "SELECT id FROM section WHERE path = :top OR path LIKE :below",
+            "SELECT id, path FROM section WHERE path = :top OR path LIKE :below",
             top=section_path,
             below=f"{section_path}/%",
         )
-    ]
+    }
+    section_filters = ArticleFilters(section=(section_ids[section_path], True))  # as cursors bind it
     section_page, section_after = await _deep_cursor(
         engine,
         "SELECT published_at, id FROM article WHERE status = 'published' AND section_id IN "
-        f"({', '.join(map(str, section_ids))}) ORDER BY published_at DESC, id DESC",
+        f"({', '.join(map(str, section_ids.values()))}) ORDER BY published_at DESC, id DESC",
         subtree[section_path],
-        "articles",
+        article_list(section_filters, ArticleOrder.NEWEST),
     )
-    entity_slug, entity_articles = (
+    entity_id, entity_slug, entity_articles = (
         await _scalar_rows(
             engine,
-            "SELECT e.slug, count(*) FROM mention m JOIN entity e ON e.id = m.entity_id "
-            "GROUP BY e.slug ORDER BY count(*) DESC LIMIT 1",
+            "SELECT e.id, e.slug, count(*) FROM mention m JOIN entity e ON e.id = m.entity_id "
+            "GROUP BY e.id, e.slug ORDER BY count(*) DESC LIMIT 1",
         )
     )[0]
     entity_page, entity_after = await _deep_cursor(
         engine,
-        "SELECT m.published_at, m.article_id FROM mention m JOIN entity e ON e.id = m.entity_id "
-        f"WHERE e.slug = '{entity_slug}' ORDER BY m.published_at DESC, m.article_id DESC",
+        "SELECT m.published_at, m.article_id FROM mention m "
+        f"WHERE m.entity_id = {entity_id} ORDER BY m.published_at DESC, m.article_id DESC",
         entity_articles,
-        "entity-articles",
+        entity_articles_list(entity_id, EntityArticleOrder.NEWEST),
     )
 
     def section_items(data: dict[str, Any]) -> list[Any]:
@@ -224,8 +228,11 @@ async def build_cases(engine: AsyncEngine) -> list[Case]:
     ]
 
 
-async def _deep_cursor(engine: AsyncEngine, ordered_sql: str, total: int, kind: str) -> tuple[int, str]:
-    """(page number, the `after` cursor that opens it): page 10,000, or the last full page when fewer."""
+async def _deep_cursor(
+    engine: AsyncEngine, ordered_sql: str, total: int, described: tuple[object, ...]
+) -> tuple[int, str]:
+    """(page number, the `after` cursor that opens it): page 10,000, or the last full page when fewer.
+    Signed with the database's cursor secret for the list ``described``, as the server signs it."""
     page = min(DEEP_PAGE, max(2, total // PAGE))
     rows = await _scalar_rows(engine, f"{ordered_sql} LIMIT 1 OFFSET {(page - 1) * PAGE - 1}")
     published_at, key = rows[0]
@@ -233,7 +240,9 @@ async def _deep_cursor(engine: AsyncEngine, ordered_sql: str, total: int, kind: 
         from datetime import UTC, datetime
 
         published_at = datetime.fromisoformat(published_at).replace(tzinfo=UTC)
-    return page, time_cursor(kind, published_at, key)
+    async with engine.connect() as connection:
+        secret = CursorSecret(await read_cursor_secret(connection))
+    return page, secret.for_list(*described).time(published_at, key)
 
 
 def _check(case: Case, body: dict[str, Any]) -> None:
@@ -261,7 +270,10 @@ async def count_statements(url: str, cases: list[Case]) -> dict[str, Result]:
         app.router.lifespan_context(app),  # the change watcher runs, so the section tree is kept
         httpx.AsyncClient(transport=transport, base_url="http://bench.local", timeout=60) as client,
     ):
-        await client.post("/graphql", json={"query": "{ sections { path } }"})  # the section tree, cached
+        # the section tree and the cursor secret, which the app reads once and keeps
+        await client.post(
+            "/graphql", json={"query": "{ sections { path } entities(first: 1) { edges { cursor } } }"}
+        )
         event.listen(engine.sync_engine, "before_cursor_execute", count)
         for case in cases:
             statements[0] = 0

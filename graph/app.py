@@ -22,7 +22,7 @@ from strawberry.asgi import GraphQL
 
 from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
-from graph.context import Context, SectionTreeCache
+from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.graphiql import OfflineGraphiQL, graphiql_asset_routes
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
@@ -37,11 +37,16 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
     """Strawberry's ASGI view with our context, orjson bodies and GraphiQL served offline."""
 
     def __init__(
-        self, engines: dict[str, AsyncEngine], sections_cache: SectionTreeCache, **kwargs: Any
+        self,
+        engines: dict[str, AsyncEngine],
+        sections_cache: SectionTreeCache,
+        cursor_secret: CursorSecretCache,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._engines = engines
         self._sections_cache = sections_cache
+        self._cursor_secret = cursor_secret
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
@@ -49,6 +54,7 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             lookups=self._engines["lookups"],
             request_id=request.scope.get("request_id", "-"),
             sections_cache=self._sections_cache,
+            cursor_secret=self._cursor_secret,
         )
 
     def encode_json(self, data: object) -> bytes:
@@ -141,6 +147,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     graphql = GraphQLEndpoint(
         state,
         SectionTreeCache(changes),
+        CursorSecretCache(),
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,

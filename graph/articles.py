@@ -17,7 +17,7 @@ from graph.entities import EntityKind, EntityNode
 from graph.errors import ClientError
 from graph.execution import PURE
 from graph.mentions import MentionNode
-from graph.relay import Node, PageInfo, global_id, page_info, page_size, parse_time_cursor, time_cursor
+from graph.relay import Node, PageInfo, global_id, page_info, page_size
 from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
 from resolvers.articles import ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
@@ -266,13 +266,23 @@ async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | Non
 
 @dataclass(frozen=True, slots=True)
 class ArticleFilters:
-    """The filters `articles` and `search` share, with slugs and paths already resolved to ids."""
+    """The filters `articles` and `search` share, with slugs and paths already resolved to ids.
+
+    ``section`` is the section asked for and whether its subsections count, as cursors bind it:
+    ``section_ids`` grows when a subsection is added, and the list's cursors must stay good then.
+    """
 
     section_ids: tuple[int, ...] | None = None
+    section: tuple[int, bool] | None = None
     entity_ids: tuple[int, ...] = ()
     entity_kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+
+    def described(self) -> tuple[object, ...]:
+        """The filters as a list's cursors bind them: equal for equivalent arguments (entities in any
+        order, times in UTC, a section by any spelling of its path)."""
+        return (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
 
 
 async def article_filters(
@@ -287,12 +297,12 @@ async def article_filters(
 ) -> ArticleFilters:
     """Resolve a client's filter arguments, refusing unknown sections and entities by name."""
     context = get_context(info)
-    sections = None
+    in_section = ArticleFilters()
     if section is not None:
         found = await section_by_path(info, section)
         if found is None:
             raise ClientError(f"section: no section at path {section!r}")
-        sections = section_ids(found, include_subsections)
+        in_section = section_filters(found, include_subsections)
     slugs = list(dict.fromkeys(mentioning or []))
     found_entities = await context.entity_by_slug.load_many(slugs)
     for slug, entity in zip(slugs, found_entities, strict=True):
@@ -301,8 +311,8 @@ async def article_filters(
     since, until = utc(since), utc(until)
     if since is not None and until is not None and since >= until:
         raise ClientError("until: must be later than since")
-    return ArticleFilters(
-        section_ids=sections,
+    return replace(
+        in_section,
         entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
         entity_kind=None if mentioning_kind is None else mentioning_kind.value,
         since=since,
@@ -310,13 +320,19 @@ async def article_filters(
     )
 
 
-def section_ids(found: SectionNode, include_subsections: bool) -> tuple[int, ...] | None:
-    """The sections a list covers; None (no filter at all) for Home and everything below it."""
+def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
+    """The articles of a section; for Home and everything below it, no filter at all."""
+    section = (found.row.id, include_subsections)
     if not include_subsections:
-        return (found.row.id,)
+        return ArticleFilters(section_ids=(found.row.id,), section=section)
     if found.tree.root is not None and found.row.id == found.tree.root.id:
-        return None
-    return tuple(found.tree.subtree_ids(found.row.id))
+        return ArticleFilters()
+    return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)
+
+
+def article_list(filters: ArticleFilters, order: ArticleOrder) -> tuple[object, ...]:
+    """What an article list's cursors bind (``graph.relay.CursorSecret.for_list``)."""
+    return ("articles", order.value, *filters.described())
 
 
 async def article_connection(
@@ -328,7 +344,7 @@ async def article_connection(
     order: ArticleOrder = ArticleOrder.NEWEST,
 ) -> ArticleConnection:
     size = page_size(first)
-    cursor_kind = "articles" if order is ArticleOrder.NEWEST else "articles-oldest"
+    cursors = await get_context(info).list_cursors(*article_list(filters, order))
     query = ArticleQuery(
         limit=size + 1,
         section_ids=filters.section_ids,
@@ -337,17 +353,15 @@ async def article_connection(
         since=filters.since,
         until=filters.until,
         oldest_first=order is ArticleOrder.OLDEST,
-        after=parse_time_cursor(cursor_kind, after),
+        after=cursors.parse_time(after),
     )
     rows = await get_context(info).articles_page.load(query)
     nodes = await article_nodes(info, rows[:size])
-    edges = [
-        ArticleEdge(cursor=time_cursor(cursor_kind, node.published_at, node.row.id), node=node)
-        for node in nodes
-    ]
-    cursors = [edge.cursor for edge in edges]
+    edges = [ArticleEdge(cursor=cursors.time(node.published_at, node.row.id), node=node) for node in nodes]
     return ArticleConnection(
-        edges=edges, page_info=page_info(cursors, has_next=len(rows) > size, after=after), query=query
+        edges=edges,
+        page_info=page_info([edge.cursor for edge in edges], has_next=len(rows) > size, after=after),
+        query=query,
     )
 
 

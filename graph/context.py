@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from graph.errors import ClientError
+from graph.relay import CursorSecret, ListCursors
 from models.changes import ChangeWatcher, Scope
+from models.cursor_secret import read_cursor_secret
 from models.db import is_statement_timeout
 from resolvers import articles, entities, mentions, search, sections
 
@@ -77,6 +79,21 @@ class SectionTreeCache:
                 self._loading = None
 
 
+class CursorSecretCache:
+    """The cursor secret, read by the app's first request that makes or checks a cursor, and kept: it
+    changes only when an operator rotates it, and servers are restarted then (models/cursor_secret.py).
+    Read then rather than at start-up, so that a server still starts while its database is away."""
+
+    def __init__(self) -> None:
+        self._secret: CursorSecret | None = None
+
+    async def get(self, engine: AsyncEngine) -> CursorSecret:
+        if self._secret is None:  # requests that come at once may each read it: the same row, no harm done
+            async with engine.connect() as connection:
+                self._secret = CursorSecret(await read_cursor_secret(connection))
+        return self._secret
+
+
 async def _ready(tree: sections.SectionTree | None) -> sections.SectionTree:
     assert tree is not None
     return tree
@@ -88,6 +105,7 @@ class Context:
     lookups: AsyncEngine  # for reads by unique key (``models.db.create_engine``); may be ``engine`` itself
     request_id: str
     sections_cache: SectionTreeCache
+    cursor_secret: CursorSecretCache
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:
@@ -105,6 +123,11 @@ class Context:
             if is_statement_timeout(error):
                 raise ClientError(STATEMENT_TIMEOUT_MESSAGE) from None
             raise
+
+    async def list_cursors(self, *description: object) -> ListCursors:
+        """The cursors of the list ``description`` names (``graph.relay.CursorSecret.for_list``)."""
+        secret = await self.cursor_secret.get(self.engine)
+        return secret.for_list(*description)
 
     async def section_tree(
         self, *, missing_id: int | None = None, missing_path: str | None = None

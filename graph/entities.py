@@ -8,19 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from graph.context import MAX_RELATED, get_context
-from graph.relay import (
-    Node,
-    PageInfo,
-    global_id,
-    name_cursor,
-    page_info,
-    page_size,
-    parse_name_cursor,
-    parse_prominence_cursor,
-    parse_time_cursor,
-    prominence_cursor,
-    time_cursor,
-)
+from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
 from resolvers import mentions
 from resolvers.entities import EntityRow
 from resolvers.mentions import EntityArticlesQuery
@@ -45,11 +33,18 @@ class EntityArticleOrder(Enum):
     PROMINENCE = "prominence"
 
 
-def _edge_cursor(order: mentions.EntityArticleOrder, row: mentions.EntityArticleRow) -> str:
+def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[object, ...]:
+    """What the cursors of an entity's articles bind (``graph.relay.CursorSecret.for_list``)."""
+    return ("entity-articles", entity_id, order.value)
+
+
+def _edge_cursor(
+    cursors: ListCursors, order: mentions.EntityArticleOrder, row: mentions.EntityArticleRow
+) -> str:
     article = row.article
     if order is mentions.EntityArticleOrder.NEWEST:
-        return time_cursor("entity-articles", article.published_at, article.id)
-    return prominence_cursor("entity-articles-by-prominence", row.salience, article.published_at, article.id)
+        return cursors.time(article.published_at, article.id)
+    return cursors.prominence(row.salience, article.published_at, article.id)
 
 
 @strawberry.type(
@@ -103,17 +98,19 @@ class EntityNode(Node):
 
         size = page_size(first)
         order = mentions.EntityArticleOrder(order_by.value)
+        context = get_context(info)
+        cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by))
         if order is mentions.EntityArticleOrder.NEWEST:
-            key: Any = parse_time_cursor("entity-articles", after)
+            key: Any = cursors.parse_time(after)
         else:
-            key = parse_prominence_cursor("entity-articles-by-prominence", after)
+            key = cursors.parse_prominence(after)
         query = EntityArticlesQuery(self.row.id, size + 1, order, key)
-        rows = await get_context(info).entity_articles_page.load(query)
+        rows = await context.entity_articles_page.load(query)
         page = rows[:size]
         nodes = await article_nodes(info, [row.article for row in page])
         edges = [
             EntityArticleEdge(
-                cursor=_edge_cursor(order, row),
+                cursor=_edge_cursor(cursors, order, row),
                 node=node,
                 role=row.role,
                 count=row.count,
@@ -186,14 +183,15 @@ async def entity_connection(
     from resolvers.entities import list_entities
 
     size = page_size(first)
-    key = parse_name_cursor("entities", after)
-    rows = await get_context(info).read(
+    context = get_context(info)
+    cursors = await context.list_cursors("entities", None if kind is None else kind.value)
+    key = cursors.parse_name(after)
+    rows = await context.read(
         lambda connection: list_entities(
             connection, kind=kind.value if kind else None, after=key, limit=size + 1
         )
     )
     edges = [
-        EntityEdge(cursor=name_cursor("entities", row.name, row.id), node=EntityNode.of(row))
-        for row in rows[:size]
+        EntityEdge(cursor=cursors.name(row.name, row.id), node=EntityNode.of(row)) for row in rows[:size]
     ]
     return EntityConnection(edges=edges, page_info=_page_info(edges, len(rows) > size, after))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from dataclasses import replace
@@ -15,15 +14,7 @@ from graph.articles import ArticleFilters, ArticleNode, article_nodes
 from graph.context import get_context, selects
 from graph.errors import ClientError
 from graph.execution import PURE
-from graph.relay import (
-    PageInfo,
-    page_info,
-    page_size,
-    parse_score_cursor,
-    parse_time_cursor,
-    score_cursor,
-    time_cursor,
-)
+from graph.relay import PageInfo, page_info, page_size
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -126,10 +117,10 @@ def parse_query(text: str) -> SearchExpression:
         raise ClientError(f"query: {error}") from None
 
 
-def _cursor_kind(order: Order, expression: SearchExpression, filters: ArticleFilters) -> str:
-    """Cursors name their search, so one from another search, order or filters is refused, not misread."""
-    fingerprint = repr((expression, filters))
-    return f"search-{order.value}-{hashlib.blake2s(fingerprint.encode(), digest_size=6).hexdigest()}"
+def search_list(text: str, filters: ArticleFilters, order: SearchOrder) -> tuple[object, ...]:
+    """What a search's cursors bind (``graph.relay.CursorSecret.for_list``): the query as typed, save for
+    runs of spaces, which change nothing, then the order and the filters."""
+    return ("search", " ".join(text.split()), order.value, *filters.described())
 
 
 async def search_connection(
@@ -144,12 +135,12 @@ async def search_connection(
     size = page_size(first)
     expression = parse_query(text)
     resolver_order = Order(order.value)
-    kind = _cursor_kind(resolver_order, expression, filters)
+    cursors = await get_context(info).list_cursors(*search_list(text, filters, order))
     position: tuple[float, int] | tuple[datetime, int] | None
     if resolver_order is Order.RELEVANCE:
-        position = parse_score_cursor(kind, after, TIERS)
+        position = cursors.parse_score(after, TIERS)
     else:
-        position = parse_time_cursor(kind, after)
+        position = cursors.parse_time(after)
     query = SearchQuery(
         expression=expression,
         limit=size + 1,
@@ -167,9 +158,9 @@ async def search_connection(
     nodes = await article_nodes(info, [hit.article for hit in page])
     edges = [
         SearchEdge(
-            cursor=score_cursor(kind, hit.score, hit.article.id)
+            cursor=cursors.score(hit.score, hit.article.id)
             if resolver_order is Order.RELEVANCE
-            else time_cursor(kind, hit.article.published_at, hit.article.id),
+            else cursors.time(hit.article.published_at, hit.article.id),
             node=node,
             score=hit.score,
             snippet=None if hit.snippet is None else snippet_of(hit.snippet),

@@ -93,9 +93,9 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import ArticleFilters, article_connection, section_ids
+        from graph.articles import article_connection, section_filters
 
-        filters = ArticleFilters(section_ids=section_ids(self, include_subsections))
+        filters = section_filters(self, include_subsections)
         return await article_connection(info, filters=filters, first=first, after=after)
 
 

@@ -3,10 +3,21 @@
 from sqlmodel import SQLModel
 
 from models.articles import Article, ArticleStatus
+from models.cursor_secret import CursorSecret
 from models.entities import Entity, EntityAlias
 from models.mentions import Mention
 from models.sections import ROOT_PATH, Section
 
 metadata = SQLModel.metadata
 
-__all__ = ["ROOT_PATH", "Article", "ArticleStatus", "Entity", "EntityAlias", "Mention", "Section", "metadata"]
+__all__ = [
+    "ROOT_PATH",
+    "Article",
+    "ArticleStatus",
+    "CursorSecret",
+    "Entity",
+    "EntityAlias",
+    "Mention",
+    "Section",
+    "metadata",
+]

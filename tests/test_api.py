@@ -313,7 +313,8 @@ async def test_totals_are_counted_only_when_asked_and_in_one_batch(
 ) -> None:
     for number in range(6):
         await store_article(engine, _draft(number, ("News", "Business") if number % 2 else ("Europe",)))
-    await graphql(client, "{ sections { name } }")  # fills the section tree cache
+    # fills the app's section tree and cursor secret caches
+    await graphql(client, "{ sections { name } entities(first: 1) { edges { cursor } } }")
     sql.clear()
     data_of(await graphql(client, "{ articles(first: 2) { edges { cursor } } }"))
     assert sql.count == 1

@@ -92,7 +92,8 @@ async def test_entity_pages_are_batched(
           headline breadcrumbs { name } people { entity { name } } } } }
     } } } }
     """
-    await graphql(client, "{ sections { name } }")  # fills the section tree cache
+    # fills the app's section tree and cursor secret caches
+    await graphql(client, "{ sections { name } entities(first: 1) { edges { cursor } } }")
     sql.clear()
     edges = data_of(await graphql(client, query))["entities"]["edges"]
     assert len(edges) == 10  # five people, four cities, one bank
