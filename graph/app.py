@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL (POST and GET, GraphiQL optional), a health check, and a request id on everything."""
+"""The ASGI app: GraphQL (POST and GET, GraphiQL optional), a health check, and a request id on everything;
+the HTTP edges (media types, limits, CORS, error bodies) are in graph/http.py."""
 
 from __future__ import annotations
 
@@ -143,6 +144,9 @@ class GraphQLEndpoint(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         method = request_adapter.method
+        allowed = OperationType.from_http(method)
+        if method == "GET" and not self.allow_queries_via_get:
+            allowed -= {OperationType.QUERY}
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -150,10 +154,10 @@ class GraphQLEndpoint(GraphQL[Context, None]):
                 variable_values=request_data.variables,
                 context_value=context,
                 operation_name=request_data.operation_name,
-                allowed_operation_types=OperationType.from_http(method),
+                allowed_operation_types=allowed,
                 operation_extensions=request_data.extensions,
             )
-        except InvalidOperationTypeError as error:  # a mutation by GET
+        except InvalidOperationTypeError as error:  # a mutation by GET: the spec's 405
             raise RequestRefused(405, error.as_http_error_reason(method), {"allow": "POST"}) from None
         except CannotGetOperationTypeError as error:
             return request_error(
