@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -15,6 +17,8 @@ _DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
+# What browsers put in an Origin header: a DNS name (IDNs in punycode), an IPv4 or a bracketed IPv6 address.
+_HOST = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
 
 
 class Settings(BaseSettings):
@@ -55,6 +59,18 @@ class Settings(BaseSettings):
         description="Complete plain fields on the fast executor's short road (graph/execution.py); false "
         "runs Strawberry's stock executor, with the same answers (CI runs the API tests both ways).",
     )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        le=104_857_600,
+        description="Largest request body accepted, in bytes (1 KiB to 100 MiB); larger ones get 413.",
+    )
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Browser origins allowed to call the API (CORS), comma-separated, e.g. "
+        "`https://app.example.com,http://localhost:3000`, or `*` for any origin (then without "
+        "credentials). Empty: no CORS headers at all.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
@@ -72,9 +88,39 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported database {scheme!r}: use SQLite or PostgreSQL")
         return f"{driver}://{rest}"
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> tuple[str, ...]:
+        """A comma-separated list of ``scheme://host[:port]`` origins, or ``*`` alone."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError("must be a comma-separated list of origins")
+        origins = tuple(origin for origin in (str(item).strip() for item in items) if origin)
+        if "*" in origins and len(origins) > 1:
+            raise ValueError("'*' allows every origin and cannot be combined with others")
+        return tuple(origin if origin == "*" else _origin(origin) for origin in origins)
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _origin(text: str) -> str:
+    """``text`` as browsers send it in ``Origin`` (lower case), if it is one: scheme, host, optional port."""
+    problem = f"{text!r} is not an origin like https://app.example.com or http://localhost:3000"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        raise ValueError(problem) from None
+    if not parts.scheme or not parts.hostname or parts.username is not None or parts.password is not None:
+        raise ValueError(problem)
+    if parts.path or parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ValueError(f"{problem} (no path, not even a trailing '/')")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if not _HOST.fullmatch(host):
+        raise ValueError(problem)
+    return f"{parts.scheme.lower()}://{host.lower()}" + ("" if port is None else f":{port}")
 
 
 class SettingsError(Exception):

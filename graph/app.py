@@ -1,4 +1,5 @@
-"""The ASGI app: GraphQL (POST and GET, GraphiQL optional), a health check, and a request id on everything."""
+"""The ASGI app: GraphQL (POST and GET, GraphiQL optional), a health check, and a request id on everything;
+the HTTP edges (media types, limits, CORS, error bodies) are in graph/http.py."""
 
 from __future__ import annotations
 
@@ -11,19 +12,46 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from orjson import JSONDecodeError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
 from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.graphiql import OfflineGraphiQL, graphiql_asset_routes
+from graph.http import (
+    CORS_EXPOSED_HEADERS,
+    CORS_REQUEST_HEADERS,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    MAX_QUERY_STRING_BYTES,
+    LastResort,
+    OriginCORS,
+    RequestLimits,
+    RequestRefused,
+    error_response,
+    graphql_request,
+    is_request_error,
+    refused_by_router,
+    request_error,
+    require_json_body,
+    response_media_type,
+)
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_engine
@@ -34,7 +62,10 @@ REQUEST_ID_HEADER = "x-request-id"
 
 
 class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context, orjson bodies and GraphiQL served offline."""
+    """Strawberry's ASGI view with our context, orjson bodies and GraphiQL served offline, speaking GraphQL
+    over HTTP as the spec has it: the response media type follows Accept, a request error is a 400 under
+    graphql-response+json (a 200 under application/json, as clients of that type expect), and a malformed
+    request is a 4xx with a GraphQL error body, never a plain-text answer."""
 
     def __init__(
         self,
@@ -48,6 +79,21 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
         self._sections_cache = sections_cache
         self._cursor_secret = cursor_secret
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as refused:  # Strawberry's and ours (RequestRefused, with headers)
+            headers = getattr(refused, "headers", None) or (
+                {"allow": "GET, POST"} if refused.status_code == 405 else None
+            )
+            accept = request.headers.get("accept")
+            response = error_response(refused.status_code, refused.reason, accept=accept, headers=headers)
+        await response(scope, receive, send)
+
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(
             engine=self._engines["engine"],
@@ -57,8 +103,97 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             cursor_secret=self._cursor_secret,
         )
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = response_media_type(request.headers.get("accept")) or JSON
+        return sub_response
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        if response_media_type(request.headers.get("accept")) is None:
+            raise RequestRefused(406, f"Accept must allow {GRAPHQL_RESPONSE_JSON} or {JSON}")
+        if request.method == "GET":
+            params = request.query_params
+            document: object = {
+                "query": params.get("query"),
+                "operationName": params.get("operationName"),
+                "variables": self._json_parameter(params.get("variables"), "variables"),
+                "extensions": self._json_parameter(params.get("extensions"), "extensions"),
+            }
+            return graphql_request(document, "query string")
+        require_json_body(request.content_type)
+        return graphql_request(self.parse_json(await request.get_body()), "request body")
+
+    def _json_parameter(self, value: str | None, name: str) -> object:
+        if not value:
+            return None
+        try:
+            return self.decode_json(value)
+        except JSONDecodeError as error:
+            raise RequestRefused(400, f"The `{name}` parameter is not valid JSON: {error}") from None
+
+    def parse_json(self, data: str | bytes) -> object:
+        try:
+            return self.decode_json(data)
+        except JSONDecodeError as error:  # orjson's: invalid UTF-8 and nesting past 1024 levels included
+            raise RequestRefused(400, f"The request body is not valid JSON: {error}") from None
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def execute_single(  # Strawberry's, with its refusals as the spec's answers
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        method = request_adapter.method
+        allowed = OperationType.from_http(method)
+        if method == "GET" and not self.allow_queries_via_get:
+            allowed -= {OperationType.QUERY}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as error:  # a mutation by GET: the spec's 405
+            raise RequestRefused(405, error.as_http_error_reason(method), {"allow": "POST"}) from None
+        except CannotGetOperationTypeError as error:
+            return request_error(
+                error.as_http_error_reason() if error.operation_name else "Must provide an operation."
+            )
+        except MissingQueryError:
+            raise RequestRefused(400, "The request has no `query` (a GraphQL document)") from None
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        media_type = response_media_type(request.headers.get("accept"))
+        if media_type == GRAPHQL_RESPONSE_JSON and is_request_error(result):
+            del response["data"]  # the spec: no data entry when nothing ran, and then a 4xx status
+        return response
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        nothing_ran = isinstance(response_data, dict) and "data" not in response_data
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or (400 if nothing_ran else 200),
+            media_type=f"{sub_response.media_type or JSON}; charset=utf-8",
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
 
 
 class RequestId:
@@ -159,10 +294,29 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             *graphiql_asset_routes(enabled=settings.graphiql),
         ],
         lifespan=lifespan,
+        exception_handlers={StarletteHTTPException: refused_by_router},
     )
+    # Outermost last: RequestId, CORS, LastResort, RequestLimits, ResponseCache, then the routes. So every
+    # answer carries a request id and (for allowed origins) CORS headers, 500s included; and the limits hold
+    # before the cache reads a body.
     if settings.response_cache_seconds > 0:
         app.add_middleware(
             ResponseCache, path="/graphql", seconds=settings.response_cache_seconds, changes=changes
         )
-    app.add_middleware(RequestId)  # outermost, so cached answers carry a request id too
+    app.add_middleware(
+        RequestLimits,
+        max_body_bytes=settings.max_body_bytes,
+        max_query_bytes=min(MAX_QUERY_STRING_BYTES, settings.max_body_bytes),
+    )
+    app.add_middleware(LastResort)
+    if settings.cors_origins:
+        app.add_middleware(
+            OriginCORS,
+            allow_origins=settings.cors_origins,
+            allow_credentials="*" not in settings.cors_origins,  # never credentials for any origin at all
+            allow_methods=("GET", "POST"),
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_EXPOSED_HEADERS,
+        )
+    app.add_middleware(RequestId)  # outermost, so every answer carries a request id
     return app

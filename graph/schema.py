@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError
@@ -18,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from broadsheet.settings import Settings
 from graph.articles import (
@@ -202,8 +204,40 @@ class Query:
         return await entity_connection(info, kind=kind, first=first, after=after)
 
 
+class RequestedOperation(ExecutionContext):
+    """Runs the operation the request names, or the document's only one. Strawberry would run the first of
+    several when none is named; the GraphQL spec refuses that request, and graphql-core then says so
+    ("Must provide operation name if query contains multiple operations.")."""
+
+    @property
+    def operation_name(self) -> str | None:
+        return self._provided_operation_name
+
+
 class BroadsheetSchema(strawberry.Schema):
-    """Logs what it masks, with the request id, so an operator can trace a client's 'Unexpected error'."""
+    """Logs what it masks, with the request id, so an operator can trace a client's 'Unexpected error'; runs
+    only the operation a request names (RequestedOperation)."""
+
+    def _create_execution_context(
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        return RequestedOperation(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

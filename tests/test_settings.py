@@ -15,6 +15,33 @@ def test_defaults_are_sqlite_with_graphiql(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.graphiql is True
 
 
+def test_http_limits_and_cors_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("BROADSHEET_MAX_BODY_BYTES", "BROADSHEET_CORS_ORIGINS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.max_body_bytes == 1_048_576 and settings.cors_origins == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "origins"),
+    [
+        ("", ()),
+        ("*", ("*",)),
+        (
+            " https://App.Example.com , http://localhost:3000,",
+            ("https://app.example.com", "http://localhost:3000"),
+        ),
+        ("http://[::1]:8080", ("http://[::1]:8080",)),
+    ],
+)
+def test_cors_origins_are_a_comma_separated_list(
+    monkeypatch: pytest.MonkeyPatch, value: str, origins: tuple[str, ...]
+) -> None:
+    """As browsers send them in Origin (lower case), blanks and a trailing comma ignored."""
+    monkeypatch.setenv("BROADSHEET_CORS_ORIGINS", value)
+    assert Settings().cors_origins == origins
+
+
 def test_plain_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROADSHEET_DATABASE_URL", "postgresql://postgres@127.0.0.1/news")
     assert Settings().database_url == "postgresql+asyncpg://postgres@127.0.0.1/news"
@@ -29,6 +56,21 @@ def test_plain_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
         ("BROADSHEET_GRAPHIQL", "perhaps", "BROADSHEET_GRAPHIQL"),
         ("BROADSHEET_STATEMENT_TIMEOUT_SECONDS", "0", "BROADSHEET_STATEMENT_TIMEOUT_SECONDS"),
         ("BROADSHEET_LOG_LEVEL", "LOUD", "BROADSHEET_LOG_LEVEL"),
+        ("BROADSHEET_MAX_BODY_BYTES", "1023", "BROADSHEET_MAX_BODY_BYTES: .*greater than or equal to 1024"),
+        ("BROADSHEET_MAX_BODY_BYTES", "104857601", "BROADSHEET_MAX_BODY_BYTES: .*less than or equal"),
+        ("BROADSHEET_MAX_BODY_BYTES", "1MB", "BROADSHEET_MAX_BODY_BYTES"),
+        (
+            "BROADSHEET_CORS_ORIGINS",
+            "*,https://app.example.com",
+            "BROADSHEET_CORS_ORIGINS: .*combined",
+        ),
+        ("BROADSHEET_CORS_ORIGINS", "https://app.example.com/", "BROADSHEET_CORS_ORIGINS: .*no path"),
+        ("BROADSHEET_CORS_ORIGINS", "https://app.example.com/graphql", "BROADSHEET_CORS_ORIGINS: .*no path"),
+        ("BROADSHEET_CORS_ORIGINS", "app.example.com", "BROADSHEET_CORS_ORIGINS: .*'app.example.com' is not"),
+        ("BROADSHEET_CORS_ORIGINS", "https://app.example.com:99999", "BROADSHEET_CORS_ORIGINS"),
+        ("BROADSHEET_CORS_ORIGINS", "https://user@app.example.com", "BROADSHEET_CORS_ORIGINS"),
+        ("BROADSHEET_CORS_ORIGINS", "https://app example.com", "BROADSHEET_CORS_ORIGINS"),
+        ("BROADSHEET_CORS_ORIGINS", "null", "BROADSHEET_CORS_ORIGINS: .*'null' is not"),
     ],
 )
 def test_bad_settings_name_the_variable(

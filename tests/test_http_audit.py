@@ -1,0 +1,114 @@
+"""The GraphQL over HTTP spec, in full: graphql-http's server audits (npm, pinned in tests/http_audit) against
+`broadsheet serve` on a real socket, on each database. Every audit must be ok: not an error, not a warning.
+
+The audit package is installed the way a user would (`npm ci --prefix tests/http_audit`) when it is missing.
+Without Node the test skips with the reason, and fails instead when the ``CI`` environment variable is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import ROOT
+
+AUDIT = ROOT / "tests" / "http_audit"
+#: graphql-http 1.23.1's server audits; fewer results would mean some did not run.
+AUDIT_COUNT = 61
+
+
+def _node() -> str:
+    """Node's path, with the audit package installed."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        message = "Node.js and npm are needed for the GraphQL over HTTP audit (apt-get install nodejs npm)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run it", pytrace=False)
+        pytest.skip(message)
+    if not (AUDIT / "node_modules" / "graphql-http").is_dir():
+        installed = subprocess.run(
+            [npm, "ci", "--prefix", str(AUDIT), "--no-audit", "--no-fund"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}\n{installed.stderr}"
+    return node
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def _serving(database_url: str) -> AsyncIterator[str]:
+    """`broadsheet serve` on a free port, until it answers its health check; yields the GraphQL URL."""
+    port = _free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "broadsheet",
+        "serve",
+        "--port",
+        str(port),
+        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _attempt in range(150):
+                if server.returncode is not None:
+                    break
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+            else:
+                pytest.fail("server did not answer within 30 s")
+        if server.returncode is not None:
+            stderr = await server.stderr.read() if server.stderr else b""
+            pytest.fail(f"server stopped: {stderr.decode(errors='replace')}")
+        yield f"http://127.0.0.1:{port}/graphql"
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()
+
+
+async def test_every_graphql_over_http_audit_passes(engine: AsyncEngine, database_url: str) -> None:
+    node = _node()
+    async with _serving(database_url) as url:
+        audit = await asyncio.create_subprocess_exec(
+            node,
+            str(AUDIT / "audit.mjs"),
+            url,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(audit.communicate(), timeout=120)
+    assert audit.returncode == 0, stderr.decode(errors="replace")
+    results = json.loads(stdout)
+    failing = [
+        f"{result['id']} {result['status']}: {result['name']} ({result['reason']})"
+        for result in results
+        if result["status"] != "ok"
+    ]
+    assert not failing, "GraphQL over HTTP audits not ok:\n" + "\n".join(failing)
+    assert len(results) == AUDIT_COUNT
