@@ -54,7 +54,7 @@ from graph.http import (
 )
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
-from models.db import create_engine
+from models.db import create_server_engines
 from resolvers.health import ping
 
 log = logging.getLogger("broadsheet.app")
@@ -225,8 +225,8 @@ class RequestId:
 
 
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> Starlette:
-    """The app. Pass an engine to share one for every read (tests); otherwise it opens its own at start-up:
-    on PostgreSQL two, one for lookups by key (``create_engine(lookups=True)``) and one for the rest."""
+    """The app. Pass an engine to share one for every read (tests); otherwise it opens its own at start-up
+    (``models.db.create_server_engines``)."""
     settings = settings or get_settings()
     state: dict[str, AsyncEngine] = {}
     if engine is not None:
@@ -237,23 +237,14 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         owned = "engine" not in state
         if owned:
-
-            def open_engine(lookups: bool, share: int) -> AsyncEngine:
-                # The configured pool split ``share`` ways: two pools hold as many connections as one did.
-                return create_engine(
-                    settings.database_url,
-                    pool_size=max(1, -(-settings.pool_size // share)),
-                    pool_overflow=-(-settings.pool_overflow // share),
-                    echo=settings.sql_echo,
-                    statement_timeout=settings.statement_timeout_seconds,
-                    lookups=lookups,
-                )
-
-            if settings.is_sqlite:
-                state["engine"] = state["lookups"] = open_engine(lookups=False, share=1)
-            else:
-                state["engine"] = open_engine(lookups=False, share=2)
-                state["lookups"] = open_engine(lookups=True, share=2)
+            opened = create_server_engines(
+                settings.database_url,
+                pool_size=settings.pool_size,
+                pool_overflow=settings.pool_overflow,
+                echo=settings.sql_echo,
+                statement_timeout=settings.statement_timeout_seconds,
+            )
+            state["engine"], state["lookups"] = opened.engine, opened.lookups
         await changes.start()
         # Long-lived objects (schema, modules) leave the collector's generations, so per-request
         # collections only scan per-request garbage.
@@ -264,8 +255,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         finally:
             await changes.close()
             if owned:
-                for opened in {state.pop("engine"), state.pop("lookups")}:
-                    await opened.dispose()
+                await opened.dispose()
+                state.clear()
 
     def current_engine() -> AsyncEngine:
         return state["engine"]

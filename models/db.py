@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,45 @@ async def copy_rows(connection: AsyncConnection, table: Table, rows: Sequence[Ma
         await driver.copy_records_to_table(table.name, records=records, columns=names)
     except asyncpg.PostgresError as error:
         raise DBAPIError.instance(f"COPY {table.name}", None, error, asyncpg.PostgresError) from error
+
+
+@dataclass(frozen=True, slots=True)
+class ServerEngines:
+    """What a server process reads with: ``lookups`` for reads by unique key (PostgreSQL may keep their
+    plans; see ``create_engine``), ``engine`` for the rest. On SQLite they are one engine."""
+
+    engine: AsyncEngine
+    lookups: AsyncEngine
+
+    async def dispose(self) -> None:
+        for opened in {self.engine, self.lookups}:
+            await opened.dispose()
+
+
+def create_server_engines(
+    url: str, *, pool_size: int, pool_overflow: int, echo: bool, statement_timeout: float
+) -> ServerEngines:
+    """A server's engines, sharing the configured pool: on PostgreSQL two pools of half as many connections
+    each (rounded up), so the two hold what one did."""
+
+    def half(count: int) -> int:
+        return -(-count // 2)
+
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url, echo=echo, statement_timeout=statement_timeout)
+        return ServerEngines(engine=engine, lookups=engine)
+    engines = [
+        create_engine(
+            url,
+            pool_size=max(1, half(pool_size)),
+            pool_overflow=half(pool_overflow),
+            echo=echo,
+            statement_timeout=statement_timeout,
+            lookups=lookups,
+        )
+        for lookups in (False, True)
+    ]
+    return ServerEngines(engine=engines[0], lookups=engines[1])
 
 
 def _json_text(value: Any) -> str:

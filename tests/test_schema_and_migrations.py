@@ -86,3 +86,27 @@ async def test_bodies_and_search_documents_are_compressed_with_lz4_and_back(engi
     assert await methods() == {"article.body": "", "article_search.document": ""}  # the server's default
     await upgrade(engine)
     assert await methods() == {"article.body": "l", "article_search.document": "l"}
+
+
+async def test_a_server_shares_its_configured_pool_between_its_two_engines() -> None:
+    """PostgreSQL: two pools of half the connections each, rounded up; SQLite: one engine for both."""
+    from models.db import create_server_engines
+
+    engines = create_server_engines(
+        "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+        pool_size=5,
+        pool_overflow=3,
+        echo=False,
+        statement_timeout=2,
+    )
+    try:
+        assert engines.engine is not engines.lookups
+        for engine in (engines.engine, engines.lookups):
+            assert (engine.pool.size(), engine.pool._max_overflow) == (3, 2)  # type: ignore[attr-defined]
+    finally:
+        await engines.dispose()
+    sqlite = create_server_engines(
+        "sqlite+aiosqlite://", pool_size=5, pool_overflow=3, echo=False, statement_timeout=2
+    )
+    assert sqlite.engine is sqlite.lookups
+    await sqlite.dispose()
