@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft, MentionDraft
-from ingest.entities import find_mentions
 from ingest.errors import IngestError
+from ingest.extract.entities import find_mentions
 from resolvers.articles import (
     ArticleFields,
     ArticleMatch,

@@ -1,4 +1,4 @@
-"""Train the named-entity tagger (``ingest.tagger``) on CoNLL-2003 with python-crfsuite.
+"""Train the named-entity tagger (``ingest.extract.tagger``) on CoNLL-2003 with python-crfsuite.
 
     python -m ingest.train [--train PATH] [--dev PATH] [--out PATH]
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingest.tagger import (
+from ingest.extract.tagger import (
     DEFAULT_MODEL_PATH,
     FUNCTION_WORDS,
     GAZETTEER_DIR,
@@ -340,7 +340,7 @@ from ingest.train import load_documents
 from pathlib import Path
 docs = load_documents(Path({dev!r}))
 t0 = time.perf_counter()
-from ingest.tagger import Tagger
+from ingest.extract.tagger import Tagger
 tagger = Tagger.load({model!r})
 load_s = time.perf_counter() - t0
 best = None
@@ -532,7 +532,10 @@ def write_readme(
     lines = [
         "# Named-entity model",
         "",
-        f"`{out.name}` is the linear-chain CRF that `ingest/tagger.py` (`Tagger.load()`, `extract()`) uses",
+        (
+            f"`{out.name}` is the linear-chain CRF that `ingest/extract/tagger.py` (`Tagger.load()`, "
+            "`extract()`) uses"
+        ),
         "to find people, organisations and places. `python -m ingest.train` wrote it and this README.",
         "",
         "## Provenance",

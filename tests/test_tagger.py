@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.tagger import (
+from ingest.extract.tagger import (
     DEFAULT_MODEL_PATH,
     GAZETTEER_DIR,
     GAZETTEER_PREFIX,
@@ -201,7 +201,8 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
     spans = tagger.tag(TRICKY)
     assert tagger.tag(TRICKY) == spans
     # The same spans from a tagger loaded afresh in another process: nothing depends on the run.
-    script = "import json; from ingest.tagger import Tagger; from tests.test_tagger import TRICKY; " + (
+    script = (
+        "import json; from ingest.extract.tagger import Tagger; from tests.test_tagger import TRICKY; "
         "print(json.dumps(Tagger.load().tag(TRICKY)))"
     )
     root = Path(__file__).resolve().parents[1]
@@ -214,7 +215,7 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
 
 
 def test_module_extract(tagger: Tagger) -> None:
-    from ingest.tagger import extract
+    from ingest.extract.tagger import extract
 
     text = "Angela Merkel visited Paris."
     assert extract(text) == tagger.tag(text)
@@ -237,7 +238,7 @@ def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
     must find the same labels with the same probabilities, to the bit."""
     import pycrfsuite
 
-    from ingest.tagger import Featurizer, Gazetteer
+    from ingest.extract.tagger import Featurizer, Gazetteer
 
     reference = pycrfsuite.Tagger()
     reference.open(str(DEFAULT_MODEL_PATH))

@@ -702,7 +702,7 @@ def extract_rules(text: str) -> list[Span]:
 
 def _tagged(text: str) -> list[tuple[int, int, str, float]]:
     """The statistical tagger's spans (start, end, CoNLL type, MISC included), each with its confidence."""
-    from ingest import tagger
+    from ingest.extract import tagger
 
     return tagger.default_tagger().scored(text)
 
@@ -728,7 +728,7 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
     ``_tokens(text)``, where the caller has them already.
 
-    Two readers are combined. The statistical tagger (``ingest.tagger``, a CRF trained on news) reads
+    Two readers are combined. The statistical tagger (``ingest.extract.tagger``, a CRF trained on news) reads
     every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
     (a gazetteer name, a title or honorific before a name, a given name, an organisation or place
     suffix, a name the text establishes), they win; where they found no name on purpose (a

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 if TYPE_CHECKING:
-    from ingest.crf import CRFModel
+    from ingest.extract.crf import CRFModel
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # ingest/, beside models/ and gazetteer/
 DEFAULT_MODEL_PATH = PACKAGE_DIR / "models" / "ner.crfsuite"
 GAZETTEER_DIR = PACKAGE_DIR / "gazetteer"
 GAZETTEER_PREFIX = "tagger_"
@@ -953,7 +953,7 @@ class Tagger:
     @classmethod
     def load(cls, path: str | Path | None = None, gazetteer_dir: Path | None = None) -> Tagger:
         """Open a trained model (by default the committed ``ingest/models/ner.crfsuite``)."""
-        from ingest.crf import CRFModel
+        from ingest.extract.crf import CRFModel
 
         model = Path(path) if path is not None else DEFAULT_MODEL_PATH
         if not model.is_file():
