@@ -532,10 +532,7 @@ def write_readme(
     lines = [
         "# Named-entity model",
         "",
-        (
-            f"`{out.name}` is the linear-chain CRF that `ingest/extract/tagger.py` (`Tagger.load()`, "
-            "`extract()`) uses"
-        ),
+        f"`{out.name}` is the linear-chain CRF that `ingest/extract/tagger.py` (`Tagger.load()`) uses",
         "to find people, organisations and places. `python -m ingest.train` wrote it and this README.",
         "",
         "## Provenance",

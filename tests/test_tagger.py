@@ -20,10 +20,10 @@ from ingest.extract.tagger import (
     TITLE,
     UPPER,
     Tagger,
+    Token,
     decode,
     line_mode,
     sentences,
-    tokenize,
     tokenize_line,
 )
 
@@ -35,6 +35,11 @@ TRICKY = (
     "Trump's plan — and the E.U.’s — cost 3.5bn... see https://example.com/a.html, or mail a.b@c.org!\n"
     "Zelenskyy Meets Witkoff in Berlin\r\nPUTIN SAYS NO TO U.S.\n"
 )
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of every line, as ``sentences`` splits them."""
+    return [token for sentence in sentences(text) for token in sentence.tokens]
 
 
 def words(text: str) -> list[str]:
@@ -214,13 +219,6 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
     assert {("Andrii Sybiha", "person"), ("AT&T Inc.", "organization"), ("Berlin", "place")} <= found_here
 
 
-def test_module_extract(tagger: Tagger) -> None:
-    from ingest.extract.tagger import extract
-
-    text = "Angela Merkel visited Paris."
-    assert extract(text) == tagger.tag(text)
-
-
 def test_model_matches_its_gazetteer() -> None:
     """The model was trained against these gazetteer files: changing them means retraining."""
     readme = DEFAULT_MODEL_PATH.parent / "README.md"
@@ -233,7 +231,7 @@ def test_model_matches_its_gazetteer() -> None:
 
 
 def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
-    """The tagger goes to crfsuite's C interface with feature records (``ingest/crf.py``), made by
+    """The tagger goes to crfsuite's C interface with feature records (``ingest/extract/crf.py``), made by
     ``Featurizer.records``; python-crfsuite, given the same features as text by ``Featurizer.features``,
     must find the same labels with the same probabilities, to the bit."""
     import pycrfsuite

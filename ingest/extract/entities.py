@@ -678,28 +678,6 @@ def _rule_pieces(text: str, tokens: list[_Token]) -> tuple[list[_Piece], bytearr
     return pieces, headline
 
 
-def extract_rules(text: str) -> list[Span]:
-    """The rules alone, without the statistical tagger (for comparison)."""
-    pieces, _ = _rule_pieces(text, _tokens(text))
-    vocabulary = _Vocabulary()
-    for piece in pieces:
-        if piece.evidence is _Evidence.STRONG:
-            vocabulary.learn(piece)
-    # Longer names first, so that "Brandt" finds "Lena Brandt" even where no first name typed it.
-    for piece in sorted((p for p in pieces if p.evidence is _Evidence.WEAK), key=lambda p: -len(p.tokens)):
-        piece.kind = vocabulary.get(piece.keys) or piece.kind
-        vocabulary.learn(piece)
-    spans = []
-    for piece in pieces:
-        if piece.evidence is _Evidence.NONE:
-            continue
-        for found in vocabulary.find(piece.tokens) if piece.evidence is _Evidence.DEFERRED else [piece]:
-            assert found.kind is not None
-            start, end = found.tokens[0].start, found.tokens[-1].end
-            spans.append(Span(start, end, found.kind, text[start:end]))
-    return spans
-
-
 def _tagged(text: str) -> list[tuple[int, int, str, float]]:
     """The statistical tagger's spans (start, end, CoNLL type, MISC included), each with its confidence."""
     from ingest.extract import tagger

@@ -5,9 +5,9 @@ trained model ships as ``ingest/models/ner.crfsuite`` (provenance in ``ingest/mo
 
 Pipeline, all of it shared by training and tagging so both see the same tokens and features:
 
-1. ``tokenize`` splits plain text into tokens with exact character offsets (curly quotes, possessive
-   and other clitics split off, hyphenated words kept whole, abbreviations such as ``U.S.`` and
-   ``Inc.`` kept with their period, numbers such as ``1,250.5`` kept whole).
+1. ``tokenize_line`` splits a line of plain text into tokens with exact character offsets (curly
+   quotes, possessive and other clitics split off, hyphenated words kept whole, abbreviations such as
+   ``U.S.`` and ``Inc.`` kept with their period, numbers such as ``1,250.5`` kept whole).
 2. ``sentences`` breaks each line into sentences and classifies the line as normal, title case
    (headline style) or all caps; capitalisation features are conjoined with that mode, since a
    capital letter means little in a headline.
@@ -256,14 +256,6 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
                 continue
         out.append(_token((s, e, token)))
     return out
-
-
-def tokenize(text: str) -> list[Token]:
-    """Tokens of a whole text, line by line, with exact character offsets."""
-    tokens: list[Token] = []
-    for start, end in _line_spans(text):
-        tokens.extend(tokenize_line(text, start, end))
-    return tokens
 
 
 _LINE_RE = re.compile(r"[^\r\n\u2028\u2029\x0b\x0c\x85]+")
@@ -1054,8 +1046,3 @@ def default_tagger() -> Tagger:
             if _default is None:
                 _default = Tagger.load()
     return _default
-
-
-def extract(text: str) -> list[tuple[int, int, str]]:
-    """Entities in ``text`` as (start, end, kind) using the committed model."""
-    return default_tagger().tag(text)
