@@ -34,22 +34,23 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ingest.extract.tagger import (
-    DEFAULT_MODEL_PATH,
-    FUNCTION_WORDS,
+from ingest.extract.features import (
     GAZETTEER_DIR,
     GAZETTEER_PREFIX,
-    NORMAL,
-    TITLE,
-    UPPER,
     Feature,
     Featurizer,
     Gazetteer,
-    Sentence,
-    Tagger,
     document_features,
-    line_mode,
     norm_word,
+)
+from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger
+from ingest.extract.tokens import (
+    FUNCTION_WORDS,
+    NORMAL,
+    TITLE,
+    UPPER,
+    Sentence,
+    line_mode,
     sentences,
     tokenize_line,
 )

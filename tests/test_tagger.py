@@ -12,20 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.extract.tagger import (
-    DEFAULT_MODEL_PATH,
-    GAZETTEER_DIR,
-    GAZETTEER_PREFIX,
-    NORMAL,
-    TITLE,
-    UPPER,
-    Tagger,
-    Token,
-    decode,
-    line_mode,
-    sentences,
-    tokenize_line,
-)
+from ingest.extract.features import GAZETTEER_DIR, GAZETTEER_PREFIX, Featurizer, Gazetteer
+from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger, decode
+from ingest.extract.tokens import NORMAL, TITLE, UPPER, Token, line_mode, sentences, tokenize_line
 
 TRICKY = (
     "KYIV, Ukraine (AP) — Ukraine’s foreign minister, Andrii Sybiha, said talks with the U.S. would go on.\n"
@@ -235,8 +224,6 @@ def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
     ``Featurizer.records``; python-crfsuite, given the same features as text by ``Featurizer.features``,
     must find the same labels with the same probabilities, to the bit."""
     import pycrfsuite
-
-    from ingest.extract.tagger import Featurizer, Gazetteer
 
     reference = pycrfsuite.Tagger()
     reference.open(str(DEFAULT_MODEL_PATH))
