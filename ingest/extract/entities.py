@@ -45,7 +45,7 @@ def _lines(name: str) -> Iterator[str]:
             yield line
 
 
-def _key(word: str) -> str:
+def lookup_key(word: str) -> str:
     """How a word is looked up: case-folded, curly apostrophes made straight."""
     return word.replace("’", "'").casefold()
 
@@ -58,39 +58,39 @@ def _word_lists(name: str) -> dict[str, frozenset[str]]:
         if line.startswith("["):
             current = sections.setdefault(line.strip("[]"), set())
         else:
-            current.update(_key(word) for word in line.split())
+            current.update(lookup_key(word) for word in line.split())
     return {section: frozenset(words) for section, words in sections.items()}
 
 
 _WORDS = _word_lists("words.txt")
-_STOP = _WORDS["stop"]
-_TIME = _WORDS["time"]
-_MINOR = _WORDS["minor"]
-_HONORIFICS = _WORDS["honorific"]
-_ABBREVIATIONS = _WORDS["abbreviation"]
-_TITLES = _WORDS["title"]
-_MODIFIERS = _WORDS["title_modifier"]
-_PARTICLES = _WORDS["particle"]
-_ORG_SUFFIXES = _WORDS["org_suffix"]
-_ORG_HEADS = _WORDS["org_head"]
-_PLACE_SUFFIXES = _WORDS["place_suffix"]
-_PLACE_HEADS = _WORDS["place_head"]
-_PLACE_PREFIXES = _WORDS["place_prefix"]
-_LOCATIVES = _WORDS["locative"]
-_DIRECTIONS = _WORDS["direction"]
-_FACILITIES = _WORDS["facility"]
-_ORG_DESCRIPTORS = _WORDS["org_descriptor"]
-_THING_SUFFIXES = _WORDS["thing_suffix"]
-_NO_NAMES = _WORDS["no_name"]
+STOP = _WORDS["stop"]
+TIME = _WORDS["time"]
+MINOR = _WORDS["minor"]
+HONORIFICS = _WORDS["honorific"]
+ABBREVIATIONS = _WORDS["abbreviation"]
+TITLES = _WORDS["title"]
+MODIFIERS = _WORDS["title_modifier"]
+PARTICLES = _WORDS["particle"]
+ORG_SUFFIXES = _WORDS["org_suffix"]
+ORG_HEADS = _WORDS["org_head"]
+PLACE_SUFFIXES = _WORDS["place_suffix"]
+PLACE_HEADS = _WORDS["place_head"]
+PLACE_PREFIXES = _WORDS["place_prefix"]
+LOCATIVES = _WORDS["locative"]
+DIRECTIONS = _WORDS["direction"]
+FACILITIES = _WORDS["facility"]
+ORG_DESCRIPTORS = _WORDS["org_descriptor"]
+THING_SUFFIXES = _WORDS["thing_suffix"]
+NO_NAMES = _WORDS["no_name"]
 # Lists of the statistical tagger (tagger_README.md), weak evidence here: ordinary words, given names.
-_COMMON_WORDS = frozenset(_key(word) for word in _lines("tagger_common_word.txt"))
-_FIRST_NAMES = frozenset(_key(word) for line in _lines("first_names.txt") for word in line.split())
-_DEMONYMS = frozenset(word for line in _lines("demonyms.txt") for word in line.split())
-_GIVEN_NAMES = _FIRST_NAMES | frozenset(_key(word) for word in _lines("tagger_first_name.txt"))
-_LINKS = frozenset({"of", "for"})  # inside a name: Bank of England, Royal Institute for Cultural Heritage
-_LEADS = _WORDS["lead_verb"]
-_COMMON_NOUNS = _ORG_SUFFIXES | _PLACE_SUFFIXES | _THING_SUFFIXES | _NO_NAMES  # no name standing alone
-_LINK_HEADS = _ORG_HEADS | _ORG_SUFFIXES | _PLACE_HEADS | _TITLES | _MODIFIERS  # what a link may follow
+COMMON_WORDS = frozenset(lookup_key(word) for word in _lines("tagger_common_word.txt"))
+FIRST_NAMES = frozenset(lookup_key(word) for line in _lines("first_names.txt") for word in line.split())
+DEMONYMS = frozenset(word for line in _lines("demonyms.txt") for word in line.split())
+GIVEN_NAMES = FIRST_NAMES | frozenset(lookup_key(word) for word in _lines("tagger_first_name.txt"))
+LINKS = frozenset({"of", "for"})  # inside a name: Bank of England, Royal Institute for Cultural Heritage
+LEADS = _WORDS["lead_verb"]
+COMMON_NOUNS = ORG_SUFFIXES | PLACE_SUFFIXES | THING_SUFFIXES | NO_NAMES  # no name standing alone
+LINK_HEADS = ORG_HEADS | ORG_SUFFIXES | PLACE_HEADS | TITLES | MODIFIERS  # what a link may follow
 
 # --------------------------------------------------------------------------------------------------
 # Tokens
@@ -99,23 +99,23 @@ _LINK_HEADS = _ORG_HEADS | _ORG_SUFFIXES | _PLACE_HEADS | _TITLES | _MODIFIERS  
 # Dotted abbreviations (U.S.), words with inner apostrophes, hyphens or ampersands (O’Brien, AT&T,
 # Putin’s, 1996-08-30), then any other single character.
 _TOKEN_RE = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’&-]\w+)*|\S")
-_SENTENCE_END = frozenset(".!?…")
-_OPENERS = frozenset("\"'“‘([«•*")  # may stand before the first word of a sentence
+SENTENCE_END = frozenset(".!?…")
+OPENERS = frozenset("\"'“‘([«•*")  # may stand before the first word of a sentence
 
 
-class _Token(NamedTuple):
+class Token(NamedTuple):
     start: int
     end: int  # without a possessive ’s
     text: str  # without a possessive ’s
-    key: str  # _key(text)
+    key: str  # lookup_key(text)
     word: bool  # starts with a letter
     cap: bool  # starts with a capital
     upper: bool  # all capitals, two letters or more
     possessive: bool
 
 
-# _Token from a tuple, without NamedTuple's Python-level __new__: every word of every text is made here.
-_token = functools.partial(tuple.__new__, _Token)
+# Token from a tuple, without NamedTuple's Python-level __new__: every word of every text is made here.
+_token = functools.partial(tuple.__new__, Token)
 
 
 # What a word as matched makes of a token: text, key, word, cap, upper, possessive. Words recur, in an
@@ -130,7 +130,7 @@ def _parts(word: str) -> _WordParts:
     core = word[:-2] if possessive else word
     parts = (
         core,
-        _key(core),
+        lookup_key(core),
         word[0].isalpha(),
         word[0].isupper(),
         len(core) > 1 and core.isupper(),
@@ -142,7 +142,7 @@ def _parts(word: str) -> _WordParts:
     return parts
 
 
-def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
+def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     tokens = []
     for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
         word = match.group()
@@ -160,27 +160,27 @@ def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
 # The word tests below depend on the word alone and run for most words of every text: each word is
 # tested once (bounded caches).
 @functools.lru_cache(maxsize=16_384)
-def _is_demonym(key: str) -> bool:
+def is_demonym(key: str) -> bool:
     """Ukrainian, Ukrainians, pro-Russian: words of nationality, not places."""
     last = key.rsplit("-", 1)[-1]
-    return last in _DEMONYMS or (last.endswith("s") and last[:-1] in _DEMONYMS)
+    return last in DEMONYMS or (last.endswith("s") and last[:-1] in DEMONYMS)
 
 
 @functools.lru_cache(maxsize=16_384)
-def _singular_title(key: str) -> str | None:
+def singular_title(key: str) -> str | None:
     """The title a word names, in the singular ("envoys" -> "envoy"); None if it names none."""
-    if key in _TITLES:
+    if key in TITLES:
         return key
     for plural, singular in (("ies", "y"), ("s", "")):
-        if key.endswith(plural) and (base := key[: -len(plural)] + singular) in _TITLES:
+        if key.endswith(plural) and (base := key[: -len(plural)] + singular) in TITLES:
             return base
     return None
 
 
 @functools.lru_cache(maxsize=16_384)
-def _is_role_word(key: str) -> bool:
+def is_role_word(key: str) -> bool:
     """A word that may stand in a title: Deputy, Defence, Minister, envoys, Russian."""
-    return _singular_title(key) is not None or key in _MODIFIERS or _is_demonym(key)
+    return singular_title(key) is not None or key in MODIFIERS or is_demonym(key)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -189,33 +189,33 @@ def _is_role_word(key: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class _Known:
+class Known:
     kind: EntityKind
     name: str  # canonical name
     capitals: bool  # an alias in capitals (US, NATO) only matches text in capitals ("Us" is no country)
 
 
 def _load_gazetteer() -> tuple[
-    dict[tuple[str, ...], _Known], dict[str, int], dict[tuple[EntityKind, str], tuple[str, ...]]
+    dict[tuple[str, ...], Known], dict[str, int], dict[tuple[EntityKind, str], tuple[str, ...]]
 ]:
     """Every alias's token keys -> its entry; the longest alias starting with each first key; and each
     canonical name's aliases."""
-    known: dict[tuple[str, ...], _Known] = {}
+    known: dict[tuple[str, ...], Known] = {}
     aliases: dict[tuple[EntityKind, str], tuple[str, ...]] = {}
     for filename, kind in (("places.txt", EntityKind.PLACE), ("organizations.txt", EntityKind.ORGANIZATION)):
         for line in _lines(filename):
             names = [name.strip() for name in line.split("|")]
             aliases.setdefault((kind, names[0]), tuple(names))
             for alias in names:
-                keys = tuple(token.key for token in _tokens(alias))
-                known.setdefault(keys, _Known(kind, names[0], alias.isupper()))
+                keys = tuple(token.key for token in tokenize(alias))
+                known.setdefault(keys, Known(kind, names[0], alias.isupper()))
     longest: dict[str, int] = {}
     for keys in known:
         longest[keys[0]] = max(longest.get(keys[0], 0), len(keys))
     return known, longest, aliases
 
 
-_KNOWN, _LONGEST, _ALIASES = _load_gazetteer()
+KNOWN, LONGEST, _ALIASES = _load_gazetteer()
 
 
 def known_aliases(kind: EntityKind, name: str) -> tuple[str, ...]:
@@ -225,38 +225,38 @@ def known_aliases(kind: EntityKind, name: str) -> tuple[str, ...]:
 
 # Towns and cities of the world, shared with the statistical tagger: evidence of a place for a name
 # nothing else types, never enough to override other evidence ("Reading", "Victoria", "Jordan").
-_TOWNS = frozenset(tuple(t.key for t in _tokens(line) if t.word) for line in _lines("tagger_place.txt"))
+TOWNS = frozenset(tuple(t.key for t in tokenize(line) if t.word) for line in _lines("tagger_place.txt"))
 
 
-def _known_at(tokens: list[_Token], i: int, end: int) -> tuple[int, _Known] | None:
+def known_at(tokens: list[Token], i: int, end: int) -> tuple[int, Known] | None:
     """The longest gazetteer name in ``tokens[i:end]`` that starts at ``i``: its length and entry."""
     first = tokens[i]
     if not first.cap:
         return None
-    for length in range(min(_LONGEST.get(first.key, 0), end - i), 0, -1):
+    for length in range(min(LONGEST.get(first.key, 0), end - i), 0, -1):
         words = tokens[i : i + length]
         if any(token.possessive for token in words[:-1]) or not words[-1].cap:
             continue
-        known = _KNOWN.get(tuple(token.key for token in words))
+        known = KNOWN.get(tuple(token.key for token in words))
         if known and (not known.capitals or all(token.upper or not token.word for token in words)):
             return length, known
     return None
 
 
-def _known_kind(tokens: list[_Token]) -> EntityKind | None:
+def known_kind(tokens: list[Token]) -> EntityKind | None:
     """The kind of the gazetteer name the tokens make up exactly, if they do."""
-    known = _known_at(tokens, 0, len(tokens)) if tokens else None
+    known = known_at(tokens, 0, len(tokens)) if tokens else None
     return known[1].kind if known and known[0] == len(tokens) else None
 
 
 @functools.lru_cache(maxsize=16_384)  # an article names the same places and bodies again and again
-def _canonical(kind: EntityKind, text: str) -> str:
+def canonical_name(kind: EntityKind, text: str) -> str:
     """The gazetteer's name for a place or organisation ("US" -> "United States"), else the text."""
-    known = _KNOWN.get(tuple(token.key for token in _tokens(text)))
-    return known.name if known and known.kind is kind else _spaced(text)
+    known = KNOWN.get(tuple(token.key for token in tokenize(text)))
+    return known.name if known and known.kind is kind else spaced(text)
 
 
-def _spaced(text: str) -> str:
+def spaced(text: str) -> str:
     """Words as written, one plain space between them (captured pages use no-break spaces)."""
     return " ".join(text.split())
 
@@ -274,7 +274,7 @@ class _Mode(Enum):
     CAPS = "caps"  # PUTIN, TRUMP TO SKIP UKRAINE’S PEACE TALKS
 
 
-class _Evidence(Enum):
+class Evidence(Enum):
     """How sure the rules are that a piece is a name, and of what kind."""
 
     STRONG = "strong"  # typed by the gazetteer, a title, a first name or a suffix
@@ -284,9 +284,9 @@ class _Evidence(Enum):
 
 
 @dataclass(slots=True)
-class _Piece:
-    tokens: list[_Token]
-    evidence: _Evidence
+class Piece:
+    tokens: list[Token]
+    evidence: Evidence
     kind: EntityKind | None = None  # None only while DEFERRED
     # What typed it: "known", "suffix", "title", "given", "text" (STRONG); "context" (the words
     # around it: "the charity X", "in X", "the X wind farm") or "guess" (WEAK).
@@ -297,22 +297,22 @@ class _Piece:
         return tuple(token.key for token in self.tokens)
 
 
-def _mode(tokens: list[_Token]) -> _Mode:
+def _mode(tokens: list[Token]) -> _Mode:
     words = [token for token in tokens if token.word]
     long_words = [token for token in words if len(token.text) > 1]
     if len(long_words) >= 2 and sum(token.upper for token in long_words) >= 0.8 * len(long_words):
         return _Mode.CAPS
-    if len(words) < 3 or any(not token.cap and token.key not in _MINOR for token in words):
+    if len(words) < 3 or any(not token.cap and token.key not in MINOR for token in words):
         return _Mode.NORMAL
     # Every word capitalised but small ones: a headline if it has small words ("to", "But") or no
     # figures (a table row such as "Leicestershire 22 Somerset 4" has figures and is no headline).
-    capitalised = sum(token.cap and token.key not in _MINOR for token in words)
-    has_minor = any(token.key in _MINOR for token in words[1:])
+    capitalised = sum(token.cap and token.key not in MINOR for token in words)
+    has_minor = any(token.key in MINOR for token in words[1:])
     has_figures = any(token.text[0].isdigit() for token in tokens)
     return _Mode.TITLE if capitalised >= 2 and (has_minor or not has_figures) else _Mode.NORMAL
 
 
-def _is_name_word(tokens: list[_Token], j: int, start: int) -> bool:
+def _is_name_word(tokens: list[Token], j: int, start: int) -> bool:
     """Whether ``tokens[j]`` can stand in a name: not "However", "Sunday", "F-16" or "Kremlin-backed"."""
     token = tokens[j]
     text = token.text
@@ -320,46 +320,46 @@ def _is_name_word(tokens: list[_Token], j: int, start: int) -> bool:
         return False
     if len(token.text) == 1:  # an initial, even "A.", as in A. Mullally; a lone letter is no name
         return j + 1 < len(tokens) and tokens[j + 1].text == "."
-    if token.key in _STOP or token.text.rsplit("-", 1)[-1][0].islower():
+    if token.key in STOP or token.text.rsplit("-", 1)[-1][0].islower():
         return False
     # "May" is a month, but not in "Theresa May".
-    return token.key not in _TIME or (j > start and tokens[j - 1].key in _FIRST_NAMES)
+    return token.key not in TIME or (j > start and tokens[j - 1].key in FIRST_NAMES)
 
 
-def _is_particle_name(token: _Token) -> bool:
+def _is_particle_name(token: Token) -> bool:
     """A lower-case particle joined to a surname: al-Assad, bin-Salman."""
     particle, _, rest = token.text.partition("-")
-    return not token.cap and particle.casefold() in _PARTICLES and rest[:1].isupper()
+    return not token.cap and particle.casefold() in PARTICLES and rest[:1].isupper()
 
 
-def _after_link(tokens: list[_Token], j: int) -> int | None:
+def _after_link(tokens: list[Token], j: int) -> int | None:
     """If ``tokens[j]`` starts small words inside a name (von der Leyen, Bank of the West, P & O,
     Offshore Workers’ Union), the index of the capitalised word after them."""
     token, previous, k = tokens[j], tokens[j - 1], j + 1
-    if token.key in _LINKS:
-        if previous.key not in _LINK_HEADS:
+    if token.key in LINKS:
+        if previous.key not in LINK_HEADS:
             return None
         if k < len(tokens) and tokens[k].key == "the":
             k += 1
     elif token.text in "'’":  # a plural possessive, written right after the word
         if previous.end != token.start or not previous.key.endswith("s"):
             return None
-    elif not token.cap and token.key in _PARTICLES:
-        while k < len(tokens) and not tokens[k].cap and tokens[k].key in _PARTICLES:
+    elif not token.cap and token.key in PARTICLES:
+        while k < len(tokens) and not tokens[k].cap and tokens[k].key in PARTICLES:
             k += 1
     elif token.text != "&":
         return None
     return k if k < len(tokens) and tokens[k].word and tokens[k].cap else None
 
 
-def _run_end(tokens: list[_Token], i: int) -> int:
+def _run_end(tokens: list[Token], i: int) -> int:
     """Where the run of name words starting at ``tokens[i]`` ends (exclusive); ``i`` if none starts."""
     n, j = len(tokens), i
     end = i  # after the last name word: small words only stay in a name between two name words
     while j < n:
         token = tokens[j]
         # first, for names with small words: Bosnia and Herzegovina (most words start no gazetteer name)
-        if token.key in _LONGEST and (known := _known_at(tokens, j, n)):
+        if token.key in LONGEST and (known := known_at(tokens, j, n)):
             j = end = j + known[0]
             if tokens[j - 1].possessive:
                 break
@@ -368,7 +368,7 @@ def _run_end(tokens: list[_Token], i: int) -> int:
             if token.possessive:
                 break
             # The period of an initial or abbreviation stays in the name: George W. Bush, Mr. Putin.
-            if j < n and tokens[j].text == "." and (len(token.text) == 1 or token.key in _ABBREVIATIONS):
+            if j < n and tokens[j].text == "." and (len(token.text) == 1 or token.key in ABBREVIATIONS):
                 j = end = j + 1
         elif j > i and j == end and (following := _after_link(tokens, j)):
             j = following
@@ -377,7 +377,7 @@ def _run_end(tokens: list[_Token], i: int) -> int:
     return end
 
 
-def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
+def _runs(tokens: list[Token]) -> Iterator[tuple[int, int, bool]]:
     """Runs of name words in one line: (start, end, whether the run opens a sentence)."""
     i, opens, n = 0, True, len(tokens)
     while i < n:
@@ -387,22 +387,22 @@ def _runs(tokens: list[_Token]) -> Iterator[tuple[int, int, bool]]:
             yield i, end, opens
             opens, i = tokens[end - 1].text == ".", end
             continue
-        if token.text in _SENTENCE_END:
+        if token.text in SENTENCE_END:
             opens = True
-        elif token.text not in _OPENERS:
+        elif token.text not in OPENERS:
             opens = False
         i += 1
 
 
-def _pieces(tokens: list[_Token], mode: _Mode) -> Iterator[_Piece]:
+def _pieces(tokens: list[Token], mode: _Mode) -> Iterator[Piece]:
     """The names in one line, written in ``mode``."""
-    last: _Piece | None = None
+    last: Piece | None = None
     for start, end, opens in _runs(tokens):
         if mode is not _Mode.NORMAL:
             yield from _classify_headline(tokens[start:end])
             continue
         before = tokens[start - 1] if start and not tokens[start - 1].cap else None
-        if before and before.key == "the" and start > 1 and tokens[start - 2].key in _LOCATIVES:
+        if before and before.key == "the" and start > 1 and tokens[start - 2].key in LOCATIVES:
             before = tokens[start - 2]  # "in the Ruhr" is read as "in Ruhr"
         partner = None  # "Dublin and Cork": a name joined to a typed one is likely of its kind
         if before and before.key in ("and", "or") and last and last.tokens[-1] is tokens[start - 2]:
@@ -413,23 +413,23 @@ def _pieces(tokens: list[_Token], mode: _Mode) -> Iterator[_Piece]:
             yield piece
 
 
-def _facility_after(tokens: list[_Token], end: int) -> bool:
+def _facility_after(tokens: list[Token], end: int) -> bool:
     """Whether the lower-case words after a name make it a facility's: "the Sørvest wind farm"."""
     for token in tokens[end : end + 2]:
         if not token.word or token.cap:
             return False
-        if token.key in _FACILITIES:
+        if token.key in FACILITIES:
             return True
     return False
 
 
 def _classify(
-    run: list[_Token],
+    run: list[Token],
     opens: bool = False,
-    before: _Token | None = None,
+    before: Token | None = None,
     partner: EntityKind | None = None,
     facility: bool = False,
-) -> Iterator[_Piece]:
+) -> Iterator[Piece]:
     """Type one run of capitalised words in running text. ``opens``: it starts a sentence; ``before``:
     the lower-case word before it; ``partner``: the kind of a name it is joined to by "and";
     ``facility``: the words after it name a facility ("wind farm")."""
@@ -438,50 +438,48 @@ def _classify(
     several = len(words) > 1
     if not words:
         return
-    if kind := _known_kind(run):
-        yield _Piece(run, _Evidence.STRONG, kind, "known")
-    elif keys[0] in _PLACE_PREFIXES and several and _known_kind(run[1:]) is EntityKind.PLACE:
-        yield _Piece(run, _Evidence.STRONG, EntityKind.PLACE, "known")  # Blue Nile, Greater London
+    if kind := known_kind(run):
+        yield Piece(run, Evidence.STRONG, kind, "known")
+    elif keys[0] in PLACE_PREFIXES and several and known_kind(run[1:]) is EntityKind.PLACE:
+        yield Piece(run, Evidence.STRONG, EntityKind.PLACE, "known")  # Blue Nile, Greater London
     elif several and (pieces := _known_pieces(run, whole=True)):
         yield from pieces  # "US House of Representatives": two gazetteer names
     elif several and (kind := _suffix_kind(keys)):
-        yield _Piece(run, _Evidence.STRONG, kind, "suffix")
-    elif several and keys[-1] in _THING_SUFFIXES:
+        yield Piece(run, Evidence.STRONG, kind, "suffix")
+    elif several and keys[-1] in THING_SUFFIXES:
         yield from _known_pieces(run, whole=False, rest=False)  # World Cup; Tokyo in Tokyo Marathon
-        yield _Piece(run, _Evidence.NONE)
+        yield Piece(run, Evidence.NONE)
     elif split := _title_split(run):
         yield from _classify_title(run[:split])
-        yield _Piece(run[split:], _Evidence.STRONG, EntityKind.PERSON, "title")
-    elif any(_is_role_word(key) or key in _HONORIFICS for key in keys) and all(map(_is_title_part, run)):
+        yield Piece(run[split:], Evidence.STRONG, EntityKind.PERSON, "title")
+    elif any(is_role_word(key) or key in HONORIFICS for key in keys) and all(map(_is_title_part, run)):
         yield from _classify_title(run)  # "US President", "Foreign Minister": a title, no name
-    elif before and before.key in _ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
-        yield _Piece(run, _Evidence.WEAK, EntityKind.ORGANIZATION, "context")
-    elif _is_demonym(keys[-1]):
-        yield _Piece(run, _Evidence.NONE)  # "South African", "Latin American": descriptions, not names
-    elif _is_demonym(keys[0]):
+    elif before and before.key in ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
+        yield Piece(run, Evidence.WEAK, EntityKind.ORGANIZATION, "context")
+    elif is_demonym(keys[-1]):
+        yield Piece(run, Evidence.NONE)  # "South African", "Latin American": descriptions, not names
+    elif is_demonym(keys[0]):
         yield from _classify(run[1:], False, before, partner, facility)
-    elif ((several and keys[0] in _FIRST_NAMES) or (before and _singular_title(before.key))) and not any(
+    elif ((several and keys[0] in FIRST_NAMES) or (before and singular_title(before.key))) and not any(
         token.text == "&" for token in run
     ):  # "Douglas & Lomason" is a firm
-        yield _Piece(run, _Evidence.STRONG, EntityKind.PERSON, "given")  # Steve Witkoff; envoys Witkoff
-    elif several and keys[0] in _ORG_HEADS:
-        yield _Piece(
-            run, _Evidence.STRONG, EntityKind.ORGANIZATION, "suffix"
-        )  # Union Cycliste Internationale
+        yield Piece(run, Evidence.STRONG, EntityKind.PERSON, "given")  # Steve Witkoff; envoys Witkoff
+    elif several and keys[0] in ORG_HEADS:
+        yield Piece(run, Evidence.STRONG, EntityKind.ORGANIZATION, "suffix")  # Union Cycliste Internationale
     elif several and (pieces := _known_pieces(run, whole=False)):
         yield from pieces
-    elif not several and keys[0] in _COMMON_NOUNS:
-        yield _Piece(run, _Evidence.NONE)  # "the Ministry", "the Bank", "the Sun": a common noun, no name
+    elif not several and keys[0] in COMMON_NOUNS:
+        yield Piece(run, Evidence.NONE)  # "the Ministry", "the Bank", "the Sun": a common noun, no name
     elif opens and not several and not words[0].upper:
-        yield _Piece(run, _Evidence.DEFERRED)  # "Frustrated with both sides, ..." (but "NASA’s ...")
+        yield Piece(run, Evidence.DEFERRED)  # "Frustrated with both sides, ..." (but "NASA’s ...")
     else:
         kind = _guess(run, several, before, partner, facility)
         contextual = facility or (not several and kind is EntityKind.PLACE)
-        yield _Piece(run, _Evidence.WEAK, kind, "context" if contextual else "guess")
+        yield Piece(run, Evidence.WEAK, kind, "context" if contextual else "guess")
 
 
 def _guess(
-    run: list[_Token], several: bool, before: _Token | None, partner: EntityKind | None, facility: bool
+    run: list[Token], several: bool, before: Token | None, partner: EntityKind | None, facility: bool
 ) -> EntityKind:
     """The kind of a capitalised name nothing else types.
 
@@ -496,41 +494,41 @@ def _guess(
     if facility:
         return EntityKind.PLACE
     if several:
-        common = keys[0] not in _GIVEN_NAMES and all(key in _COMMON_WORDS for key in keys)
+        common = keys[0] not in GIVEN_NAMES and all(key in COMMON_WORDS for key in keys)
         return EntityKind.ORGANIZATION if common else EntityKind.PERSON
     if partner:
         return partner
-    if before and (before.key in _LOCATIVES or (before.key in _DIRECTIONS and keys in _TOWNS)):
+    if before and (before.key in LOCATIVES or (before.key in DIRECTIONS and keys in TOWNS)):
         return EntityKind.PLACE
     return EntityKind.ORGANIZATION
 
 
 def _suffix_kind(keys: list[str]) -> EntityKind | None:
     """Nordlys Energy, Bank of England: organisations; North Sea, Lake Nasser: places."""
-    linked = {keys[i - 1] for i in range(1, len(keys)) if keys[i] in _LINKS}
-    if keys[-1] in _ORG_SUFFIXES or linked & _ORG_HEADS:
+    linked = {keys[i - 1] for i in range(1, len(keys)) if keys[i] in LINKS}
+    if keys[-1] in ORG_SUFFIXES or linked & ORG_HEADS:
         return EntityKind.ORGANIZATION
-    if keys[-1] in _THING_SUFFIXES:
+    if keys[-1] in THING_SUFFIXES:
         return None  # the Gulf War, the Cape Epic: no place
-    if keys[-1] in _PLACE_SUFFIXES or keys[0] in _PLACE_HEADS:
+    if keys[-1] in PLACE_SUFFIXES or keys[0] in PLACE_HEADS:
         return EntityKind.PLACE
     return None
 
 
-def _is_title_part(token: _Token) -> bool:
+def _is_title_part(token: Token) -> bool:
     """A token that may stand in a title before a name: US, President, of, the, Mr, "."."""
     key = token.key
     return (
         not token.word
-        or _is_role_word(key)
-        or key in _HONORIFICS
-        or key in _LINKS
+        or is_role_word(key)
+        or key in HONORIFICS
+        or key in LINKS
         or key == "the"
-        or _known_at([token], 0, 1) is not None
+        or known_at([token], 0, 1) is not None
     )
 
 
-def _title_split(run: list[_Token]) -> int | None:
+def _title_split(run: list[Token]) -> int | None:
     """Where the name starts after a title or honorific: "US President | Donald Trump", "Mr | Putin".
 
     The name is the longest tail of other words (the period of an initial included); the part
@@ -539,54 +537,53 @@ def _title_split(run: list[_Token]) -> int | None:
     split = len(run)
     while split and (not _is_title_part(run[split - 1]) or _is_initial_period(run, split - 1)):
         split -= 1
-    if split in (0, len(run)) or not (run[split].cap or run[split].key in _PARTICLES):
+    if split in (0, len(run)) or not (run[split].cap or run[split].key in PARTICLES):
         return None
-    has_head = any(_singular_title(token.key) or token.key in _HONORIFICS for token in run[:split])
+    has_head = any(singular_title(token.key) or token.key in HONORIFICS for token in run[:split])
     return split if has_head else None
 
 
-def _is_initial_period(run: list[_Token], i: int) -> bool:
+def _is_initial_period(run: list[Token], i: int) -> bool:
     return run[i].text == "." and i > 0 and len(run[i - 1].text) == 1
 
 
-def _classify_title(title: list[_Token]) -> Iterator[_Piece]:
+def _classify_title(title: list[Token]) -> Iterator[Piece]:
     """Names inside a title: "US" in "US President", "Bank of England" in "Bank of England Governor"."""
-    part: list[_Token] = []
+    part: list[Token] = []
     for token in [*title, None]:
         if token is not None and not (
             not token.word
-            or _singular_title(token.key)
-            or token.key in _HONORIFICS
+            or singular_title(token.key)
+            or token.key in HONORIFICS
             # "Energy" in "Energy Minister" is part of the title, in "Nordlys Energy Chief" of a name
             or (
-                (token.key in _MODIFIERS or _is_demonym(token.key))
-                and not (part and token.key in _ORG_SUFFIXES)
+                (token.key in MODIFIERS or is_demonym(token.key)) and not (part and token.key in ORG_SUFFIXES)
             )
         ):
             part.append(token)
             continue
-        while part and (part[0].key in _LINKS or part[0].key == "the"):
+        while part and (part[0].key in LINKS or part[0].key == "the"):
             part.pop(0)
-        while part and (part[-1].key in _LINKS or part[-1].key == "the"):
+        while part and (part[-1].key in LINKS or part[-1].key == "the"):
             part.pop()
         if part:
             yield from _classify(part)
         part = []
 
 
-def _known_pieces(run: list[_Token], whole: bool, rest: bool = True) -> list[_Piece]:
+def _known_pieces(run: list[Token], whole: bool, rest: bool = True) -> list[Piece]:
     """Gazetteer names inside a run, and what stands between them typed on its own; with ``whole``,
     only if gazetteer names make up the whole run; without ``rest``, the gazetteer names alone.
     Empty if there are none."""
-    pieces: list[_Piece] = []
+    pieces: list[Piece] = []
     i = loose = 0
     while i < len(run):
-        if known := _known_at(run, i, len(run)):
+        if known := known_at(run, i, len(run)):
             if loose < i:
                 if whole:
                     return []
                 pieces.extend(_classify(run[loose:i]) if rest else [])
-            pieces.append(_Piece(run[i : i + known[0]], _Evidence.STRONG, known[1].kind, "known"))
+            pieces.append(Piece(run[i : i + known[0]], Evidence.STRONG, known[1].kind, "known"))
             i = loose = i + known[0]
         else:
             i += 1
@@ -597,7 +594,7 @@ def _known_pieces(run: list[_Token], whole: bool, rest: bool = True) -> list[_Pi
     return pieces
 
 
-def _classify_headline(run: list[_Token]) -> Iterator[_Piece]:
+def _classify_headline(run: list[Token]) -> Iterator[Piece]:
     """In a headline only gazetteer names, first name + surname and Mr/Mrs + surname are evidence;
     the rest waits for the text to establish it."""
     i = loose = 0
@@ -605,25 +602,25 @@ def _classify_headline(run: list[_Token]) -> Iterator[_Piece]:
         token = run[i]
         following = run[i + 1] if i + 1 < len(run) else None
         width, kind = 0, EntityKind.PERSON
-        if known := _known_at(run, i, len(run)):
+        if known := known_at(run, i, len(run)):
             width, kind = known[0], known[1].kind
         elif following and following.word and not _is_title_part(following):
-            if token.key in _FIRST_NAMES and not token.possessive:
+            if token.key in FIRST_NAMES and not token.possessive:
                 width = 2
-            elif token.key in _HONORIFICS:
+            elif token.key in HONORIFICS:
                 i, width = i + 1, 1  # the honorific is no part of the name
         if not width:
             i += 1
             continue
         if loose < i:
-            yield _Piece(run[loose:i], _Evidence.DEFERRED)
-        yield _Piece(run[i : i + width], _Evidence.STRONG, kind, "known")
+            yield Piece(run[loose:i], Evidence.DEFERRED)
+        yield Piece(run[i : i + width], Evidence.STRONG, kind, "known")
         i = loose = i + width
     if loose < len(run):
-        yield _Piece(run[loose:], _Evidence.DEFERRED)
+        yield Piece(run[loose:], Evidence.DEFERRED)
 
 
-class _Vocabulary:
+class Vocabulary:
     """What the text itself establishes: full names, and the parts that stand for them elsewhere (a
     person's surname or first name, an organisation's name without its suffix: "Nordlys")."""
 
@@ -631,38 +628,38 @@ class _Vocabulary:
         self.full: dict[tuple[str, ...], EntityKind] = {}
         self.partial: dict[tuple[str, ...], EntityKind] = {}
 
-    def learn(self, piece: _Piece) -> None:
+    def learn(self, piece: Piece) -> None:
         assert piece.kind is not None
         keys = piece.keys
         self.full.setdefault(keys, piece.kind)
         if len(keys) > 1 and piece.kind is EntityKind.PERSON:
             self.partial.setdefault(keys[-1:], piece.kind)
             self.partial.setdefault(keys[:1], piece.kind)
-        elif len(keys) > 1 and piece.kind is EntityKind.ORGANIZATION and keys[-1] in _ORG_SUFFIXES:
+        elif len(keys) > 1 and piece.kind is EntityKind.ORGANIZATION and keys[-1] in ORG_SUFFIXES:
             self.partial.setdefault(keys[:-1], piece.kind)
 
     def get(self, keys: tuple[str, ...]) -> EntityKind | None:
         return self.full.get(keys) or self.partial.get(keys)
 
-    def find(self, run: list[_Token]) -> Iterator[_Piece]:
+    def find(self, run: list[Token]) -> Iterator[Piece]:
         """The established names in a run of deferred words, longest first."""
         i = 0
         while i < len(run):
             for width in range(len(run) - i, 0, -1):
                 kind = self.get(tuple(token.key for token in run[i : i + width]))
                 if kind is not None and run[i].cap and run[i + width - 1].word:
-                    yield _Piece(run[i : i + width], _Evidence.STRONG, kind, "text")
+                    yield Piece(run[i : i + width], Evidence.STRONG, kind, "text")
                     i += width
                     break
             else:
                 i += 1
 
 
-def _rule_pieces(text: str, tokens: list[_Token]) -> tuple[list[_Piece], bytearray]:
-    """What the rules find in each line of ``text`` (``tokens``: ``_tokens(text)``, no token crosses a
+def rule_pieces(text: str, tokens: list[Token]) -> tuple[list[Piece], bytearray]:
+    """What the rules find in each line of ``text`` (``tokens``: ``tokenize(text)``, no token crosses a
     line), and a mask of the characters on headline lines (title case or capitals), where a capital
     letter proves nothing."""
-    pieces: list[_Piece] = []
+    pieces: list[Piece] = []
     headline = bytearray(len(text))
     position = next_token = 0
     for line in text.split("\n"):
@@ -702,9 +699,9 @@ class _Taken:
         self.mask[start:end] = b"\x01" * (end - start)
 
 
-def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
+def extract(text: str, tokens: list[Token] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
-    ``_tokens(text)``, where the caller has them already.
+    ``tokenize(text)``, where the caller has them already.
 
     Two readers are combined. The statistical tagger (``ingest.extract.tagger``, a CRF trained on news) reads
     every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
@@ -717,25 +714,25 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
     also found in its headlines, and a surname alone takes the kind of the full name.
     """
 
-    pieces, headline = _rule_pieces(text, _tokens(text) if tokens is None else tokens)
+    pieces, headline = rule_pieces(text, tokenize(text) if tokens is None else tokens)
     tagged = _tagged(text)
     size = len(text)
     taken, blocked = _Taken(size), _Taken(size)
-    vocabulary = _Vocabulary()
-    found: list[_Piece] = []
+    vocabulary = Vocabulary()
+    found: list[Piece] = []
 
-    def accept(piece: _Piece) -> None:
+    def accept(piece: Piece) -> None:
         taken.take(piece.tokens[0].start, piece.tokens[-1].end)
         found.append(piece)
 
-    strong = [p for p in pieces if p.evidence is _Evidence.STRONG]
+    strong = [p for p in pieces if p.evidence is Evidence.STRONG]
     owner = [-1] * size
     for index, piece in enumerate(strong):
         owner[piece.tokens[0].start : piece.tokens[-1].end] = [index] * (
             piece.tokens[-1].end - piece.tokens[0].start
         )
     for piece in pieces:
-        if piece.evidence is _Evidence.NONE:
+        if piece.evidence is Evidence.NONE:
             blocked.take(piece.tokens[0].start, piece.tokens[-1].end)
     dropped: set[int] = set()
     untyped: list[tuple[int, int, str, float]] = []
@@ -782,7 +779,7 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
         if index not in dropped:
             vocabulary.learn(piece)
             accept(piece)
-    weak = [p for p in pieces if p.evidence is _Evidence.WEAK]
+    weak = [p for p in pieces if p.evidence is Evidence.WEAK]
     # The words around a name ("in Haugesund", "the charity Home Ground") beat an unsure tagger.
     for piece in weak:
         start, end = piece.tokens[0].start, piece.tokens[-1].end
@@ -792,7 +789,7 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
             piece.kind = vocabulary.get(piece.keys) or piece.kind
             accept(piece)
             vocabulary.learn(piece)
-    by_tagger: list[_Piece] = []
+    by_tagger: list[Piece] = []
     for start, end, label, confidence in untyped:
         if label not in _TAGGER_KINDS:  # MISC: an event, a nationality; the rules' guess yields to it
             blocked.take(start, end)
@@ -801,10 +798,10 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
             continue
         if not blocked.free(start, end):
             continue
-        tokens = [t for t in _tokens(text, start, end) if t.word or t.text in ".&'’-"]
+        tokens = [t for t in tokenize(text, start, end) if t.word or t.text in ".&'’-"]
         if not tokens or not tokens[-1].word:
             continue
-        by_tagger.append(_Piece(tokens, _Evidence.WEAK, _TAGGER_KINDS[label]))
+        by_tagger.append(Piece(tokens, Evidence.WEAK, _TAGGER_KINDS[label]))
     for piece in sorted(by_tagger, key=lambda p: -len(p.tokens)):
         piece.kind = vocabulary.get(piece.keys) or piece.kind  # one name, one kind in one text
         vocabulary.learn(piece)
@@ -822,7 +819,7 @@ def extract(text: str, tokens: list[_Token] | None = None) -> list[Span]:
         vocabulary.learn(piece)
         accept(piece)
     for piece in pieces:
-        if piece.evidence is _Evidence.DEFERRED:
+        if piece.evidence is Evidence.DEFERRED:
             for name in vocabulary.find(piece.tokens):
                 if taken.free(name.tokens[0].start, name.tokens[-1].end):
                     accept(name)
@@ -856,7 +853,7 @@ _RELATIVE = re.compile(r",\s+who\s+([^,.;:()“”\"]+?)\s*(?=[,.;:)]|$)")
 
 
 @dataclass(slots=True)
-class _Field:
+class Field:
     """One text of the article (headline, standfirst, a body block) and where it starts in reading order."""
 
     text_field: TextField
@@ -864,26 +861,26 @@ class _Field:
     text: str
     offset: int
     # Its tokens as ``extract`` reads them, in the article as one text: offsets ``offset`` on from ``text``'s.
-    tokens: list[_Token]
+    tokens: list[Token]
     token_starts: list[int]
     # Starts of the tokens inside a place or organisation name, and its kind.
     named: dict[int, EntityKind] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
-class _Mention:
+class Mention:
     span: Span  # offsets in its field's text
-    source: _Field
+    source: Field
     position: int  # offset in reading order
     role: str | None = None
     plural_role: bool = False  # "envoys Steve Witkoff": the title also covers the next name in a list
     words: tuple[str, ...] = field(init=False)  # the keys of its words, read often when linking
 
     def __post_init__(self) -> None:
-        self.words = tuple(_key(word) for word in self.span.text.split())
+        self.words = tuple(lookup_key(word) for word in self.span.text.split())
 
 
-def _fields(draft: ArticleDraft) -> list[_Field]:
+def read_fields(draft: ArticleDraft) -> list[Field]:
     texts: list[tuple[TextField, int | None, str]] = [(TextField.HEADLINE, None, draft.headline)]
     if draft.standfirst:
         texts.append((TextField.STANDFIRST, None, draft.standfirst))
@@ -892,16 +889,16 @@ def _fields(draft: ArticleDraft) -> list[_Field]:
         for index, block in enumerate(draft.blocks)
         if block.kind is not BlockKind.AD_SLOT and block.text
     ]
-    article = "\n".join(text for _, _, text in texts)  # as ``_mentions`` reads it
+    article = "\n".join(text for _, _, text in texts)  # as ``read_mentions`` reads it
     fields, offset = [], 0
     for kind, block, text in texts:
-        tokens = _tokens(article, offset, offset + len(text))
-        fields.append(_Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
+        tokens = tokenize(article, offset, offset + len(text))
+        fields.append(Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
         offset += len(text) + 1
     return fields
 
 
-def _mentions(fields: list[_Field]) -> list[_Mention]:
+def read_mentions(fields: list[Field]) -> list[Mention]:
     """Every span ``extract`` finds in the article, read as one text with one field a line."""
     starts = [f.offset for f in fields]
     mentions = []
@@ -909,7 +906,7 @@ def _mentions(fields: list[_Field]) -> list[_Mention]:
     for span in extract("\n".join(f.text for f in fields), tokens):
         source = fields[bisect.bisect_right(starts, span.start) - 1]
         local = Span(span.start - source.offset, span.end - source.offset, span.kind, span.text)
-        mentions.append(_Mention(local, source, span.start))
+        mentions.append(Mention(local, source, span.start))
         if span.kind is not EntityKind.PERSON:
             first = bisect.bisect_left(source.token_starts, span.start)
             last = bisect.bisect_left(source.token_starts, span.end)
@@ -917,7 +914,7 @@ def _mentions(fields: list[_Field]) -> list[_Mention]:
     return mentions
 
 
-def _role_before(mention: _Mention) -> tuple[str, bool] | None:
+def _role_before(mention: Mention) -> tuple[str, bool] | None:
     """A title written just before the name, and whether it is plural: ("US President", False) for
     US President Donald Trump, ("envoy", True) for envoys Steve Witkoff.
 
@@ -934,16 +931,16 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
     start = end
     while start and tokens[start - 1].word:
         token = tokens[start - 1]
-        if not (_is_role_word(token.key) or token.key in _LINKS or token.start in source.named):
+        if not (is_role_word(token.key) or token.key in LINKS or token.start in source.named):
             break
         start -= 1
-    while start < end and tokens[start].key in _LINKS:
+    while start < end and tokens[start].key in LINKS:
         start += 1
-    heads = [token for token in tokens[start:end] if _singular_title(token.key)]
+    heads = [token for token in tokens[start:end] if singular_title(token.key)]
     if not heads or (commas and not _opens_sentence(tokens, start)):
         return None
     head = heads[-1]
-    singular = _singular_title(head.key)
+    singular = singular_title(head.key)
     plural = singular != head.key
     written = head.text
     if plural:  # "envoys" -> "envoy", "Secretaries" -> "Secretary"; case as written
@@ -958,17 +955,17 @@ def _role_before(mention: _Mention) -> tuple[str, bool] | None:
         + written
         + text[head.end - offset : tokens[end - 1].end - offset]
     )
-    return _spaced(role), plural
+    return spaced(role), plural
 
 
-def _opens_sentence(tokens: list[_Token], i: int) -> bool:
+def _opens_sentence(tokens: list[Token], i: int) -> bool:
     """Whether ``tokens[i]`` opens a sentence, after a determiner at most: "His coach", "The minister"."""
     if i and tokens[i - 1].key in _DETERMINERS:
         i -= 1
-    return i == 0 or tokens[i - 1].text in _SENTENCE_END or tokens[i - 1].text in _OPENERS
+    return i == 0 or tokens[i - 1].text in SENTENCE_END or tokens[i - 1].text in OPENERS
 
 
-def _role_after(mention: _Mention) -> str | None:
+def _role_after(mention: Mention) -> str | None:
     """A title in apposition: "Marco Rubio, the Secretary of State," -> "Secretary of State".
 
     The phrase holds a title word among its first five words; after that come only capitalised or
@@ -981,20 +978,20 @@ def _role_after(mention: _Mention) -> str | None:
     return _role_in_apposition(mention) or _role_in_clause(mention)
 
 
-def _role_in_apposition(mention: _Mention) -> str | None:
+def _role_in_apposition(mention: Mention) -> str | None:
     source = mention.source
     match = _APPOSITIVE.match(source.text, mention.span.end)
     if not match:
         return None
     phrase = _phrase(source, *match.span(1))
     words = [token for token in phrase if token.word]
-    heads = [i for i, token in enumerate(words[:5]) if token.key in _TITLES]
-    if not heads or len(words) > 12 or (words[0].key in _STOP and words[0].start not in source.named):
+    heads = [i for i, token in enumerate(words[:5]) if token.key in TITLES]
+    if not heads or len(words) > 12 or (words[0].key in STOP and words[0].start not in source.named):
         return None  # "the minister said" is no role, "the US ambassador" is
     for token in words[heads[0] + 1 :]:
         if token.key in _APPOSITIVE_LINKS:
             break
-        if not (token.cap or _is_role_word(token.key)):
+        if not (token.cap or is_role_word(token.key)):
             return None
     # Where, not what: a trailing "in London", "based in Copenhagen", "near the Hague".
     k = len(phrase)
@@ -1002,21 +999,21 @@ def _role_in_apposition(mention: _Mention) -> str | None:
         k -= 1
     if k < len(phrase) and k and phrase[k - 1].key == "the":
         k -= 1
-    if k < len(phrase) and k > 1 and phrase[k - 1].key in _LOCATIVES:
+    if k < len(phrase) and k > 1 and phrase[k - 1].key in LOCATIVES:
         k -= 2 if phrase[k - 2].key == "based" else 1
-        if any(token.key in _TITLES for token in phrase[:k]):
-            return _spaced(source.text[match.start(1) : phrase[k - 1].end - source.offset])
-    return _spaced(match.group(1))
+        if any(token.key in TITLES for token in phrase[:k]):
+            return spaced(source.text[match.start(1) : phrase[k - 1].end - source.offset])
+    return spaced(match.group(1))
 
 
-def _phrase(source: _Field, start: int, end: int) -> list[_Token]:
+def _phrase(source: Field, start: int, end: int) -> list[Token]:
     """The tokens of ``source`` from offset ``start`` to ``end`` in its text."""
     first = bisect.bisect_left(source.token_starts, source.offset + start)
     last = bisect.bisect_left(source.token_starts, source.offset + end)
     return source.tokens[first:last]
 
 
-def _role_in_clause(mention: _Mention) -> str | None:
+def _role_in_clause(mention: Mention) -> str | None:
     """ "who leads the Offshore Workers’ Union" -> "leads the Offshore Workers’ Union": a verb of
     leading, then an organisation's name that ends the clause."""
     source = mention.source
@@ -1027,17 +1024,17 @@ def _role_in_clause(mention: _Mention) -> str | None:
     k = 2 if len(phrase) > 2 and phrase[1].key == "the" else 1
     if (
         len(phrase) <= k
-        or phrase[0].key not in _LEADS
+        or phrase[0].key not in LEADS
         or any(source.named.get(token.start) is not EntityKind.ORGANIZATION for token in phrase[k:])
     ):
         return None
-    return _spaced(match.group(1))
+    return spaced(match.group(1))
 
 
-def _find_roles(mentions: list[_Mention]) -> None:
+def find_roles(mentions: list[Mention]) -> None:
     """Give each person mention the role written with it: a title before the name, a plural title
     shared along a list ("envoys A and B"), or a title in apposition after it."""
-    previous: _Mention | None = None
+    previous: Mention | None = None
     for mention in mentions:
         if mention.span.kind is not EntityKind.PERSON:
             continue
@@ -1057,17 +1054,17 @@ def _find_roles(mentions: list[_Mention]) -> None:
 
 def _more_specific(new: str, old: str) -> bool:
     """Whether ``new`` says more than ``old``: "US President" than "President"."""
-    return len(new) > len(old) and f" {_key(old)} " in f" {_key(new)} "
+    return len(new) > len(old) and f" {lookup_key(old)} " in f" {lookup_key(new)} "
 
 
 @dataclass(slots=True)
-class _Entity:
+class Entity:
     kind: EntityKind
     name: str
-    mentions: list[_Mention] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)
 
 
-def _link(mentions: list[_Mention]) -> list[_Entity]:
+def link_entities(mentions: list[Mention]) -> list[Entity]:
     """One entity per thing the article names.
 
     Places and organisations: one per canonical name ("US" -> "United States"), or as written; a
@@ -1077,17 +1074,19 @@ def _link(mentions: list[_Mention]) -> list[_Entity]:
     several full names share that word, it joins the one last named in full before it; if none was
     named before it, it joins none and stands on its own.
     """
-    entities: dict[tuple[EntityKind, str], _Entity] = {}
-    surnames: list[_Mention] = []
+    entities: dict[tuple[EntityKind, str], Entity] = {}
+    surnames: list[Mention] = []
     for mention in mentions:
         kind = mention.span.kind
         if kind is EntityKind.PERSON and len(mention.words) == 1:
             surnames.append(mention)
             continue
         name = (
-            _spaced(mention.span.text) if kind is EntityKind.PERSON else _canonical(kind, mention.span.text)
+            spaced(mention.span.text)
+            if kind is EntityKind.PERSON
+            else canonical_name(kind, mention.span.text)
         )
-        entities.setdefault((kind, _key(name)), _Entity(kind, name)).mentions.append(mention)
+        entities.setdefault((kind, lookup_key(name)), Entity(kind, name)).mentions.append(mention)
     people = [entity for (kind, _), entity in entities.items() if kind is EntityKind.PERSON]
     for mention in surnames:
         word = mention.words[0]
@@ -1101,14 +1100,16 @@ def _link(mentions: list[_Mention]) -> list[_Entity]:
         if len(candidates) == 1:
             candidates[0].mentions.append(mention)
         else:
-            name = _spaced(mention.span.text)
+            name = spaced(mention.span.text)
             entities.setdefault(
-                (EntityKind.PERSON, _key(name)), _Entity(EntityKind.PERSON, name)
+                (EntityKind.PERSON, lookup_key(name)), Entity(EntityKind.PERSON, name)
             ).mentions.append(mention)
     organisations = [entity for (kind, _), entity in entities.items() if kind is EntityKind.ORGANIZATION]
     for short in organisations:
-        words = _key(short.name).split()
-        longer = [o for o in organisations if _key(o.name).split()[: len(words)] == words and o is not short]
+        words = lookup_key(short.name).split()
+        longer = [
+            o for o in organisations if lookup_key(o.name).split()[: len(words)] == words and o is not short
+        ]
         if len(longer) == 1:
             longer[0].mentions += short.mentions
             short.mentions = []
@@ -1123,10 +1124,10 @@ def find_mentions(draft: ArticleDraft) -> list[MentionDraft]:
     where p is where the first mention stands in reading order (0 = the headline's first character,
     1 = the end of the body), n the entity's mention count and N the largest count in the article.
     """
-    fields = _fields(draft)
-    mentions = _mentions(fields)
-    _find_roles(mentions)
-    entities = _link(mentions)
+    fields = read_fields(draft)
+    mentions = read_mentions(fields)
+    find_roles(mentions)
+    entities = link_entities(mentions)
     length = sum(len(f.text) + 1 for f in fields)
     most = max((len(entity.mentions) for entity in entities), default=1)
     ranked: list[tuple[float, int, MentionDraft]] = []
@@ -1147,11 +1148,11 @@ def find_mentions(draft: ArticleDraft) -> list[MentionDraft]:
                 role = mention.role
         name = entity.name
         if entity.kind is EntityKind.PERSON:  # the fullest form the article uses
-            name = _spaced(max((m.span.text for m in entity.mentions), key=lambda text: len(text.split())))
+            name = spaced(max((m.span.text for m in entity.mentions), key=lambda text: len(text.split())))
         locations = [
             Location(m.source.text_field, m.source.block, m.span.start, m.span.end) for m in entity.mentions
         ]
-        forms = {_spaced(m.span.text) for m in entity.mentions}
+        forms = {spaced(m.span.text) for m in entity.mentions}
         ranked.append((-salience, first, MentionDraft(name, entity.kind, role, locations, forms, salience)))
     ranked.sort(key=lambda item: item[:2])
     return [mention for _, _, mention in ranked]
