@@ -1,4 +1,4 @@
-"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.extract.entities:extract``.
+"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.extract.combine:extract``.
 
 Scores come from ``../shared/tools/conll_score.py`` (run as a subprocess, ``--json``), entity level, per
 type, against the issue's targets. Speed is measured in this process: CPU time (one core) to extract
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SCORER = SHARED / "tools" / "conll_score.py"
 DATA = SHARED / "data" / "conll2003" / "eng.testa"
-EXTRACTOR = "ingest.extract.entities:extract"
+EXTRACTOR = "ingest.extract.combine:extract"
 TARGETS = {"PER": 0.92, "LOC": 0.90, "ORG": 0.85}
 SPEED_TARGET = 50_000  # tokens per second
 RSS_TARGET_MB = 300
@@ -57,7 +57,7 @@ def speed(data: Path, runs: int, from_source: bool) -> tuple[float, int, bool]:
 
     if from_source:
         ingest.extract.load_sources()
-    from ingest.extract.entities import extract
+    from ingest.extract.combine import extract
 
     docs = _scorer().read_documents(str(data))
     tokens = sum(doc.tokens for doc in docs)

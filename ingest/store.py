@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft, MentionDraft
 from ingest.errors import IngestError
-from ingest.extract.entities import find_mentions
+from ingest.extract.mentions import find_mentions
 from resolvers.articles import (
     ArticleFields,
     ArticleMatch,

@@ -25,7 +25,7 @@ import ingest.extract
 if sys.argv[1] == "sources":
     ingest.extract.load_sources()
 from pathlib import Path
-from ingest.extract import entities, tagger
+from ingest.extract import mentions, tagger
 from ingest.sources import iter_drafts
 
 drafts = [d for d in iter_drafts([Path(p) for p in sys.argv[3:]]) if not isinstance(d, Exception)]
@@ -34,7 +34,7 @@ text = "\\n".join(" ".join(conll[i : i + 40]) for i in range(0, len(conll), 40))
 print(json.dumps({
     "native": ingest.extract.NATIVE,
     "files": [importlib.import_module("ingest.extract." + name).__file__ for name in ingest.extract.COMPILED],
-    "mentions": [repr(entities.find_mentions(draft)) for draft in drafts],
+    "mentions": [repr(mentions.find_mentions(draft)) for draft in drafts],
     "scored": tagger.default_tagger().scored(text),
 }))
 """

@@ -1,9 +1,28 @@
-"""The entity extractor: every module of this package is compiled to C by mypyc when the package is built
-(``setup.py`` compiles the same list, ``compiled_modules``).
+"""People, organisations and places in news text, and what one article says about each.
 
-The compiled modules run only while they match their sources: where any source has changed since the build
-(a developer's edit, a checkout), all of them run from source until the next install, with a warning.
-Compiled modules of one build call each other directly, so the two kinds are never mixed.
+Two steps, kept apart so that a trained tagger can replace the first without touching the second:
+
+- ``combine.extract(text)`` finds names. Two readers are combined. The statistical tagger (``tagger``, a
+  CRF trained on CoNLL-2003 news, over ``tokens`` and ``features``; ``crf`` calls crfsuite) reads every
+  sentence and gives spans with its confidence in each. The rules (``rules``, with the word lists and
+  gazetteer of ``lexicon``) read runs of capitalised words and type them by a curated gazetteer
+  (``ingest/gazetteer/*.txt``, read once at import), titles and honorifics, known first names,
+  organisation or place suffixes and heads, and the words around a name ("the charity X", "the X wind
+  farm", "in the X"). Names of events, prizes and instruments ("the World Cup", "the Hubble Space
+  Telescope"), nationalities, titles and lone common nouns ("the Sun") are no person, organisation or
+  place. In a headline (title case or capitals) and at the start of a sentence a capital letter proves
+  nothing. Sure rule evidence wins over the tagger, except where the tagger is sure a gazetteer place is
+  a body named after it or part of a longer name; the tagger decides elsewhere; the rules' mere guesses
+  count only for names the text establishes.
+- ``mentions.find_mentions(draft)`` runs ``extract`` over an article (``article``) and turns its spans
+  into one ``MentionDraft`` per entity: roles (``roles``), partial names linked to full ones
+  (``linking``), counts and salience.
+
+Every module of this package is compiled to C by mypyc when the package is built (``setup.py`` compiles
+the list ``compiled_modules`` derives, the same way). The compiled modules run only while they match
+their sources: where any source has changed since the build (a developer's edit, a checkout), all of
+them run from source until the next install, with a warning. Compiled modules of one build call each
+other directly, so the two kinds are never mixed.
 """
 
 import hashlib
