@@ -223,31 +223,56 @@ def _classify(
     several = len(words) > 1
     if not words:
         return
+    by_words = _classify_by_words(run, keys, several)
+    if by_words is not None:
+        yield from by_words
+    else:
+        yield from _classify_by_context(run, words, keys, several, opens, before, partner, facility)
+
+
+def _classify_by_words(run: list[Token], keys: list[str], several: bool) -> list[Piece] | None:
+    """The pieces the run's own words type (gazetteer names, suffixes, an event, a title); None if they
+    type none, and the words around the run decide."""
     if kind := known_kind(run):
-        yield Piece(run, Evidence.STRONG, kind, "known")
-    elif keys[0] in PLACE_PREFIXES and several and known_kind(run[1:]) is EntityKind.PLACE:
-        yield Piece(run, Evidence.STRONG, EntityKind.PLACE, "known")  # Blue Nile, Greater London
-    elif several and (pieces := _known_pieces(run, whole=True)):
-        yield from pieces  # "US House of Representatives": two gazetteer names
-    elif several and (kind := _suffix_kind(keys)):
-        yield Piece(run, Evidence.STRONG, kind, "suffix")
-    elif several and keys[-1] in THING_SUFFIXES:
-        yield from _known_pieces(run, whole=False, rest=False)  # World Cup; Tokyo in Tokyo Marathon
-        yield Piece(run, Evidence.NONE)
-    elif split := _title_split(run):
-        yield from _classify_title(run[:split])
-        yield Piece(run[split:], Evidence.STRONG, EntityKind.PERSON, "title")
-    elif any(is_role_word(key) or key in HONORIFICS for key in keys) and all(map(_is_title_part, run)):
-        yield from _classify_title(run)  # "US President", "Foreign Minister": a title, no name
-    elif before and before.key in ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
+        return [Piece(run, Evidence.STRONG, kind, "known")]
+    if keys[0] in PLACE_PREFIXES and several and known_kind(run[1:]) is EntityKind.PLACE:
+        return [Piece(run, Evidence.STRONG, EntityKind.PLACE, "known")]  # Blue Nile, Greater London
+    if several and (pieces := _known_pieces(run, whole=True)):
+        return pieces  # "US House of Representatives": two gazetteer names
+    if several and (kind := _suffix_kind(keys)):
+        return [Piece(run, Evidence.STRONG, kind, "suffix")]
+    if several and keys[-1] in THING_SUFFIXES:
+        # World Cup; Tokyo in Tokyo Marathon
+        return [*_known_pieces(run, whole=False, rest=False), Piece(run, Evidence.NONE)]
+    if split := _title_split(run):
+        return [
+            *_classify_title(run[:split]),
+            Piece(run[split:], Evidence.STRONG, EntityKind.PERSON, "title"),
+        ]
+    if any(is_role_word(key) or key in HONORIFICS for key in keys) and all(map(_is_title_part, run)):
+        return list(_classify_title(run))  # "US President", "Foreign Minister": a title, no name
+    return None
+
+
+def _classify_by_context(
+    run: list[Token],
+    words: list[Token],
+    keys: list[str],
+    several: bool,
+    opens: bool,
+    before: Token | None,
+    partner: EntityKind | None,
+    facility: bool,
+) -> Iterator[Piece]:
+    """Type a run its own words do not: by the word before it, nationality, given names, heads, and
+    failing those, a guess."""
+    if before and before.key in ORG_DESCRIPTORS:  # the charity Open Door; not "the firm Lee runs"
         yield Piece(run, Evidence.WEAK, EntityKind.ORGANIZATION, "context")
     elif is_demonym(keys[-1]):
         yield Piece(run, Evidence.NONE)  # "South African", "Latin American": descriptions, not names
     elif is_demonym(keys[0]):
         yield from _classify(run[1:], False, before, partner, facility)
-    elif ((several and keys[0] in FIRST_NAMES) or (before and singular_title(before.key))) and not any(
-        token.text == "&" for token in run
-    ):  # "Douglas & Lomason" is a firm
+    elif _is_person(run, keys, several, before):
         yield Piece(run, Evidence.STRONG, EntityKind.PERSON, "given")  # Steve Witkoff; envoys Witkoff
     elif several and keys[0] in ORG_HEADS:
         yield Piece(run, Evidence.STRONG, EntityKind.ORGANIZATION, "suffix")  # Union Cycliste Internationale
@@ -261,6 +286,14 @@ def _classify(
         kind = _guess(run, several, before, partner, facility)
         contextual = facility or (not several and kind is EntityKind.PLACE)
         yield Piece(run, Evidence.WEAK, kind, "context" if contextual else "guess")
+
+
+def _is_person(run: list[Token], keys: list[str], several: bool, before: Token | None) -> bool:
+    """A given name first, or a title just before the run; but "Douglas & Lomason" is a firm."""
+    return bool(
+        ((several and keys[0] in FIRST_NAMES) or (before and singular_title(before.key)))
+        and not any(token.text == "&" for token in run)
+    )
 
 
 def _guess(
