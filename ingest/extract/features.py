@@ -223,6 +223,32 @@ def _written_case(word: str) -> tuple[str, int] | None:
     return word.lower(), 1 if c.isupper() else 2
 
 
+def _word_features(word: str, mode: str, norm: str, shape: str, capital: bool, known: bool) -> list[str]:
+    """A word's own features in a line written in ``mode``: its identity (if ``known``), shape, prefixes and
+    suffixes, capitals, hyphenated parts."""
+    m = "" if mode == NORMAL else mode
+    f = [f"w={norm}", f"{m}sh={shape}"] if known else [f"{m}sh={shape}"]
+    n = len(norm)
+    if n > 1 and not shape.startswith("d"):
+        for k in range(1, min(4, n - 1) + 1):
+            f.append(f"p{k}={norm[:k]}")
+            f.append(f"s{k}={norm[-k:]}")
+    if capital:
+        f.append(f"{m}cap")
+    if word.isupper() and n > 1:
+        f.append(f"{m}allcap")
+    if mode != UPPER and n > 1 and word.isupper():
+        # acronyms keep their case: "US" is not "us"; "U.S." and "US" share a weight
+        f.append("W=" + word.replace(".", ""))
+    if "-" in word and n > 2:
+        parts = norm.split("-")
+        f.append(f"h0={parts[0]}")
+        f.append(f"h1={parts[-1]}")
+    if n > 12:
+        f.append("long")
+    return f
+
+
 class Featurizer:
     """Turns sentences into CRF feature lists. Per-word work is cached."""
 
@@ -275,25 +301,7 @@ class Featurizer:
         capital = word[0].isupper()
         m = "" if mode == NORMAL else mode
         known = self.vocabulary is None or norm in self.vocabulary
-        f = [f"w={norm}", f"{m}sh={shape}"] if known else [f"{m}sh={shape}"]
-        n = len(norm)
-        if n > 1 and not shape.startswith("d"):
-            for k in range(1, min(4, n - 1) + 1):
-                f.append(f"p{k}={norm[:k]}")
-                f.append(f"s{k}={norm[-k:]}")
-        if capital:
-            f.append(f"{m}cap")
-        if word.isupper() and n > 1:
-            f.append(f"{m}allcap")
-        if mode != UPPER and n > 1 and word.isupper():
-            # acronyms keep their case: "US" is not "us"; "U.S." and "US" share a weight
-            f.append("W=" + word.replace(".", ""))
-        if "-" in word and n > 2:
-            parts = norm.split("-")
-            f.append(f"h0={parts[0]}")
-            f.append(f"h1={parts[-1]}")
-        if n > 12:
-            f.append("long")
+        f = _word_features(word, mode, norm, shape, capital, known)
         if self.records_by_feature is None:
             result = _context_word(norm if known else "", f"{m}{shape}", capital, f)
         else:
@@ -334,60 +342,29 @@ class Featurizer:
         n = len(words)
         norms = [w.norm for w in words]
         lowers = norms if self.vocabulary is None else [norm_word(t.text) for t in sentence.tokens]
-        if mode == NORMAL:
-            capital = [w.capital for w in words]
-        else:
-            capital = [t.text[0].isalnum() for t in sentence.tokens]
-        gaz = self.gazetteer.match(lowers, capital)
+        gaz = self.gazetteer.match(lowers, _capitals(words, sentence))
         padded = [self._before, self._before, *words, self._after, self._after]
         feature = self.feature
         mode_feature = feature(f"mode={mode}")
         m = "" if mode == NORMAL else mode
-        gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
+        prefixes = (f"{m}g=", f"{m}g-1=", f"{m}g+1=")
         out: list[list[Feature]] = []
         for i in range(n):
             w = words[i]
             j = i + 2
             before, after = padded[j - 1], padded[j + 1]
             f: list[Feature] = [*w.features, mode_feature]
-            if before.to_next:
-                f.append(before.to_next)
-            if after.to_previous:
-                f.append(after.to_previous)
-            if padded[j - 2].to_after_next:
-                f.append(padded[j - 2].to_after_next)
-            if padded[j + 2].to_before_previous:
-                f.append(padded[j + 2].to_before_previous)
-            if w.norm:
-                if before.norm:
-                    if w.known_before is None:
-                        f.append("w-1|w=" + before.norm + "|" + w.norm)
-                    elif before.norm in w.known_before:
-                        f.append(w.known_before[before.norm])
-                if after.norm:
-                    if w.known_after is None:
-                        f.append("w|w+1=" + w.norm + "|" + after.norm)
-                    elif after.norm in w.known_after:
-                        f.append(w.known_after[after.norm])
-            f.append(before.shape_to_next)
-            f.append(after.shape_to_previous)
+            _add_context(f, w, padded[j - 2], before, after, padded[j + 2])
             f.append(self._shape_trigram(before.shape, w.shape, after.shape))
             first = i == 0 or (i == 1 and lowers[0] in ('"', "'", "("))
             if first:
                 f.append(feature("first"))
                 f.append(feature("first|" + w.shape))
-            for g in gaz[i]:
-                f.append(feature(gaz0 + g))
-            if i > 0:
-                for g in gaz[i - 1]:
-                    f.append(feature(gaz_prev + g))
-            if i + 1 < n:
-                for g in gaz[i + 1]:
-                    f.append(feature(gaz_next + g))
+            f.extend(_gazetteer_features(feature, gaz, i, prefixes))
             if doc_case is not None and w.capital and (mode != NORMAL or first):
-                seen = doc_case.get(sentence.tokens[i].text.lower())
-                if seen is not None:
-                    f.append(feature("dc=" + ("C", "L", "B")[seen - 1]))
+                written = _written_elsewhere(doc_case, sentence.tokens[i].text)
+                if written is not None:
+                    f.append(feature(written))
             out.append(f)
         return out
 
@@ -407,45 +384,113 @@ class Featurizer:
         words = [self._word(t.text, mode) for t in tokens]
         n = len(words)
         norms = [w.norm for w in words]
-        capital = [w.capital for w in words] if mode == NORMAL else [t.text[0].isalnum() for t in tokens]
-        gaz = self.gazetteer.match(norms, capital)
+        gaz = self.gazetteer.match(norms, _capitals(words, sentence))
         padded = [self._before, self._before, *words, self._after, self._after]
         mode_record = records.get(f"mode={mode}", b"")
         m = "" if mode == NORMAL else mode
-        gaz0, gaz_prev, gaz_next = f"{m}g=", f"{m}g-1=", f"{m}g+1="
-        join = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
-        no_pairs: dict[str, bytes] = {}
+        prefixes = (f"{m}g=", f"{m}g-1=", f"{m}g+1=")
         out: list[bytes] = []
         for i in range(n):
             w = words[i]
-            before, after = padded[i + 1], padded[i + 3]
-            token = join((
-                w.features[0], mode_record, before.to_next, after.to_previous,
-                padded[i].to_after_next, padded[i + 4].to_before_previous,
-                (w.known_before or no_pairs).get(before.norm, b"") if w.norm and before.norm else b"",
-                (w.known_after or no_pairs).get(after.norm, b"") if w.norm and after.norm else b"",
-                before.shape_to_next, after.shape_to_previous,
-                self._shape_trigram(before.shape, w.shape, after.shape),
-            ))  # fmt: skip
+            token = self._context_record(w, padded, i, mode_record)
             first = i == 0 or (i == 1 and norms[0] in ('"', "'", "("))
             if first:
                 token += records.get("first", b"") + records.get("first|" + w.shape, b"")
             if gaz[i] or (i > 0 and gaz[i - 1]) or (i + 1 < n and gaz[i + 1]):
-                token += b"".join(records.get(gaz0 + g, b"") for g in gaz[i])
-                if i > 0:
-                    token += b"".join(records.get(gaz_prev + g, b"") for g in gaz[i - 1])
-                if i + 1 < n:
-                    token += b"".join(records.get(gaz_next + g, b"") for g in gaz[i + 1])
+                token += _gazetteer_records(records, gaz, i, prefixes)
             if doc_case is not None and w.capital and (mode != NORMAL or first):
-                seen = doc_case.get(tokens[i].text.lower())
-                if seen is not None:
-                    token += records.get("dc=" + ("C", "L", "B")[seen - 1], b"")
+                written = _written_elsewhere(doc_case, tokens[i].text)
+                if written is not None:
+                    token += records.get(written, b"")
             out.append(token)
         return out
+
+    def _context_record(self, w: _Word, padded: list[_Word], i: int, mode_record: bytes) -> bytes:
+        """The records of ``w`` (``padded[i + 2]``) and of what its neighbours give it, as ``features``."""
+        before, after = padded[i + 1], padded[i + 3]
+        join = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
+        no_pairs: dict[str, bytes] = {}
+        return join((
+            w.features[0], mode_record, before.to_next, after.to_previous,
+            padded[i].to_after_next, padded[i + 4].to_before_previous,
+            (w.known_before or no_pairs).get(before.norm, b"") if w.norm and before.norm else b"",
+            (w.known_after or no_pairs).get(after.norm, b"") if w.norm and after.norm else b"",
+            before.shape_to_next, after.shape_to_previous,
+            self._shape_trigram(before.shape, w.shape, after.shape),
+        ))  # fmt: skip
 
     def document_records(self, sents: Sequence[Sentence]) -> list[list[bytes]]:
         doc_case = self.document_case(sents)
         return [self.records(s, doc_case) for s in sents]
+
+
+def _capitals(words: list[_Word], sentence: Sentence) -> list[bool]:
+    """Which tokens may start or end a gazetteer entry: capitalised ones, or any word in a headline."""
+    if sentence.mode == NORMAL:
+        return [w.capital for w in words]
+    return [t.text[0].isalnum() for t in sentence.tokens]
+
+
+def _add_context(
+    f: list[Feature], w: _Word, before2: _Word, before: _Word, after: _Word, after2: _Word
+) -> None:
+    """Append to ``f`` the features the two words either side of ``w`` give it."""
+    if before.to_next:
+        f.append(before.to_next)
+    if after.to_previous:
+        f.append(after.to_previous)
+    if before2.to_after_next:
+        f.append(before2.to_after_next)
+    if after2.to_before_previous:
+        f.append(after2.to_before_previous)
+    if w.norm:
+        if before.norm:
+            if w.known_before is None:
+                f.append("w-1|w=" + before.norm + "|" + w.norm)
+            elif before.norm in w.known_before:
+                f.append(w.known_before[before.norm])
+        if after.norm:
+            if w.known_after is None:
+                f.append("w|w+1=" + w.norm + "|" + after.norm)
+            elif after.norm in w.known_after:
+                f.append(w.known_after[after.norm])
+    f.append(before.shape_to_next)
+    f.append(after.shape_to_previous)
+
+
+def _gazetteer_features(
+    feature: Callable[[str], Feature], gaz: list[list[str]], i: int, prefixes: tuple[str, str, str]
+) -> Iterator[Feature]:
+    """The gazetteer entries covering token ``i`` and its neighbours, as features."""
+    here, previous, following = prefixes
+    for g in gaz[i]:
+        yield feature(here + g)
+    if i > 0:
+        for g in gaz[i - 1]:
+            yield feature(previous + g)
+    if i + 1 < len(gaz):
+        for g in gaz[i + 1]:
+            yield feature(following + g)
+
+
+def _gazetteer_records(
+    records: dict[str, bytes], gaz: list[list[str]], i: int, prefixes: tuple[str, str, str]
+) -> bytes:
+    """``_gazetteer_features`` as records, joined."""
+    here, previous, following = prefixes
+    token = b"".join(records.get(here + g, b"") for g in gaz[i])
+    if i > 0:
+        token += b"".join(records.get(previous + g, b"") for g in gaz[i - 1])
+    if i + 1 < len(gaz):
+        token += b"".join(records.get(following + g, b"") for g in gaz[i + 1])
+    return token
+
+
+def _written_elsewhere(doc_case: dict[str, int], word: str) -> str | None:
+    """The ``dc=`` feature of a word: written capitalised (C), in lower case (L) or both (B) elsewhere in
+    the text; None if it is not."""
+    seen = doc_case.get(word.lower())
+    return None if seen is None else "dc=" + ("C", "L", "B")[seen - 1]
 
 
 _TYPES = ("PER", "ORG", "LOC", "MISC", "O")
