@@ -42,21 +42,33 @@ def link_entities(mentions: list[Mention]) -> list[Entity]:
         entities.setdefault((kind, lookup_key(name)), Entity(kind, name)).mentions.append(mention)
     people = [entity for (kind, _), entity in entities.items() if kind is EntityKind.PERSON]
     for mention in surnames:
-        word = mention.words[0]
-        candidates = [p for p in people if p.mentions[0].words[-1] == word]
-        candidates = candidates or [p for p in people if p.mentions[0].words[0] == word]
-        if len(candidates) > 1:
-            earlier = [
-                (m.position, p) for p in candidates for m in p.mentions if m.position < mention.position
-            ]
-            candidates = [max(earlier, key=lambda pair: pair[0])[1]] if earlier else []
-        if len(candidates) == 1:
-            candidates[0].mentions.append(mention)
-        else:
-            name = spaced(mention.span.text)
-            entities.setdefault(
-                (EntityKind.PERSON, lookup_key(name)), Entity(EntityKind.PERSON, name)
-            ).mentions.append(mention)
+        _link_one_word(mention, people, entities)
+    _join_longer_names(entities)
+    return [entity for entity in entities.values() if entity.mentions]
+
+
+def _link_one_word(
+    mention: Mention, people: list[Entity], entities: dict[tuple[EntityKind, str], Entity]
+) -> None:
+    """A one-word name joins the full name it ends (or starts), the one last named in full before it where
+    several do; else it is an entity of its own."""
+    word = mention.words[0]
+    candidates = [p for p in people if p.mentions[0].words[-1] == word]
+    candidates = candidates or [p for p in people if p.mentions[0].words[0] == word]
+    if len(candidates) > 1:
+        earlier = [(m.position, p) for p in candidates for m in p.mentions if m.position < mention.position]
+        candidates = [max(earlier, key=lambda pair: pair[0])[1]] if earlier else []
+    if len(candidates) == 1:
+        candidates[0].mentions.append(mention)
+    else:
+        name = spaced(mention.span.text)
+        entities.setdefault(
+            (EntityKind.PERSON, lookup_key(name)), Entity(EntityKind.PERSON, name)
+        ).mentions.append(mention)
+
+
+def _join_longer_names(entities: dict[tuple[EntityKind, str], Entity]) -> None:
+    """A shorter organisation name that begins exactly one longer one joins it ("Nordlys Energy")."""
     organisations = [entity for (kind, _), entity in entities.items() if kind is EntityKind.ORGANIZATION]
     for short in organisations:
         words = lookup_key(short.name).split()
@@ -66,4 +78,3 @@ def link_entities(mentions: list[Mention]) -> list[Entity]:
         if len(longer) == 1:
             longer[0].mentions += short.mentions
             short.mentions = []
-    return [entity for entity in entities.values() if entity.mentions]

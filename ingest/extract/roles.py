@@ -102,16 +102,31 @@ def _role_in_apposition(mention: Mention) -> str | None:
     if not match:
         return None
     phrase = _phrase(source, *match.span(1))
-    words = [token for token in phrase if token.word]
+    if not _is_role_phrase([token for token in phrase if token.word], source):
+        return None
+    where = _place_at_end(phrase, source)
+    if where is not None:
+        return spaced(source.text[match.start(1) : phrase[where - 1].end - source.offset])
+    return spaced(match.group(1))
+
+
+def _is_role_phrase(words: list[Token], source: Field) -> bool:
+    """A title word among the first five words, then only capitalised or title words up to a small word
+    ("of", "at") that opens a longer phrase."""
     heads = [i for i, token in enumerate(words[:5]) if token.key in TITLES]
     if not heads or len(words) > 12 or (words[0].key in STOP and words[0].start not in source.named):
-        return None  # "the minister said" is no role, "the US ambassador" is
+        return False  # "the minister said" is no role, "the US ambassador" is
     for token in words[heads[0] + 1 :]:
         if token.key in _APPOSITIVE_LINKS:
             break
         if not (token.cap or is_role_word(token.key)):
-            return None
-    # Where, not what: a trailing "in London", "based in Copenhagen", "near the Hague".
+            return False
+    return True
+
+
+def _place_at_end(phrase: list[Token], source: Field) -> int | None:
+    """Where, not what: where a trailing "in London", "based in Copenhagen", "near the Hague" starts in the
+    phrase, if a title stands before it; else None."""
     k = len(phrase)
     while k and source.named.get(phrase[k - 1].start) is EntityKind.PLACE:
         k -= 1
@@ -120,8 +135,8 @@ def _role_in_apposition(mention: Mention) -> str | None:
     if k < len(phrase) and k > 1 and phrase[k - 1].key in LOCATIVES:
         k -= 2 if phrase[k - 2].key == "based" else 1
         if any(token.key in TITLES for token in phrase[:k]):
-            return spaced(source.text[match.start(1) : phrase[k - 1].end - source.offset])
-    return spaced(match.group(1))
+            return k
+    return None
 
 
 def _phrase(source: Field, start: int, end: int) -> list[Token]:
