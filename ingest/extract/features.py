@@ -408,9 +408,8 @@ class Featurizer:
     def _context_record(self, w: _Word, padded: list[_Word], i: int, mode_record: bytes) -> bytes:
         """The records of ``w`` (``padded[i + 2]``) and of what its neighbours give it, as ``features``."""
         before, after = padded[i + 1], padded[i + 3]
-        join = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
-        no_pairs: dict[str, bytes] = {}
-        return join((
+        no_pairs = _NO_PAIRS
+        return _join_records((
             w.features[0], mode_record, before.to_next, after.to_previous,
             padded[i].to_after_next, padded[i + 4].to_before_previous,
             (w.known_before or no_pairs).get(before.norm, b"") if w.norm and before.norm else b"",
@@ -422,6 +421,10 @@ class Featurizer:
     def document_records(self, sents: Sequence[Sentence]) -> list[list[bytes]]:
         doc_case = self.document_case(sents)
         return [self.records(s, doc_case) for s in sents]
+
+
+_join_records = cast(Callable[[Iterable[Feature]], bytes], b"".join)  # a tagging featurizer's are all bytes
+_NO_PAIRS: dict[str, bytes] = {}  # a word whose pairs the model does not know
 
 
 def _capitals(words: list[_Word], sentence: Sentence) -> list[bool]:
