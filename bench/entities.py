@@ -1,4 +1,4 @@
-"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.entities:extract``.
+"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.extract.combine:extract``.
 
 Scores come from ``../shared/tools/conll_score.py`` (run as a subprocess, ``--json``), entity level, per
 type, against the issue's targets. Speed is measured in this process: CPU time (one core) to extract
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SCORER = SHARED / "tools" / "conll_score.py"
 DATA = SHARED / "data" / "conll2003" / "eng.testa"
-EXTRACTOR = "ingest.entities:extract"
+EXTRACTOR = "ingest.extract.combine:extract"
 TARGETS = {"PER": 0.92, "LOC": 0.90, "ORG": 0.85}
 SPEED_TARGET = 50_000  # tokens per second
 RSS_TARGET_MB = 300
@@ -53,11 +53,11 @@ def speed(data: Path, runs: int, from_source: bool) -> tuple[float, int, bool]:
     """Best tokens/s (CPU time) over ``runs`` passes of extract over every document, the token count, and
     whether the extractor ran compiled."""
     sys.path.insert(0, str(ROOT))
-    import ingest
+    import ingest.extract
 
     if from_source:
-        ingest.load_sources()
-    from ingest.entities import extract
+        ingest.extract.load_sources()
+    from ingest.extract.combine import extract
 
     docs = _scorer().read_documents(str(data))
     tokens = sum(doc.tokens for doc in docs)
@@ -68,7 +68,7 @@ def speed(data: Path, runs: int, from_source: bool) -> tuple[float, int, bool]:
         for doc in docs:
             extract(doc.text)
         best = min(best, time.process_time() - started)
-    return tokens / best, tokens, ingest.NATIVE
+    return tokens / best, tokens, ingest.extract.NATIVE
 
 
 def main() -> int:

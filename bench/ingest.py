@@ -319,7 +319,7 @@ def fresh_database(backend: str, folder: Path, postgres_url: str) -> str:
 
 def extractor_build() -> str:
     """How the command's extractor runs: compiled by mypyc at install (``setup.py``), or from source."""
-    check = [sys.executable, "-c", "import ingest; print(ingest.NATIVE)"]
+    check = [sys.executable, "-c", "import ingest.extract; print(ingest.extract.NATIVE)"]
     native = subprocess.run(check, cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     return "compiled by mypyc" if native == "True" else "from source"
 

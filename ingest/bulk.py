@@ -20,8 +20,9 @@ import orjson
 from slugify import slugify
 
 from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, MentionDraft, TextField
-from ingest.entities import find_mentions, known_aliases
 from ingest.errors import IngestError
+from ingest.extract.lexicon import known_aliases
+from ingest.extract.mentions import find_mentions
 from ingest.sources import Lines
 
 SLUG_MAX = 120

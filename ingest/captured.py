@@ -44,6 +44,7 @@ other Unicode spaces into plain spaces, runs of spaces collapsed, lines stripped
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,9 +196,25 @@ def parse_captured(text: str, *, source: str) -> ArticleDraft:
     if marker == 1:
         standfirst, rest = rest[0].text, rest[1:]
 
+    blocks = _body_blocks(rest, is_caption)
+    if all(block.kind is BlockKind.AD_SLOT for block in blocks):
+        raise IngestError(source, "no body text after the headline", line=headline.number, field="body")
+    return ArticleDraft(
+        headline=headline.text,
+        blocks=blocks,
+        section_path=head.sections,
+        standfirst=standfirst,
+        source_format="captured",
+        masthead=head.masthead,
+        origin=source,
+    )
+
+
+def _body_blocks(lines: list[_Line], is_caption: Callable[[_Line], bool]) -> list[Block]:
+    """The body's blocks: paragraphs, subheadings and ad slots (one per run of ad lines); captions dropped."""
     blocks: list[Block] = []
     previous: _Line | None = None
-    for line in rest:
+    for line in lines:
         if is_caption(line):
             pass
         elif _AD_LINE.fullmatch(line.text):
@@ -213,17 +230,7 @@ def parse_captured(text: str, *, source: str) -> ArticleDraft:
             kind = BlockKind.SUBHEADING if is_subheading(line.text) else BlockKind.PARAGRAPH
             blocks.append(Block(kind, line.text))
         previous = line
-    if all(block.kind is BlockKind.AD_SLOT for block in blocks):
-        raise IngestError(source, "no body text after the headline", line=headline.number, field="body")
-    return ArticleDraft(
-        headline=headline.text,
-        blocks=blocks,
-        section_path=head.sections,
-        standfirst=standfirst,
-        source_format="captured",
-        masthead=head.masthead,
-        origin=source,
-    )
+    return blocks
 
 
 def _split_head(lines: list[_Line]) -> _Head:

@@ -1,7 +1,7 @@
-"""crfsuite 0.12's public C structures (``crfsuite.h``) as ctypes declares them, for ``ingest.crf``.
+"""crfsuite 0.12's public C structures (``crfsuite.h``) as ctypes declares them, for ``ingest.extract.crf``.
 
-A module of their own because ``ingest.crf`` is compiled by mypyc, which cannot compile classes derived from
-ctypes' own.
+A module of their own, outside ``ingest/extract/``, because every module there is compiled by mypyc, which
+cannot compile classes derived from ctypes' own.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.document import ArticleDraft, Block, BlockKind
-from ingest.entities import find_mentions
+from ingest.extract.mentions import find_mentions
 from ingest.store import link_mentions
 from resolvers.articles import ArticleText, article_texts, count_articles
 

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft, MentionDraft
-from ingest.entities import find_mentions
 from ingest.errors import IngestError
+from ingest.extract.mentions import find_mentions
 from resolvers.articles import (
     ArticleFields,
     ArticleMatch,
+    StoredArticle,
     article_match,
     find_article,
     find_articles,
@@ -229,71 +230,120 @@ async def write_batch(
     Raises ``Interdependent`` where records depend on each other in ways only a run one at a time
     settles; database errors roll the whole batch back. Either way the caller retries one at a time.
     """
-    written = Written()
-    stored = await find_articles(connection, {match_of(record) for record, _ in batch})
-    slugs = SlugBook(lambda wanted: taken_article_slugs(connection, wanted))
-    await slugs.look_up(
-        [record.slug for record, _ in batch if record.slug]
-        + [record.derived_slug for record, _ in batch if not record.slug and match_of(record) not in stored]
-    )
-    # Source ids and URLs the stored articles of this batch hold now; the batch's updates run before its
-    # inserts, so one of them may give up a value an earlier new record would have been refused for.
-    held: dict[tuple[str, str | None], int] = {
-        (column, value): article.id
-        for article in stored.values()
-        for column, value in (("source_id", article.source_id), ("canonical_url", article.canonical_url))
-        if value is not None
-    }
-    sections: dict[tuple[str, ...], int] = {}
-    seen: set[int] = set()
-    inserts: list[tuple[ArticleFields, str]] = []
-    updates: list[tuple[int, ArticleFields, str, datetime]] = []
-    # What each written record becomes, in order: a stored article (id, publication time), or None for
-    # the next of the inserts; and its links.
-    targets: list[tuple[tuple[int, datetime] | None, list[Link] | None]] = []
+    plan = await _BatchPlan.start(connection, batch)
     for record, links in batch:
-        existing = stored.get(match_of(record))
+        await plan.add(record, links)
+    await _write_plan(connection, plan)
+    return plan.written
+
+
+class _BatchPlan:
+    """What a batch writes, record by record: the stored articles it updates, the new ones it inserts, and
+    what each written record becomes, with its links."""
+
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        stored: dict[ArticleMatch, StoredArticle],
+        slugs: SlugBook,
+        held: dict[tuple[str, str | None], int],
+    ) -> None:
+        self.connection = connection
+        self.written = Written()
+        self.stored = stored
+        self.slugs = slugs
+        self.held = held
+        self.sections: dict[tuple[str, ...], int] = {}
+        self.seen: set[int] = set()
+        self.inserts: list[tuple[ArticleFields, str]] = []
+        self.updates: list[tuple[int, ArticleFields, str, datetime]] = []
+        # What each written record becomes, in order: a stored article (id, publication time), or None for
+        # the next of the inserts; and its links.
+        self.targets: list[tuple[tuple[int, datetime] | None, list[Link] | None]] = []
+
+    @classmethod
+    async def start(
+        cls, connection: AsyncConnection, batch: Sequence[tuple[Prepared, list[Link] | None]]
+    ) -> _BatchPlan:
+        """A plan that knows the batch's stored articles and the slugs it may take."""
+        stored = await find_articles(connection, {match_of(record) for record, _ in batch})
+        slugs = SlugBook(lambda wanted: taken_article_slugs(connection, wanted))
+        await slugs.look_up(
+            [record.slug for record, _ in batch if record.slug]
+            + [
+                record.derived_slug
+                for record, _ in batch
+                if not record.slug and match_of(record) not in stored
+            ]
+        )
+        # Source ids and URLs the stored articles of this batch hold now; the batch's updates run before its
+        # inserts, so one of them may give up a value an earlier new record would have been refused for.
+        held: dict[tuple[str, str | None], int] = {
+            (column, value): article.id
+            for article in stored.values()
+            for column, value in (("source_id", article.source_id), ("canonical_url", article.canonical_url))
+            if value is not None
+        }
+        return cls(connection, stored, slugs, held)
+
+    async def add(self, record: Prepared, links: list[Link] | None) -> None:
+        existing = self.stored.get(match_of(record))
         if existing is not None:
-            if existing.id in seen:
+            if existing.id in self.seen:
                 raise Interdependent(record.origin)
-            seen.add(existing.id)
+            self.seen.add(existing.id)
             if existing.content_hash == record.content_hash and not record.always_write:
-                written.unchanged += 1
-                continue
+                self.written.unchanged += 1
+                return
         if record.slug is not None:
-            owner = await slugs.owner(record.slug)
+            owner = await self.slugs.owner(record.slug)
             if owner is not None and (existing is None or owner != existing.id):
                 message = f"slug: {record.slug!r} is already used by another article"
-                written.failures.append(IngestError(record.origin, message))
-                continue
-        if record.section_path not in sections:
-            sections[record.section_path] = await ensure_section_path(connection, record.section_path)
-        fields = _fields(record, sections[record.section_path])
+                self.written.failures.append(IngestError(record.origin, message))
+                return
+        if record.section_path not in self.sections:
+            self.sections[record.section_path] = await ensure_section_path(
+                self.connection, record.section_path
+            )
+        fields = _fields(record, self.sections[record.section_path])
         if existing is None:
-            for wanted in (("source_id", record.source_id), ("canonical_url", record.url)):
-                holder = held.get(wanted)
-                if holder is not None and holder not in seen:  # held by an article updated later on
-                    raise Interdependent(record.origin)
-            slug = record.slug or await slugs.free(record.derived_slug)
-            slugs.claim(slug)
-            inserts.append((fields, slug))
-            targets.append((None, links))
-            written.created += 1
+            await self._insert(record, links, fields)
         else:
-            slug = record.slug or existing.slug
-            if slug != existing.slug:
-                slugs.release(existing.slug)
-                slugs.claim(slug, existing.id)
-            published_at = record.published_at or existing.published_at
-            updates.append((existing.id, fields, slug, published_at))
-            targets.append(((existing.id, published_at), links))
-            written.updated += 1
-    await update_articles(connection, updates)
-    new = iter(await insert_articles(connection, inserts))
+            self._update(record, links, fields, existing)
+
+    async def _insert(self, record: Prepared, links: list[Link] | None, fields: ArticleFields) -> None:
+        for wanted in (("source_id", record.source_id), ("canonical_url", record.url)):
+            holder = self.held.get(wanted)
+            if holder is not None and holder not in self.seen:  # held by an article updated later on
+                raise Interdependent(record.origin)
+        slug = record.slug or await self.slugs.free(record.derived_slug)
+        self.slugs.claim(slug)
+        self.inserts.append((fields, slug))
+        self.targets.append((None, links))
+        self.written.created += 1
+
+    def _update(
+        self, record: Prepared, links: list[Link] | None, fields: ArticleFields, existing: StoredArticle
+    ) -> None:
+        slug = record.slug or existing.slug
+        if slug != existing.slug:
+            self.slugs.release(existing.slug)
+            self.slugs.claim(slug, existing.id)
+        published_at = record.published_at or existing.published_at
+        self.updates.append((existing.id, fields, slug, published_at))
+        self.targets.append(((existing.id, published_at), links))
+        self.written.updated += 1
+
+
+async def _write_plan(connection: AsyncConnection, plan: _BatchPlan) -> None:
+    """Updates first, then inserts; then the mentions of every written record that has links, and the
+    publication time of the stored mentions of those that have none."""
+    await update_articles(connection, plan.updates)
+    new = iter(await insert_articles(connection, plan.inserts))
     linked: list[tuple[int, datetime, list[Link]]] = []
     relinked: list[int] = []
     moved: list[tuple[int, datetime]] = []
-    for target, links in targets:
+    for target, links in plan.targets:
         article_id, published_at = next(new) if target is None else target
         if links is not None:
             linked.append((article_id, published_at, links))
@@ -302,10 +352,9 @@ async def write_batch(
         elif target is not None:
             moved.append(target)
     if linked:
-        rows, written.entities_created = await link_batch(connection, linked)
+        rows, plan.written.entities_created = await link_batch(connection, linked)
         await replace_mentions_of(connection, relinked, rows)
     await move_mentions(connection, moved)
-    return written
 
 
 async def link_batch(

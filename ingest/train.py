@@ -1,4 +1,4 @@
-"""Train the named-entity tagger (``ingest.tagger``) on CoNLL-2003 with python-crfsuite.
+"""Train the named-entity tagger (``ingest.extract.tagger``) on CoNLL-2003 with python-crfsuite.
 
     python -m ingest.train [--train PATH] [--dev PATH] [--out PATH]
 
@@ -33,23 +33,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from ingest.tagger import (
-    DEFAULT_MODEL_PATH,
-    FUNCTION_WORDS,
+from ingest.extract.features import (
     GAZETTEER_DIR,
     GAZETTEER_PREFIX,
-    NORMAL,
-    TITLE,
-    UPPER,
     Feature,
     Featurizer,
     Gazetteer,
-    Sentence,
-    Tagger,
     document_features,
-    line_mode,
     norm_word,
+)
+from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger
+from ingest.extract.tokens import (
+    FUNCTION_WORDS,
+    NORMAL,
+    TITLE,
+    UPPER,
+    Sentence,
+    line_mode,
     sentences,
     tokenize_line,
 )
@@ -338,9 +340,10 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 from ingest.train import load_documents
 from pathlib import Path
+from typing import Any
 docs = load_documents(Path({dev!r}))
 t0 = time.perf_counter()
-from ingest.tagger import Tagger
+from ingest.extract.tagger import Tagger
 tagger = Tagger.load({model!r})
 load_s = time.perf_counter() - t0
 best = None
@@ -428,11 +431,7 @@ def train(args: argparse.Namespace) -> int:
     dev_docs = load_documents(args.dev)
     rng = random.Random(SEED)
     examples = training_examples(train_docs, rng, args.augment)
-    counts: Counter[str] = Counter()
-    for doc in train_docs:
-        counts.update(norm_word(doc.text[s:e]) for s, e in doc.token_spans)
-    vocabulary = frozenset(w for w, n in counts.items() if n >= args.min_count)
-    featurizer = Featurizer(Gazetteer.load(), vocabulary=vocabulary)
+    featurizer = Featurizer(Gazetteer.load(), vocabulary=_vocabulary(train_docs, args.min_count))
     data = prepare(examples, featurizer)
     n_sentences = sum(len(d.labels) for d in data)
     n_tokens = sum(len(y) for d in data for y in d.labels)
@@ -458,35 +457,15 @@ def train(args: argparse.Namespace) -> int:
         else:  # no second-pass training (a quicker, slightly weaker model)
             first = [[["O"] * len(y) for y in item.labels] for item in data]
         trainer = pycrfsuite.Trainer(verbose=False)
-        stacked = 0
-        for item, labels in zip(data, first, strict=True):
-            extra = document_features(item.sents, labels)
-            for x, y, more in zip(item.features, item.labels, extra, strict=True):
-                trainer.append(x, y)
-                if args.folds > 1 and any(more):
-                    trainer.append([[*a, *b] if b else a for a, b in zip(x, more, strict=True)], y)
-                    stacked += 1
+        stacked = _append_examples(trainer, data, first, args.folds)
         del data, first
         print(f"{stacked} sentences repeated with document features", flush=True)
         for c1, c2 in grid:
-            t0 = time.time()
-            trainer.set_params(crf_params(c1, c2, args.max_iterations))
             path = Path(tmp) / f"c1={c1},c2={c2}.crfsuite"
-            trainer.train(str(path))
-            seconds = time.time() - t0
-            tagger = Tagger.load(path)
-            scores = score(tagger.tag, dev_docs)
-            size = path.stat().st_size
-            info = trainer.logparser.last_iteration
-            print(
-                f"c1={c1} c2={c2}: {seconds:.0f} s, {info.get('num') if info else '?'} iterations, "
-                f"{size / 1e6:.2f} MB, F1 PER {scores['PER']['f1']:.4f} ORG {scores['ORG']['f1']:.4f} "
-                f"LOC {scores['LOC']['f1']:.4f} ALL {scores['ALL']['f1']:.4f}",
-                flush=True,
-            )
-            results.append(Result(c1, c2, round(seconds), size, scores))
-            if scores["ALL"]["f1"] > best_f1:
-                best_f1 = scores["ALL"]["f1"]
+            result = _train_one(trainer, c1, c2, args.max_iterations, path, dev_docs)
+            results.append(result)
+            if result.scores["ALL"]["f1"] > best_f1:
+                best_f1 = result.scores["ALL"]["f1"]
                 if best_path is not None:
                     best_path.unlink()
                 best_path = path
@@ -506,6 +485,51 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vocabulary(train_docs: Sequence[Document], min_count: int) -> frozenset[str]:
+    """The words seen at least ``min_count`` times in training: those that get word-identity features."""
+    counts: Counter[str] = Counter()
+    for doc in train_docs:
+        counts.update(norm_word(doc.text[s:e]) for s, e in doc.token_spans)
+    return frozenset(w for w, n in counts.items() if n >= min_count)
+
+
+def _append_examples(
+    trainer: Any, data: Sequence[Prepared], first: Sequence[Sequence[Sequence[str]]], folds: int
+) -> int:
+    """Give the trainer every sentence, and again with its document features where it has any (with
+    jackknifed first-pass labels, ``folds`` above 1); the number of sentences given twice."""
+    stacked = 0
+    for item, labels in zip(data, first, strict=True):
+        extra = document_features(item.sents, labels)
+        for x, y, more in zip(item.features, item.labels, extra, strict=True):
+            trainer.append(x, y)
+            if folds > 1 and any(more):
+                trainer.append([[*a, *b] if b else a for a, b in zip(x, more, strict=True)], y)
+                stacked += 1
+    return stacked
+
+
+def _train_one(
+    trainer: Any, c1: float, c2: float, max_iterations: int, path: Path, dev_docs: Sequence[Document]
+) -> Result:
+    """Train with one pair of regularisation weights into ``path``, and score the model on ``dev_docs``."""
+    t0 = time.time()
+    trainer.set_params(crf_params(c1, c2, max_iterations))
+    trainer.train(str(path))
+    seconds = time.time() - t0
+    tagger = Tagger.load(path)
+    scores = score(tagger.tag, dev_docs)
+    size = path.stat().st_size
+    info = trainer.logparser.last_iteration
+    print(
+        f"c1={c1} c2={c2}: {seconds:.0f} s, {info.get('num') if info else '?'} iterations, "
+        f"{size / 1e6:.2f} MB, F1 PER {scores['PER']['f1']:.4f} ORG {scores['ORG']['f1']:.4f} "
+        f"LOC {scores['LOC']['f1']:.4f} ALL {scores['ALL']['f1']:.4f}",
+        flush=True,
+    )
+    return Result(c1, c2, round(seconds), size, scores)
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -521,18 +545,20 @@ def write_readme(
     stacked: int,
     seconds: float,
 ) -> None:
-    gazetteers = sorted(GAZETTEER_DIR.glob(f"{GAZETTEER_PREFIX}*.txt"))
-    command = "python -m ingest.train" + "".join(f" {a}" for a in sys.argv[1:])
-    stacking = (
-        f"{args.folds}-fold jackknife (c1 = {JACKKNIFE[0]}, c2 = {JACKKNIFE[1]}) labels the training set; "
-        f"{stacked:,} sentences are added a second time with the document features those labels give"
-        if args.folds > 1
-        else "no second-pass training (`--folds` below 2)"
-    )
     lines = [
+        *_provenance_lines(out),
+        *_training_lines(args, best, results, n_tokens, n_examples, stacked, seconds),
+        *_score_lines(out, best, bench),
+    ]
+    (out.parent / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _provenance_lines(out: Path) -> list[str]:
+    gazetteers = sorted(GAZETTEER_DIR.glob(f"{GAZETTEER_PREFIX}*.txt"))
+    return [
         "# Named-entity model",
         "",
-        f"`{out.name}` is the linear-chain CRF that `ingest/tagger.py` (`Tagger.load()`, `extract()`) uses",
+        f"`{out.name}` is the linear-chain CRF that `ingest/extract/tagger.py` (`Tagger.load()`) uses",
         "to find people, organisations and places. `python -m ingest.train` wrote it and this README.",
         "",
         "## Provenance",
@@ -549,6 +575,26 @@ def write_readme(
         "",
         *[f"  - `{p.name}` sha256 `{_sha256(p)}`" for p in gazetteers],
         "",
+    ]
+
+
+def _training_lines(
+    args: argparse.Namespace,
+    best: Result,
+    results: Sequence[Result],
+    n_tokens: int,
+    n_examples: int,
+    stacked: int,
+    seconds: float,
+) -> list[str]:
+    command = "python -m ingest.train" + "".join(f" {a}" for a in sys.argv[1:])
+    stacking = (
+        f"{args.folds}-fold jackknife (c1 = {JACKKNIFE[0]}, c2 = {JACKKNIFE[1]}) labels the training set; "
+        f"{stacked:,} sentences are added a second time with the document features those labels give"
+        if args.folds > 1
+        else "no second-pass training (`--folds` below 2)"
+    )
+    return [
         "## Training",
         "",
         f"- Command, from the repository root: `{command}`",
@@ -573,6 +619,11 @@ def write_readme(
         "",
         f"The whole run took {seconds / 60:.1f} minutes.",
         "",
+    ]
+
+
+def _score_lines(out: Path, best: Result, bench: dict[str, float]) -> list[str]:
+    return [
         "## Scores on eng.testa",
         "",
         "Entity level: first token, last token and type must all match (the rule of",
@@ -597,7 +648,6 @@ def write_readme(
         f"  Loading (model and gazetteer) takes {bench['load_s']} s.",
         "",
     ]
-    (out.parent / "README.md").write_text("\n".join(lines), encoding="utf-8")
 
 
 def _crfsuite_version() -> str:

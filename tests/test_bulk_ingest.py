@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from broadsheet.settings import Settings
 from ingest.bulk import Prepared, mention_links, prepare
 from ingest.document import ArticleDraft
-from ingest.entities import find_mentions
+from ingest.extract.mentions import find_mentions
 from ingest.pipeline import ingest_paths, slug_family, write_claims
 from ingest.reextract import reextract
 from ingest.sources import iter_drafts

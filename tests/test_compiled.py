@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import ingest
+import ingest.extract
 from tests.shared import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,21 +20,21 @@ ARTICLES = 8  # the samples and the seed
 
 # Run in a fresh interpreter, so that the sources can be imported before anything imports the build.
 EXTRACT = """
-import json, sys
-import ingest
+import importlib, json, sys
+import ingest.extract
 if sys.argv[1] == "sources":
-    ingest.load_sources()
+    ingest.extract.load_sources()
 from pathlib import Path
-from ingest import crf, entities, tagger
+from ingest.extract import mentions, tagger
 from ingest.sources import iter_drafts
 
 drafts = [d for d in iter_drafts([Path(p) for p in sys.argv[3:]]) if not isinstance(d, Exception)]
 conll = [line.split(" ")[0] for line in Path(sys.argv[2]).read_text().splitlines()[:20000]]
 text = "\\n".join(" ".join(conll[i : i + 40]) for i in range(0, len(conll), 40))
 print(json.dumps({
-    "native": ingest.NATIVE,
-    "files": [crf.__file__, entities.__file__, tagger.__file__],
-    "mentions": [repr(entities.find_mentions(draft)) for draft in drafts],
+    "native": ingest.extract.NATIVE,
+    "files": [importlib.import_module("ingest.extract." + name).__file__ for name in ingest.extract.COMPILED],
+    "mentions": [repr(mentions.find_mentions(draft)) for draft in drafts],
     "scored": tagger.default_tagger().scored(text),
 }))
 """
@@ -49,7 +49,7 @@ def _extract(which: str, conll: Path, *articles: Path) -> Any:
 
 
 def _require_build() -> None:
-    if not ingest.NATIVE:
+    if not ingest.extract.NATIVE:
         reason = "the extractor is not compiled here (no C compiler at install, or BROADSHEET_PURE_PYTHON)"
         if os.environ.get("CI"):
             pytest.fail(reason)
@@ -62,6 +62,7 @@ def test_compiled_extractor_matches_its_sources() -> None:
     articles = (ROOT / "ingest" / "samples", shared_path("seed"))
     compiled = _extract("compiled", conll, *articles)
     sources = _extract("sources", conll, *articles)
+    assert len(compiled["files"]) == len(ingest.extract.COMPILED) > 1
     assert compiled["native"] and not any(name.endswith(".py") for name in compiled["files"])
     assert not sources["native"] and all(name.endswith(".py") for name in sources["files"])
     assert len(compiled["mentions"]) == ARTICLES
@@ -71,8 +72,8 @@ def test_compiled_extractor_matches_its_sources() -> None:
 
 
 CHECK = (
-    "import ingest, ingest.crf as c, ingest.entities as e, ingest.tagger as t; "
-    "print(ingest.NATIVE, c.__file__, e.__file__, t.__file__)"
+    "import importlib, ingest.extract as x; "
+    "print(x.NATIVE, *(importlib.import_module('ingest.extract.' + name).__file__ for name in x.COMPILED))"
 )
 
 
@@ -83,7 +84,7 @@ def test_a_stale_build_is_not_run(tmp_path: Path) -> None:
     shutil.copytree(
         ROOT / "ingest", package, ignore=shutil.ignore_patterns("__pycache__", "models", "samples")
     )
-    source = package / "tagger.py"
+    source = package / "extract" / "tagger.py"
     source.write_text(source.read_text() + "\n# edited\n")
     result = subprocess.run(
         [sys.executable, "-c", CHECK],
@@ -95,5 +96,5 @@ def test_a_stale_build_is_not_run(tmp_path: Path) -> None:
     )
     native, *files = result.stdout.split()
     assert native == "False"
-    assert files == [str(package / "crf.py"), str(package / "entities.py"), str(package / "tagger.py")]
+    assert files == [str(package / "extract" / f"{name}.py") for name in ingest.extract.COMPILED]
     assert "do not match their sources" in result.stderr

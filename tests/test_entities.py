@@ -1,4 +1,4 @@
-"""The entity extractor (tagger and rules) and the mention builder (``ingest.entities``); no database."""
+"""The entity extractor (tagger and rules) and the mention builder (``ingest.extract``); no database."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import ingest.entities as entities
+import ingest.extract.lexicon as lexicon
 from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, Location, MentionDraft, TextField
-from ingest.entities import extract, find_mentions
+from ingest.extract.combine import extract
+from ingest.extract.mentions import find_mentions
 from tests.shared import SEED_ORGANIZATIONS, SEED_PEOPLE, SEED_PLACES, shared_path
 
 PERSON, ORG, PLACE = EntityKind.PERSON, EntityKind.ORGANIZATION, EntityKind.PLACE
@@ -508,7 +509,8 @@ def test_conll_development_split_scores() -> None:
     """The issue's targets on CoNLL-2003 eng.testa: F1 person >= 0.92, place >= 0.90, organisation >= 0.85."""
     data = shared_path("data", "conll2003", "eng.testa")
     tool = shared_path("tools", "conll_score.py")
-    command = [sys.executable, str(tool), "--json", "--extractor", "ingest.entities:extract", str(data)]
+    extractor = "ingest.extract.combine:extract"
+    command = [sys.executable, str(tool), "--json", "--extractor", extractor, str(data)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     scores = json.loads(result.stdout)["scores"]
     assert scores["PER"]["f1"] >= 0.92
@@ -518,6 +520,6 @@ def test_conll_development_split_scores() -> None:
 
 def test_extract_reads_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """Extraction works from what was loaded at import; its speed is measured by bench/entities.py."""
-    monkeypatch.setattr(entities, "resources", None)  # the word lists were read at import
+    monkeypatch.setattr(lexicon, "resources", None)  # the word lists were read at import
     found = {(span.text, span.kind) for span in extract(seed_draft().headline)}
     assert ("Kremlin", EntityKind.ORGANIZATION) in found

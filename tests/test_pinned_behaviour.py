@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.document import ArticleDraft, Block, BlockKind
-from ingest.entities import find_mentions
+from ingest.extract.mentions import find_mentions
 from ingest.store import store_article
 from tests.conftest import data_of, graphql
 

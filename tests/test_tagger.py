@@ -12,20 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.tagger import (
-    DEFAULT_MODEL_PATH,
-    GAZETTEER_DIR,
-    GAZETTEER_PREFIX,
-    NORMAL,
-    TITLE,
-    UPPER,
-    Tagger,
-    decode,
-    line_mode,
-    sentences,
-    tokenize,
-    tokenize_line,
-)
+from ingest.extract.features import GAZETTEER_DIR, GAZETTEER_PREFIX, Featurizer, Gazetteer
+from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger, decode
+from ingest.extract.tokens import NORMAL, TITLE, UPPER, Token, line_mode, sentences, tokenize_line
 
 TRICKY = (
     "KYIV, Ukraine (AP) — Ukraine’s foreign minister, Andrii Sybiha, said talks with the U.S. would go on.\n"
@@ -35,6 +24,11 @@ TRICKY = (
     "Trump's plan — and the E.U.’s — cost 3.5bn... see https://example.com/a.html, or mail a.b@c.org!\n"
     "Zelenskyy Meets Witkoff in Berlin\r\nPUTIN SAYS NO TO U.S.\n"
 )
+
+
+def tokenize(text: str) -> list[Token]:
+    """The tokens of every line, as ``sentences`` splits them."""
+    return [token for sentence in sentences(text) for token in sentence.tokens]
 
 
 def words(text: str) -> list[str]:
@@ -201,7 +195,8 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
     spans = tagger.tag(TRICKY)
     assert tagger.tag(TRICKY) == spans
     # The same spans from a tagger loaded afresh in another process: nothing depends on the run.
-    script = "import json; from ingest.tagger import Tagger; from tests.test_tagger import TRICKY; " + (
+    script = (
+        "import json; from ingest.extract.tagger import Tagger; from tests.test_tagger import TRICKY; "
         "print(json.dumps(Tagger.load().tag(TRICKY)))"
     )
     root = Path(__file__).resolve().parents[1]
@@ -211,13 +206,6 @@ def test_empty_and_deterministic(tagger: Tagger) -> None:
     assert [tuple(span) for span in json.loads(child.stdout)] == spans
     found_here = {(TRICKY[start:end], kind) for start, end, kind in spans}
     assert {("Andrii Sybiha", "person"), ("AT&T Inc.", "organization"), ("Berlin", "place")} <= found_here
-
-
-def test_module_extract(tagger: Tagger) -> None:
-    from ingest.tagger import extract
-
-    text = "Angela Merkel visited Paris."
-    assert extract(text) == tagger.tag(text)
 
 
 def test_model_matches_its_gazetteer() -> None:
@@ -232,12 +220,10 @@ def test_model_matches_its_gazetteer() -> None:
 
 
 def test_tags_and_marginals_are_python_crfsuites(tagger: Tagger) -> None:
-    """The tagger goes to crfsuite's C interface with feature records (``ingest/crf.py``), made by
+    """The tagger goes to crfsuite's C interface with feature records (``ingest/extract/crf.py``), made by
     ``Featurizer.records``; python-crfsuite, given the same features as text by ``Featurizer.features``,
     must find the same labels with the same probabilities, to the bit."""
     import pycrfsuite
-
-    from ingest.tagger import Featurizer, Gazetteer
 
     reference = pycrfsuite.Tagger()
     reference.open(str(DEFAULT_MODEL_PATH))
