@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from graph.errors import ClientError
+from graph.errors import ClientError, ErrorCode
 from models.db import is_statement_timeout
 from resolvers import articles, entities, mentions, search, sections
 
@@ -94,7 +94,7 @@ class Context:
                 return await query(connection)
         except DBAPIError as error:
             if is_statement_timeout(error):
-                raise ClientError(STATEMENT_TIMEOUT_MESSAGE) from None
+                raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
             raise
 
     async def section_tree(
