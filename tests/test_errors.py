@@ -190,6 +190,10 @@ REFUSED = {
         f'{{ search(query: "\\"peace talks") {{ {PAGE} }} }}',
         "query: unclosed quote at character 1",
     ),
+    "a time past Python's range in UTC": (
+        f'{{ search(query: "water", since: "0001-01-01T00:00:00+01:00") {{ {PAGE} }} }}',
+        "since: 0001-01-01T00:00:00+01:00 is out of range in UTC",
+    ),
     "an id that is not base64": ('{ node(id: "!!") { id } }', "id: '!!' is not a Broadsheet id"),
     "an id of no type of ours": (f'{{ node(id: "{gid("Widget", 1)}") {{ id }} }}', "is not a Broadsheet id"),
     "an id whose key is no number": (

@@ -87,6 +87,7 @@ async def archive(engine: AsyncEngine, client: httpx.AsyncClient) -> AsyncIterat
             *(section["path"] for section in data["sections"]),
             *cursors,
             *words,
+            *["", " ", "\x00", "a\x00b", "%", "_", "'", "\\", "../", "Sørensen", "😀" * 20],  # nasty ones
             "2026-03-01T00:00:00Z",
         ],
         ids=[
@@ -124,6 +125,12 @@ def _scalars(archive: Archive) -> dict[str, st.SearchStrategy[gql.ValueNode]]:
         max_value=datetime(2030, 1, 1),
         timezones=st.one_of(st.none(), st.timezones()),
     ).map(lambda moment: moment.isoformat())
+    extremes = st.datetimes(timezones=st.one_of(st.none(), st.timezones())).map(
+        lambda moment: moment.isoformat()
+    )
+    odd = st.sampled_from(
+        ["2026-03-01", "yesterday", "", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00"]
+    )
     known = st.sampled_from(archive.strings)
     return {
         "String": st.one_of(known, known, known, known, known, text).map(_string),
@@ -131,9 +138,7 @@ def _scalars(archive: Archive) -> dict[str, st.SearchStrategy[gql.ValueNode]]:
         "Int": st.one_of(*[st.integers(1, 100)] * 5, st.integers(-(2**31), 2**31 - 1)).map(
             lambda number: gql.IntValueNode(value=str(number))
         ),
-        "DateTime": st.one_of(*[moments] * 8, st.sampled_from(["2026-03-01", "yesterday", ""]), text).map(
-            _string
-        ),
+        "DateTime": st.one_of(*[moments] * 8, extremes, odd, text).map(_string),
     }
 
 
