@@ -24,7 +24,8 @@ class ErrorCode(StrEnum):
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"  # not GraphQL (syntax), or longer than the token limit
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # against the schema, or past depth/alias limits
     BAD_USER_INPUT = "BAD_USER_INPUT"  # a variable or an argument refused
-    OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"  # no operation of that name, or ambiguous
+    # No operation of the name given, or several and no name: for the HTTP view, which picks the operation.
+    OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
     TIMEOUT = "TIMEOUT"  # the database stopped the request's statement (statement timeout)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"  # ours: masked as "Unexpected error." and logged
 
