@@ -33,6 +33,7 @@ from strawberry.types.graphql import OperationType
 from broadsheet.settings import Settings, get_settings
 from graph.cache import ResponseCache
 from graph.context import Context, CursorSecretCache, SectionTreeCache
+from graph.errors import ErrorCode
 from graph.graphiql import OfflineGraphiQL, graphiql_asset_routes
 from graph.http import (
     CORS_EXPOSED_HEADERS,
@@ -186,9 +187,14 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
         self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
     ) -> Response:
         nothing_ran = isinstance(response_data, dict) and "data" not in response_data
+        errors: list[Any] = response_data.get("errors") or [] if isinstance(response_data, dict) else []
+        # Nothing ran because of us, not the request: a server error, not a bad request.
+        ours = nothing_ran and any(
+            (error.get("extensions") or {}).get("code") == ErrorCode.INTERNAL_SERVER_ERROR for error in errors
+        )
         response = Response(
             self.encode_json(response_data),
-            status_code=sub_response.status_code or (400 if nothing_ran else 200),
+            status_code=sub_response.status_code or (500 if ours else 400 if nothing_ran else 200),
             media_type=f"{sub_response.media_type or JSON}; charset=utf-8",
         )
         response.headers.raw.extend(sub_response.headers.raw)

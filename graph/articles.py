@@ -308,7 +308,7 @@ async def article_filters(
     for slug, entity in zip(slugs, found_entities, strict=True):
         if entity is None:
             raise ClientError(f"mentioning: no entity with slug {slug!r}")
-    since, until = utc(since), utc(until)
+    since, until = utc(since, "since"), utc(until, "until")
     if since is not None and until is not None and since >= until:
         raise ClientError("until: must be later than since")
     return replace(
@@ -365,11 +365,14 @@ async def article_connection(
     )
 
 
-def utc(moment: datetime | None) -> datetime | None:
+def utc(moment: datetime | None, argument: str) -> datetime | None:
     """A client's time as UTC; one without a zone is read as UTC."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00+01:00": its UTC time is before Python's first date
+        raise ClientError(f"{argument}: {moment.isoformat()} is out of range in UTC") from None
 
 
 def require(value: str, argument: str) -> str:

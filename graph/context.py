@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from graph.errors import ClientError
+from graph.errors import ClientError, ErrorCode
 from graph.relay import CursorSecret, ListCursors
 from models.changes import ChangeWatcher, Scope
 from models.cursor_secret import read_cursor_secret
@@ -121,7 +121,7 @@ class Context:
                 return await query(connection)
         except DBAPIError as error:
             if is_statement_timeout(error):
-                raise ClientError(STATEMENT_TIMEOUT_MESSAGE) from None
+                raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
             raise
 
     async def list_cursors(self, *description: object) -> ListCursors:

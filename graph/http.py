@@ -23,6 +23,8 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
+from graph.errors import ErrorCode
+
 log = logging.getLogger("broadsheet.http")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -153,7 +155,9 @@ def is_request_error(result: ExecutionResult) -> bool:
 
 
 def request_error(message: str) -> ExecutionResult:
-    return ExecutionResult(data=None, errors=[GraphQLError(message)])
+    """The operation the request names cannot be found or chosen."""
+    code = {"code": ErrorCode.OPERATION_RESOLUTION_FAILURE.value}
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=code)])
 
 
 def _json_kind(value: object) -> str:

@@ -27,6 +27,7 @@ import binascii
 import functools
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -35,6 +36,7 @@ import orjson
 import strawberry
 
 from graph.errors import ClientError
+from resolvers.keys import KEY_RANGE
 
 MAX_PAGE_SIZE = 100
 
@@ -75,13 +77,24 @@ def global_id(type_name: str, key: int) -> str:
     return _b64(f"{type_name}:{key}")
 
 
-def parse_global_id(value: str) -> tuple[str, int]:
-    """(type name, database id) of a global id, or a ClientError naming the argument."""
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def parse_global_id(value: str) -> tuple[str, int | None]:
+    """(type name, database id) of a global id, the id None when no row can have it (outside ``KEY_RANGE``);
+    a ClientError naming the argument when the value is not a global id at all."""
+    refused = ClientError(f"id: {value!r} is not a Broadsheet id")
     try:
         type_name, _, key = _unb64(value).partition(":")
-        return type_name, int(key)
     except (ValueError, UnicodeError, binascii.Error):
-        raise ClientError(f"id: {value!r} is not a Broadsheet id") from None
+        raise refused from None
+    if not type_name or _DECIMAL.fullmatch(key) is None:  # int() would take " 7", "+7", "7_0" and "٧"
+        raise refused
+    try:
+        number = int(key)
+    except ValueError:  # more digits than Python converts (4,300): far past any key
+        return type_name, None
+    return type_name, number if number in KEY_RANGE else None
 
 
 def page_size(first: int, *, argument: str = "first", maximum: int = MAX_PAGE_SIZE) -> int:

@@ -11,13 +11,13 @@ import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -37,7 +37,7 @@ from graph.articles import (
 )
 from graph.context import get_context
 from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
-from graph.errors import ClientError, is_internal
+from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_code, present
 from graph.execution import FastExecutionContext
 from graph.relay import Node, parse_global_id
 from graph.search import SearchConnection, SearchOrder, search_connection
@@ -69,6 +69,10 @@ FirstArgument = Annotated[int, strawberry.argument(description="Page size, 1 to 
 AfterArgument = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
 
+#: The types `node(id:)` fetches.
+NODE_TYPES = frozenset({"Article", "Entity", "Section"})
+
+
 @strawberry.type(description="Read the newsroom's articles, sections and the entities they mention.")
 class Query:
     @strawberry.field(description="Any object by its global id (Relay).")
@@ -78,17 +82,19 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
     ) -> Node | None:
         type_name, key = parse_global_id(id)
+        if type_name not in NODE_TYPES:
+            raise ClientError(f"id: {id!r} is not a Broadsheet id")
+        if key is None:  # past what an id column holds: no row has it
+            return None
         context = get_context(info)
         if type_name == "Article":
             return await article_node(info, await context.article_by_id.load(key))
         if type_name == "Entity":
             entity = await context.entity_by_id.load(key)
             return None if entity is None else EntityNode.of(entity)
-        if type_name == "Section":
-            tree = await context.section_tree(missing_id=key)
-            row = tree.by_id.get(key)
-            return None if row is None else SectionNode.of(row, tree)
-        raise ClientError(f"id: {id!r} is not a Broadsheet id")
+        tree = await context.section_tree(missing_id=key)  # a Section
+        row = tree.by_id.get(key)
+        return None if row is None else SectionNode.of(row, tree)
 
     @strawberry.field(description="A published article by its slug; null when there is none.")
     async def article(
@@ -215,8 +221,8 @@ class RequestedOperation(ExecutionContext):
 
 
 class BroadsheetSchema(strawberry.Schema):
-    """Logs what it masks, with the request id, so an operator can trace a client's 'Unexpected error'; runs
-    only the operation a request names (RequestedOperation)."""
+    """Gives every error its code, masks and logs ours with the request id (so an operator can trace a
+    client's "Unexpected error."), and runs only the operation a request names (RequestedOperation)."""
 
     def _create_execution_context(
         self,
@@ -244,16 +250,26 @@ class BroadsheetSchema(strawberry.Schema):
     ) -> None:
         request_id = getattr(execution_context.context, "request_id", "-") if execution_context else "-"
         for error in errors:
-            if is_internal(error):
+            code = error_code(error)
+            if code is ErrorCode.INTERNAL_SERVER_ERROR:
                 log.error(
                     "request %s: unexpected error at %s",
                     request_id,
                     error.path,
-                    exc_info=error.original_error,
+                    exc_info=error.original_error or error,
                 )
+            present(error, code)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(
+    settings: Settings,
+    *,
+    execution_context_class: type[StrawberryGraphQLCoreExecutionContext] | None = None,
+) -> strawberry.Schema:
+    """The schema, on the executor the settings choose; tests may pass an execution context of their own."""
+    default_context = (
+        FastExecutionContext if settings.fast_execution else StrawberryGraphQLCoreExecutionContext
+    )
     # The limit rules are built once: the validation cache keys on the rule classes, so a fresh class per
     # request (as QueryDepthLimiter and MaxAliasesLimiter make) would never hit it.
     limits: list[type[ASTValidationRule]] = [
@@ -263,14 +279,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return BroadsheetSchema(
         query=Query,
         types=[ArticleNode, SectionNode, EntityNode, Paragraph, Subheading, AdSlot],
-        execution_context_class=FastExecutionContext if settings.fast_execution else None,
+        execution_context_class=execution_context_class or default_context,
         extensions=[
             # Factories: each operation gets fresh extension instances (they keep per-operation state).
             lambda: AddValidationRules(limits),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
-            lambda: MaskErrors(should_mask_error=is_internal, error_message="Unexpected error."),
+            ValidationErrorCodes,
         ],
     )
 

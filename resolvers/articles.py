@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import copy_rows, one_of
 from models.types import UTCDateTime, utcnow
+from resolvers.keys import storable
 
 T = TypeVar("T")
 
@@ -128,7 +129,7 @@ _BY_ID = {with_body: _published_by("id", with_body) for with_body in (False, Tru
 async def articles_by_slugs(
     connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool
 ) -> dict[str, ArticleRow]:
-    result = await connection.execute(_BY_SLUG[with_body], {"keys": list(slugs)})
+    result = await connection.execute(_BY_SLUG[with_body], {"keys": list(filter(storable, slugs))})
     rows = [article_row(values, with_body) for values in result.all()]
     return {row.slug: row for row in rows}
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Entity, EntityAlias, Mention
 from models.db import insert_rows
+from resolvers.keys import storable
 
 _entity = Entity.__table__  # type: ignore[attr-defined]
 _alias = EntityAlias.__table__  # type: ignore[attr-defined]
@@ -59,7 +60,9 @@ def normalize_name(name: str) -> str:
 
 
 async def entities_by_slugs(connection: AsyncConnection, slugs: Sequence[str]) -> dict[str, EntityRow]:
-    rows = await connection.execute(select(*ENTITY_COLUMNS).where(_entity.c.slug.in_(slugs)))
+    rows = await connection.execute(
+        select(*ENTITY_COLUMNS).where(_entity.c.slug.in_(list(filter(storable, slugs))))
+    )
     return {row.slug: entity_row(row) for row in rows}
 
 

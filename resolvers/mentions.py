@@ -31,6 +31,7 @@ from models import Article, ArticleStatus, Entity, Mention
 from models.db import insert_rows
 from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, cached_statement, query_slot
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
+from resolvers.keys import storable
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
 _entity = Entity.__table__  # type: ignore[attr-defined]
@@ -72,7 +73,7 @@ async def articles_with_mentions_by_slugs(
             dialect, with_locations
         )
     found: dict[str, tuple[ArticleRow, list[MentionRow]]] = {}
-    for values in (await connection.execute(statement, {"keys": list(slugs)})).all():
+    for values in (await connection.execute(statement, {"keys": list(filter(storable, slugs))})).all():
         article = article_row(values, with_body=True)
         mentions = [
             MentionRow(article.id, role, count, salience, first, locations, EntityRow(*entity))

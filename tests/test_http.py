@@ -199,12 +199,39 @@ async def test_the_named_operation_runs_and_an_unknown_name_is_a_request_error(
         "/graphql", json={"query": TWO_OPERATIONS, "operationName": "C"}, headers={"accept": NEWER}
     )
     assert unknown.status_code == 400
-    assert unknown.json() == {"errors": [{"message": 'Unknown operation named "C".'}]}
+    resolution = {"code": "OPERATION_RESOLUTION_FAILURE"}
+    assert unknown.json() == {
+        "errors": [{"message": 'Unknown operation named "C".', "extensions": resolution}]
+    }
     fragments_only = await client.post(
         "/graphql", json={"query": "fragment F on Query { __typename }"}, headers={"accept": NEWER}
     )
     assert fragments_only.status_code == 400
-    assert fragments_only.json()["errors"][0]["message"] == "Must provide an operation."
+    assert fragments_only.json()["errors"] == [
+        {"message": "Must provide an operation.", "extensions": resolution}
+    ]
+    unnamed = await client.post("/graphql", json={"query": TWO_OPERATIONS}, headers={"accept": NEWER})
+    assert unnamed.status_code == 400
+    assert unnamed.json()["errors"][0]["extensions"] == resolution
+
+
+async def test_a_failure_of_ours_before_any_field_is_a_500_not_a_400(
+    engine: AsyncEngine, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under graphql-response+json a request error is the client's (400) unless its code says it was ours."""
+    from tests.test_errors import FailingOutsideFields
+
+    app = create_app(Settings(database_url=database_url), engine=engine)
+    (endpoint,) = [route.endpoint for route in app.routes if getattr(route, "path", "") == "/graphql"]
+    endpoint.schema.execution_context_class = FailingOutsideFields  # a bug outside any field, injected
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        with caplog.at_level(logging.ERROR, logger="broadsheet"):
+            newer = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"accept": NEWER})
+    assert newer.status_code == 500
+    assert newer.json() == {
+        "errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+    }
+    assert "hunter2" not in newer.text
 
 
 async def _chunks(count: int, size: int, pulled: list[int]) -> AsyncIterator[bytes]:
