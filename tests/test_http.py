@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+import strawberry
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import Route
 
 from broadsheet.settings import Settings
-from graph.app import create_app
+from graph.app import GraphQLEndpoint, create_app
 from graph.http import GRAPHQL_RESPONSE_JSON, JSON, response_media_type
 
 NEWER = GRAPHQL_RESPONSE_JSON
@@ -222,8 +224,12 @@ async def test_a_failure_of_ours_before_any_field_is_a_500_not_a_400(
     from tests.test_errors import FailingOutsideFields
 
     app = create_app(Settings(database_url=database_url), engine=engine)
-    (endpoint,) = [route.endpoint for route in app.routes if getattr(route, "path", "") == "/graphql"]
-    endpoint.schema.execution_context_class = FailingOutsideFields  # a bug outside any field, injected
+    (endpoint,) = [
+        route.endpoint for route in app.routes if isinstance(route, Route) and route.path == "/graphql"
+    ]
+    assert isinstance(endpoint, GraphQLEndpoint)
+    schema = cast("strawberry.Schema", endpoint.schema)
+    schema.execution_context_class = FailingOutsideFields  # a bug outside any field, injected
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
         with caplog.at_level(logging.ERROR, logger="broadsheet"):
             newer = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"accept": NEWER})
