@@ -52,7 +52,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, Mention
-from models.search import SEARCH_TABLE, WORD, analyse, fold, word_terms, words
+from models.search import SEARCH_TABLE, WORD, analyse, fold, fold_text, stem_key, word_terms, words
 from models.types import UTCDateTime
 from resolvers.articles import (
     LIST_COLUMNS,
@@ -350,7 +350,11 @@ def snippet_of_hit(
     passages = [text for text in texts if isinstance(text, str) and text]
     best: tuple[int, int] = (0, 0)
     chosen, ranges = None, []
+    keys = [[stem_key(word) for word in term.words] for term in expression.terms if not term.excluded]
     for passage in (*passages, headline):
+        folded = fold_text(passage)
+        if not any(all(key in folded for key in term_keys) for term_keys in keys):
+            continue  # no term can match: not worth analysing (most of a hit's paragraphs)
         found = _matches(passage, expression)
         rank = (len({term for _, _, term in found}), len(found))
         if rank > best:
@@ -362,21 +366,27 @@ def snippet_of_hit(
 
 def _matches(passage: str, expression: SearchExpression) -> list[tuple[int, int, int]]:
     """(start, end, term number) of each match of an included term in ``passage``."""
-    analysed = [
-        (term, match.start(), match.end()) for match in words(passage) for term in word_terms(match.group())
-    ]
+    terms: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for match in words(passage):
+        for word_term in word_terms(match.group()):
+            terms.append(word_term)
+            spans.append(match.span())
     found = []
     for number, term in enumerate(expression.terms):
         if term.excluded:
             continue
-        size = len(term.words)
-        for index in range(len(analysed) - size + 1):
-            if term.kind is TermKind.PREFIX:
-                hit = analysed[index][0].startswith(term.words[0])
-            else:
-                hit = all(analysed[index + offset][0] == word for offset, word in enumerate(term.words))
-            if hit:
-                found.append((analysed[index][1], analysed[index + size - 1][2], number))
+        first, size = term.words[0], len(term.words)
+        if term.kind is TermKind.PREFIX:
+            starts = [place for place, word in enumerate(terms) if word.startswith(first)]
+        else:
+            wanted = list(term.words)
+            starts = [
+                place
+                for place, word in enumerate(terms)
+                if word == first and (size == 1 or terms[place : place + size] == wanted)
+            ]
+        found += [(spans[place][0], spans[place + size - 1][1], number) for place in starts]
     return found
 
 
