@@ -140,6 +140,14 @@ def body_text(body: Iterable[dict[str, Any]]) -> str:
     return "\n".join(block["text"] for block in body if isinstance(block.get("text"), str))
 
 
+#: An article's terms: its headline's, its standfirst's and its body's.
+SearchTerms = tuple[list[str], list[str], list[str]]
+
+
+def article_terms(headline: str, standfirst: str | None, body: Iterable[dict[str, Any]]) -> SearchTerms:
+    return analyse(headline), analyse(standfirst or ""), analyse(body_text(body))
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedArticle:
     """What the index holds of an article."""
@@ -151,10 +159,13 @@ class IndexedArticle:
     section_id: int
     published_at: datetime
     published: bool
+    terms: SearchTerms | None = None  # analysed already (bulk ingest's workers), else analysed when written
 
 
-def fields_terms(article: IndexedArticle) -> tuple[list[str], list[str], list[str]]:
-    return analyse(article.headline), analyse(article.standfirst or ""), analyse(body_text(article.body))
+def fields_terms(article: IndexedArticle) -> SearchTerms:
+    if article.terms is not None:
+        return article.terms
+    return article_terms(article.headline, article.standfirst, article.body)
 
 
 def tsvector_literal(headline: Sequence[str], standfirst: Sequence[str], body: Sequence[str]) -> str:
