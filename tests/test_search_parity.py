@@ -21,7 +21,7 @@ from graph.app import create_app
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.db import create_engine, upgrade
-from models.search import analyse, body_text, words
+from models.search import analyse, body_text, word_terms, words
 from resolvers.search import index_prefix
 from tests.conftest import SAMPLES, _drop_postgres, _postgres_engine, data_of, graphql
 
@@ -322,3 +322,30 @@ async def test_hyphenated_words_highlight_as_written(archive: Archive) -> None:
     assert marked == ["30-day", "30 days"]  # the phrase's two words side by side, each once; not "days"
     _, marked = await _snippet(archive, "days", "ceasefire-30-day")
     assert marked == ["days", "day", "days"]
+
+
+@pytest.mark.parametrize(
+    ("written", "terms"),
+    [
+        (
+            "Sørensen Ærø œuvre Straße Łódź Đorđe Þór Eyjafjörður İstanbul ı",
+            "sorensen aero oeuvr strass lodz dord thor eyjafjordur istanbul i",
+        ),
+        ("CAFÉ café cafe\u0301 ﬁnance ①", "cafe cafe cafe financ 1"),
+        ("Putin's O’Brien rock’n’roll 'quoted'", "putin obrien rocknrol quot"),
+        ("30-day U.S. £4.5bn 2026 covid_19", "30 day u s 4 5bn 2026 covid 19"),
+        ("the a it who will", "the a it who will"),
+    ],
+)
+def test_the_analyzer_folds_splits_and_stems(written: str, terms: str) -> None:
+    assert analyse(written) == terms.split()
+
+
+def test_the_analyzer_reads_words_as_snippets_find_them() -> None:
+    """``analyse`` splits at white space first; snippets find words with ``WORD`` alone: the same terms."""
+    texts = [" ".join([h, s or "", *b]) for h, s, b in _sample_articles()] + [
+        " ".join(SPICE),
+        "a\u0301 \u0301b x_y",
+    ]
+    for text_ in texts:
+        assert analyse(text_) == [term for match in words(text_) for term in word_terms(match.group())]
