@@ -22,7 +22,7 @@ again. It is not a SQLModel table because its shape differs by backend:
   ``lead_words`` generated from it for relevance tiers (migration 0007).
 
 Every article is in the index, whatever its status: the writers (resolvers/articles.py, the benchmark
-generator, migration 0009) analyse what they write, and the status, section and time of an article a
+generator, migration 0011) analyse what they write, and the status, section and time of an article a
 writer or an operator changes in SQL are what searches see: on SQLite searches read them from ``article``;
 on PostgreSQL a trigger copies them to the index row. A deleted article leaves the index (SQLite: a
 trigger; PostgreSQL: ``ON DELETE CASCADE``). Text changed in SQL by hand is searched as it was until the
