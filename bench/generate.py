@@ -60,12 +60,12 @@ PostgreSQL load (superuser, for ``session_replication_role``): the big tables' s
 unique and primary-key constraints no foreign key depends on are dropped (their definitions read back
 from the catalog); then, in one transaction with ``session_replication_role = replica`` (no triggers and
 no foreign-key checks in that session), the tables are truncated and filled by ``COPY ... FREEZE`` from
-text rows that worker processes build; ``article_search`` is filled with the migration's
-``article_search_document`` over id ranges on two sessions; the indexes and constraints are rebuilt from
+text rows that worker processes build, ``article_search`` included (each article's terms analysed by
+``models.search.analyse`` in the worker, as the writers do); the indexes and constraints are rebuilt from
 the saved definitions on two sessions and the result is compared with the schema before; sequences are
 moved past the ids; ``VACUUM ANALYZE``. SQLite: one transaction of ``executemany`` with foreign keys off
-and the secondary indexes dropped and recreated from ``sqlite_master``; the FTS5 triggers index each
-article as it is inserted; then ``ANALYZE``.
+and the secondary indexes dropped and recreated from ``sqlite_master``; the FTS5 index rows, analysed in
+the workers, inserted beside the articles; then ``ANALYZE``.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ from sqlalchemy.engine import URL, make_url  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine  # noqa: E402
 
 from models.db import create_engine, ensure_database, upgrade  # noqa: E402
+from models.search import analyse, tsvector_literal  # noqa: E402
 from resolvers.entities import normalize_name  # noqa: E402
 from resolvers.sections import ROOT_NAME  # noqa: E402
 
@@ -857,11 +858,12 @@ def _timestamp_sqlite(seconds: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime(seconds))
 
 
-def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list[Any], list[Any]]:
-    """Articles ``index * CHUNK + 1`` .. of the archive and their mentions.
+def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list[Any], list[Any], list[Any]]:
+    """Articles ``index * CHUNK + 1`` .. of the archive, their mentions and their search index rows.
 
-    PostgreSQL: lines of COPY text (``ARTICLE_COLUMNS``, ``MENTION_COLUMNS``). SQLite: row tuples, with
-    ``status`` and ``source_format`` left out of the articles and ``published_at`` once.
+    PostgreSQL: lines of COPY text (``ARTICLE_COLUMNS``, ``MENTION_COLUMNS``, ``SEARCH_COLUMNS``). SQLite:
+    row tuples, with ``status`` and ``source_format`` left out of the articles and ``published_at`` once;
+    the FTS5 rows (rowid, headline, standfirst, body terms).
     """
     spec = world.spec
     first = index * CHUNK + 1
@@ -891,6 +893,7 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
     null = "\\N"
     articles: list[Any] = []
     mentions: list[Any] = []
+    searches: list[Any] = []
     bisect_right = bisect.bisect_right
 
     for number in range(first, last + 1):
@@ -940,6 +943,7 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
         target = BODY_MIN_WORDS + int(r() * target_span)
         words = 0
         blocks: list[str] = []
+        texts: list[str] = []  # the blocks' text, for the search index
         specials: list[str] = []
         if number in common_ids:
             specials.append(common[int(r() * len(common))])
@@ -951,6 +955,7 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
             if len(blocks) % 4 == 3:
                 heading, heading_words = subheadings[int(r() * subheading_count)]
                 blocks.append(f'{{"type": "subheading", "text": "{heading}"}}')
+                texts.append(heading)
                 words += heading_words
                 base += len(heading) + 1
             block = len(blocks)
@@ -988,6 +993,7 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
                 position += len(part)
             paragraph = "".join(pieces)
             blocks.append(f'{{"type": "paragraph", "text": "{paragraph}"}}')
+            texts.append(paragraph)
             base += position + 1
         published = stamp(int(epoch + (number - 1 + r()) * step))
         byline = authors[int(r() * author_count)]
@@ -996,6 +1002,11 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
         slug = f"{_NOT_SLUG.sub('-', headline.lower()).strip('-')}-{number}"
         body = "[" + ", ".join(blocks) + "]"
         source_id = f"gen-{number:0{width}d}"
+        terms = analyse(headline), analyse(standfirst), analyse("\n".join(texts))
+        if sqlite:
+            searches.append((number, *(" ".join(field) for field in terms)))
+        else:
+            searches.append(f"{number}\t{section.id}\t{published}\tt\t{tsvector_literal(*terms)}\n")
         if sqlite:
             articles.append(
                 (
@@ -1043,13 +1054,13 @@ def build_chunk(world: World, index: int, *, sqlite: bool = False) -> tuple[list
                 )
             salience *= 0.55 + 0.4 * r()
             mention_id += 1
-    return articles, mentions
+    return articles, mentions, searches
 
 
-def copy_text(rows: tuple[list[str], list[str]]) -> tuple[bytes, bytes]:
-    """A chunk's COPY lines as byte strings: nothing in them needs escaping (see ``_check_text``)."""
-    articles, mentions = rows
-    return "".join(articles).encode(), "".join(mentions).encode()
+def copy_text(rows: tuple[list[str], list[str], list[str]]) -> tuple[bytes, bytes, bytes]:
+    """A chunk's COPY lines as byte strings: nothing in them needs escaping (see ``_check_text``; index
+    terms are letters and digits)."""
+    return tuple("".join(lines).encode() for lines in rows)  # type: ignore[return-value]
 
 
 # Worker processes build their own world once, then turn chunk numbers into rows.
@@ -1241,6 +1252,7 @@ def _alias_values(world: World) -> list[tuple[Any, ...]]:
 # PostgreSQL -------------------------------------------------------------------------------------------
 
 SEARCH_TABLE = "article_search"
+SEARCH_COLUMNS = ("article_id", "section_id", "published_at", "published", "document")
 PG_TABLES = (*TABLES, SEARCH_TABLE)
 #: For the GIN index build: fewer flushes of its accumulator (at 1M articles ~15% less CPU than with 1GB).
 GIN_MEMORY = "4GB"
@@ -1381,17 +1393,17 @@ async def _load_postgresql(engine: AsyncEngine, world: World, timer: _Timer, wor
                 await _copy(
                     main, "entity_alias", ("id", "entity_id", "alias", "normalized"), _rows_text(aliases)
                 )
-            phase = "articles + mentions (COPY)"
+            phase = "articles + mentions + search index (COPY)"
             with timer.phase(phase) as clock:
                 done = 0
-                async for article_bytes, mention_bytes in _chunks(world, sqlite=False, workers=workers):
+                chunks = _chunks(world, sqlite=False, workers=workers)
+                async for article_bytes, mention_bytes, search_bytes in chunks:
                     await _copy(main, "article", ARTICLE_COLUMNS, article_bytes)
                     await _copy(main, "mention", MENTION_COLUMNS, mention_bytes)
+                    await _copy(main, SEARCH_TABLE, SEARCH_COLUMNS, search_bytes)
                     clock.rows += article_bytes.count(b"\n") + mention_bytes.count(b"\n")
                     done += 1
                     timer.progress(phase, done, spec.chunks)
-        with timer.phase("search index (article_search)", spec.articles):
-            await _fill_search_pg(main, other)
         with timer.phase(f"rebuild {dropped} indexes"):
             statements = schema.statements()
             # The GIN index is the long one: its session also takes the article's; the other the mention's.
@@ -1423,26 +1435,6 @@ async def _run_all(connection: Any, statements: Sequence[str]) -> None:
 async def _vacuum(connection: Any, tables: list[str]) -> None:
     while tables:  # two sessions take tables from one list
         await connection.execute(f"VACUUM ANALYZE {tables.pop(0)}")
-
-
-async def _fill_search_pg(main: Any, other: Any) -> None:
-    """``article_search`` rows as the trigger writes them, by id ranges on two sessions (no trigger runs in
-    these sessions, so each row is computed once, by the same function the trigger calls)."""
-    high = int(await main.fetchval("SELECT coalesce(max(id), 0) FROM article"))
-    step = max(1000, high // 50 + 1)
-    ranges = [(low, min(low + step, high + 1)) for low in range(1, high + 1, step)]
-    statement = (
-        "INSERT INTO article_search (article_id, section_id, published_at, document) "
-        "SELECT id, section_id, published_at, article_search_document(headline, standfirst, body) "
-        "FROM article WHERE status = 'published' AND id >= $1 AND id < $2"
-    )
-
-    async def work(connection: Any) -> None:
-        while ranges:
-            low, end = ranges.pop(0)
-            await connection.execute(statement, low, end)
-
-    await asyncio.gather(work(main), work(other))
 
 
 # SQLite -----------------------------------------------------------------------------------------------
@@ -1497,14 +1489,16 @@ async def _load_sqlite(engine: AsyncEngine, world: World, timer: _Timer, workers
             mention_sql = (
                 f"INSERT INTO mention ({', '.join(MENTION_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
+            search_sql = f"INSERT INTO {SEARCH_TABLE} (rowid, headline, standfirst, body) VALUES (?, ?, ?, ?)"
             phase = "articles + mentions + FTS (insert)"
             with timer.phase(phase) as clock:
                 done = 0
-                async for articles, mentions in _chunks(world, sqlite=True, workers=workers):
+                async for articles, mentions, searches in _chunks(world, sqlite=True, workers=workers):
                     await connection.exec_driver_sql(
                         article_sql, [(*row[:7], row[6], row[6], *row[7:]) for row in articles]
                     )
                     await connection.exec_driver_sql(mention_sql, mentions)
+                    await connection.exec_driver_sql(search_sql, searches)
                     clock.rows += len(articles) + len(mentions)
                     done += 1
                     timer.progress(phase, done, spec.chunks)

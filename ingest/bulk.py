@@ -24,6 +24,7 @@ from ingest.errors import IngestError
 from ingest.extract.lexicon import known_aliases
 from ingest.extract.mentions import find_mentions
 from ingest.sources import Lines
+from models.search import SearchTerms, article_terms
 
 SLUG_MAX = 120
 # Possessive: the same words as r"\w+(?:['’.-]\w+)*", found without backtracking.
@@ -68,6 +69,7 @@ class Prepared:
     url: str | None
     authors: list[str]
     word_count: int
+    search_terms: SearchTerms  # analysed here, in a worker, not in the one process that writes
 
     @property
     def keys(self) -> set[tuple[str, str]]:
@@ -101,6 +103,7 @@ def prepare(draft: ArticleDraft) -> Prepared | IngestError:
         check_lengths(draft)
     except StoreError as error:
         return IngestError(_where(draft), str(error))
+    blocks = [block_json(block) for block in draft.blocks]
     return Prepared(
         origin=_where(draft),
         content_hash=content_hash(draft),
@@ -109,7 +112,7 @@ def prepare(draft: ArticleDraft) -> Prepared | IngestError:
         derived_slug=headline_slug(draft.headline),
         headline=draft.headline,
         standfirst=draft.standfirst,
-        body=orjson.dumps([block_json(block) for block in draft.blocks]),
+        body=orjson.dumps(blocks),
         section_path=draft.section_path,
         published_at=draft.published_at,
         source_format=draft.source_format,
@@ -117,6 +120,7 @@ def prepare(draft: ArticleDraft) -> Prepared | IngestError:
         url=draft.url,
         authors=list(draft.authors),
         word_count=word_count(draft),
+        search_terms=article_terms(draft.headline, draft.standfirst, blocks),
     )
 
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
@@ -147,7 +146,7 @@ def _fields(record: Prepared, section_id: int) -> ArticleFields:
         slug=record.slug,
         headline=record.headline,
         standfirst=record.standfirst,
-        body=orjson.Fragment(record.body),
+        body=record.body,
         section_id=section_id,
         published_at=record.published_at,
         source_format=record.source_format,
@@ -156,6 +155,7 @@ def _fields(record: Prepared, section_id: int) -> ArticleFields:
         authors=record.authors,
         word_count=record.word_count,
         content_hash=record.content_hash,
+        search_terms=record.search_terms,
     )
 
 

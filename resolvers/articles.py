@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import copy_rows, one_of
+from models.search import IndexedArticle, SearchTerms, index_writes
 from models.types import UTCDateTime, utcnow
 from resolvers.keys import storable
 
@@ -479,7 +480,7 @@ class ArticleFields:
     slug: str | None
     headline: str
     standfirst: str | None
-    body: list[dict[str, Any]] | orjson.Fragment  # blocks, or their JSON as a fragment (written as is)
+    body: list[dict[str, Any]] | bytes  # blocks, or their JSON (written as is)
     section_id: int
     published_at: datetime | None
     source_format: str
@@ -488,6 +489,7 @@ class ArticleFields:
     authors: list[str]
     word_count: int
     content_hash: str | None = None
+    search_terms: SearchTerms | None = None  # the search index's terms, when analysed already
 
 
 #: How a new version of an article finds the stored one: a column and its value.
@@ -521,9 +523,31 @@ async def insert_article(
     values = _writable(fields)
     published_at = fields.published_at or now
     values.update(slug=slug, published_at=published_at, updated_at=now, created_at=now)
-    return int(
-        await connection.scalar(insert(_article).values(**values).returning(_article.c.id))
-    ), published_at
+    article_id = int(await connection.scalar(insert(_article).values(**values).returning(_article.c.id)))
+    await _index(connection, [(article_id, fields, published_at)])
+    return article_id, published_at
+
+
+async def _index(
+    connection: AsyncConnection, articles: Sequence[tuple[int, ArticleFields, datetime]]
+) -> None:
+    """Write the search index rows of (id, fields, publication time) just written: analysed here, since
+    the index holds the analyzer's terms (models/search.py), in a fixed number of statements."""
+    indexed = [
+        IndexedArticle(
+            article_id,
+            fields.headline,
+            fields.standfirst,
+            orjson.loads(fields.body) if isinstance(fields.body, bytes) else fields.body,
+            fields.section_id,
+            published_at,
+            published=True,  # what ingestion writes is published (``_writable``)
+            terms=fields.search_terms,
+        )
+        for article_id, fields, published_at in articles
+    ]
+    for statement, parameters in index_writes(connection.dialect.name, indexed):
+        await connection.execute(statement, parameters)
 
 
 async def update_article(connection: AsyncConnection, article_id: int, fields: ArticleFields) -> datetime:
@@ -543,6 +567,7 @@ async def update_article(connection: AsyncConnection, article_id: int, fields: A
         .returning(_article.c.published_at)
     )
     published_at: datetime = (await connection.execute(statement)).scalar_one()
+    await _index(connection, [(article_id, fields, published_at)])
     return published_at
 
 
@@ -557,7 +582,7 @@ def _writable(fields: ArticleFields) -> dict[str, Any]:
     return {
         "headline": fields.headline,
         "standfirst": fields.standfirst,
-        "body": fields.body,
+        "body": orjson.Fragment(fields.body) if isinstance(fields.body, bytes) else fields.body,
         "section_id": fields.section_id,
         "status": ArticleStatus.PUBLISHED,
         "source_format": fields.source_format,
@@ -647,7 +672,15 @@ async def insert_articles(
     else:
         statement = insert(_article).returning(_article.c.id, sort_by_parameter_order=True)
         ids = list((await connection.execute(statement, rows)).scalars())
-    return [(int(article_id), row["published_at"]) for article_id, row in zip(ids, rows, strict=True)]
+    written = [(int(article_id), row["published_at"]) for article_id, row in zip(ids, rows, strict=True)]
+    await _index(
+        connection,
+        [
+            (article_id, fields, published_at)
+            for (article_id, published_at), (fields, _) in zip(written, articles, strict=True)
+        ],
+    )
+    return written
 
 
 async def _copy_articles(connection: AsyncConnection, rows: list[dict[str, Any]]) -> list[int]:
@@ -655,7 +688,7 @@ async def _copy_articles(connection: AsyncConnection, rows: list[dict[str, Any]]
 
     One ``INSERT ... VALUES`` of a batch is a statement of thousands of parameters for SQLAlchemy to build
     and PostgreSQL to parse and plan; COPY has none of that: bulk ingest without extraction spent 3% less
-    CPU in all (docs/benchmarks.md). The search index is filled by the same statement trigger."""
+    CPU in all (docs/benchmarks.md)."""
     drawn = await connection.execute(
         text("SELECT nextval(pg_get_serial_sequence('article', 'id')) FROM generate_series(1, :rows)"),
         {"rows": len(rows)},
@@ -679,6 +712,7 @@ async def update_articles(
         for key, fields, slug, published_at in articles
     ]
     await connection.execute(update(_article).where(_article.c.id == bindparam("key")), rows)
+    await _index(connection, [(key, fields, published_at) for key, fields, _, published_at in articles])
 
 
 @dataclass(slots=True)

@@ -1,8 +1,11 @@
-"""Full-text search: one query language, run by SQLite FTS5 or PostgreSQL full-text search.
+"""Full-text search: one query language, one answer, run by SQLite FTS5 or PostgreSQL full-text search.
 
 The language, as a newsroom's search box knows it: words (all must appear, stemmed: ``sanctions`` finds
 "sanction"), ``"quoted phrases"``, prefixes (``sanct*``) and exclusions (``-football``, ``-"world cup"``).
-``parse_search`` reads it once; each engine gets it rendered in its own syntax, never pasted as text.
+Accents and case never matter (``Sorensen`` finds "Sørensen") and no word is too common to look for.
+``parse_search`` reads it once, through the index's own analyzer (models/search.py), so a query's words are
+the terms both engines store; each engine gets it rendered in its own syntax, never pasted as text. Snippets
+are cut from the hits' text here, in Python, the same for both.
 
 Relevance is where the query's words appear, as WordPress ranks its search: articles with every word in
 the headline first, then those with every word in the headline or standfirst, then the rest (the words in
@@ -10,7 +13,7 @@ the body); within each tier, newest id first. A hit's score is its tier (``HEADL
 ``BODY``), a property of the article alone, so keyset pages stay put while articles arrive, and each tier is
 read newest first from an index and cut off at the page: a word in 60% of a million articles costs what a
 rare one does. Ranking every match by ``ts_rank`` or ``bm25`` instead took 1.3 s for such a word on
-PostgreSQL (docs/benchmarks.md). Both engines rank the same way; only their stemmers differ.
+PostgreSQL (docs/benchmarks.md). Both engines rank the same way, ties broken by id.
 """
 
 from __future__ import annotations
@@ -20,10 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any, ClassVar
 
-import Stemmer
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -40,17 +41,18 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    null,
     or_,
     select,
     table,
     tuple_,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, Mention
-from models.search import SEARCH_TABLE
+from models.search import SEARCH_TABLE, WORD, analyse, fold, fold_text, stem_key, word_terms, words
 from models.types import UTCDateTime
 from resolvers.articles import (
     LIST_COLUMNS,
@@ -75,7 +77,6 @@ MAX_TERMS = 32
 MIN_PREFIX = 2
 
 _TOKEN = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
-_WORD = re.compile(r"\w+")
 # Endings a prefix may be cut from; the stems of the prefix with each show how an index stores its words.
 _ENDINGS = ("", "e", "s", "es", "ed", "ing", "ion", "ions", "ation", "er", "al", "y", "ies", "ity", "ment")
 
@@ -93,7 +94,7 @@ class TermKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Term:
     kind: TermKind
-    words: tuple[str, ...]  # lower case; one word unless a phrase
+    words: tuple[str, ...]  # index terms (models.search.analyse); one unless a phrase; a prefix's, cut back
     excluded: bool = False
 
 
@@ -114,7 +115,7 @@ def parse_search(text: str) -> SearchExpression:
         if match.group(4) is None:  # a quoted phrase
             if not match.group(3):
                 raise SearchSyntaxError(f"unclosed quote at character {match.start(2)}")
-            words = tuple(word.lower() for word in _WORD.findall(match.group(2)))
+            words = tuple(analyse(match.group(2)))
             if words:
                 kind = TermKind.PHRASE if len(words) > 1 else TermKind.WORD
                 terms.append(Term(kind, words, excluded=bool(match.group(1))))
@@ -136,31 +137,27 @@ def _bare_term(token: str, position: int) -> list[Term]:
         raise SearchSyntaxError(f"unexpected quote in {token!r} at character {position}")
     if "*" in body:
         stem = body[:-1]
-        if not body.endswith("*") or "*" in stem or _WORD.fullmatch(stem) is None:
+        runs = fold(stem) if WORD.fullmatch(stem) is not None else []
+        if not body.endswith("*") or "*" in stem or len(runs) != 1:
             raise SearchSyntaxError(
                 f"{token!r} at character {position}: '*' ends a single word, as in sanct*"
             )
-        if len(stem) < MIN_PREFIX:
+        if len(runs[0]) < MIN_PREFIX:
             raise SearchSyntaxError(
                 f"{token!r} at character {position}: a prefix needs at least {MIN_PREFIX} letters"
             )
-        return [Term(TermKind.PREFIX, (stem.lower(),), excluded)]
-    words = tuple(word.lower() for word in _WORD.findall(body))
+        return [Term(TermKind.PREFIX, (index_prefix(runs[0]),), excluded)]
+    words = tuple(analyse(body))
     if not words:
         return []  # punctuation only: nothing an index holds
-    # "U.S." or "Zelenskyy's": the engines split such a word at its punctuation, so it is a phrase.
+    # "U.S." or "30-day": the analyzer splits such a word at its punctuation, so it is a phrase.
     return [Term(TermKind.PHRASE if len(words) > 1 else TermKind.WORD, words, excluded)]
 
 
-@cache
-def _stemmer(algorithm: str) -> Any:
-    return Stemmer.Stemmer(algorithm)
-
-
-def index_prefix(prefix: str, algorithm: str) -> str:
-    """The prefix as the index's stemmed words start: ``negotiat`` -> ``negoti`` (negotiations' stem)."""
-    stemmer = _stemmer(algorithm)
-    stems = [stemmer.stemWord(prefix + ending) for ending in _ENDINGS]
+def index_prefix(prefix: str) -> str:
+    """The (folded) prefix as the index's stemmed words start: ``negotiat`` -> ``negoti`` (negotiations'
+    stem)."""
+    stems = [term for ending in _ENDINGS for term in word_terms(prefix + ending)]
     shortest = prefix
     for stem in stems:
         common = 0
@@ -227,7 +224,12 @@ async def search_articles(
     result: list[list[SearchHit]] = [[] for _ in queries]
     width = len(LIST_COLUMNS)
     for values in await connection.execute(statement, _values(engine, queries)):
-        result[values[-1]].append(SearchHit(article_row(values), values[width], values[width + 1]))
+        query = queries[values[-1]]
+        row, body = article_row(values), values[width + 1]
+        snippet = (
+            None if body is None else snippet_of_hit(row.headline, row.standfirst, body, query.expression)
+        )
+        result[values[-1]].append(SearchHit(row, values[width], snippet))
     for query, hits in zip(queries, result, strict=True):
         hits.sort(key=lambda hit: _sort_key(query.order, hit), reverse=query.order is not SearchOrder.OLDEST)
     return result
@@ -322,6 +324,114 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
     return values
 
 
+def _snippet_source(query: SearchQuery) -> ColumnElement[Any]:
+    """The column a hit's snippet is cut from: the body (headline and standfirst are list columns), or
+    NULL when no snippet is asked for (typed, so a statement of several searches reads bodies alike)."""
+    return _article.c.body if query.with_snippets else cast(null(), _article.c.body.type)
+
+
+#: A snippet's length in words, at most; and how far before the first matched word it may start, to start
+#: where the sentence does.
+SNIPPET_WORDS = 32
+SNIPPET_LEAD = 12
+_SENTENCE_END = re.compile(r"[.!?…]")
+
+
+def snippet_of_hit(
+    headline: str, standfirst: str | None, body: list[dict[str, Any]], expression: SearchExpression
+) -> str:
+    """The passage of the article that best matches, with HIGHLIGHT_START / _END around each match.
+
+    The passage is the standfirst or a body block with most of the query's terms (then most matches, then
+    the first), else the headline; a phrase is one highlight, from its first word to its last. A passage
+    over SNIPPET_WORDS words is cut at words, starting at the sentence of the first match when it is near,
+    with "…" where text was left out."""
+    texts = (standfirst, *(block.get("text") for block in body))
+    passages = [text for text in texts if isinstance(text, str) and text]
+    best: tuple[int, int] = (0, 0)
+    chosen, ranges = None, []
+    keys = [[stem_key(word) for word in term.words] for term in expression.terms if not term.excluded]
+    for passage in (*passages, headline):
+        folded = fold_text(passage)
+        if not any(all(key in folded for key in term_keys) for term_keys in keys):
+            continue  # no term can match: not worth analysing (most of a hit's paragraphs)
+        found = _matches(passage, expression)
+        rank = (len({term for _, _, term in found}), len(found))
+        if rank > best:
+            best, chosen, ranges = rank, passage, found
+    if chosen is None:
+        chosen = passages[0] if passages else headline
+    return _cut(chosen, _merged(ranges))
+
+
+def _matches(passage: str, expression: SearchExpression) -> list[tuple[int, int, int]]:
+    """(start, end, term number) of each match of an included term in ``passage``."""
+    terms: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for match in words(passage):
+        for word_term in word_terms(match.group()):
+            terms.append(word_term)
+            spans.append(match.span())
+    found = []
+    for number, term in enumerate(expression.terms):
+        if term.excluded:
+            continue
+        first, size = term.words[0], len(term.words)
+        if term.kind is TermKind.PREFIX:
+            starts = [place for place, word in enumerate(terms) if word.startswith(first)]
+        else:
+            wanted = list(term.words)
+            starts = [
+                place
+                for place, word in enumerate(terms)
+                if word == first and (size == 1 or terms[place : place + size] == wanted)
+            ]
+        found += [(spans[place][0], spans[place + size - 1][1], number) for place in starts]
+    return found
+
+
+def _merged(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end, _ in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _cut(passage: str, highlights: list[tuple[int, int]]) -> str:
+    spans = [match.span() for match in words(passage)]
+    start, end = 0, len(passage)
+    if len(spans) > SNIPPET_WORDS:
+        first = 0
+        if highlights:
+            first = next(index for index, span in enumerate(spans) if span[1] > highlights[0][0])
+        opening = first
+        while opening > 0 and first - opening < SNIPPET_LEAD:
+            if _SENTENCE_END.search(passage, spans[opening - 1][1], spans[opening][0]):
+                break
+            opening -= 1
+        else:
+            if opening > 0:  # no sentence starts near: a few words of context before the match
+                opening = max(0, first - SNIPPET_LEAD // 2)
+        closing = min(len(spans), opening + SNIPPET_WORDS)
+        start = spans[opening][0] if opening > 0 else 0
+        end = spans[closing - 1][1] if closing < len(spans) else len(passage)
+    pieces = ["…"] if start > 0 else []
+    position = start
+    for high_start, high_end in highlights:
+        high_start, high_end = max(high_start, start), min(high_end, end)
+        if high_start >= high_end:
+            continue
+        pieces += [passage[position:high_start], HIGHLIGHT_START, passage[high_start:high_end], HIGHLIGHT_END]
+        position = high_end
+    pieces.append(passage[position:end])
+    if end < len(passage):
+        pieces.append("…")
+    return "".join(pieces).strip()
+
+
 def _sort_key(order: SearchOrder, hit: SearchHit) -> tuple[Any, ...]:
     if order is SearchOrder.RELEVANCE:
         return (hit.score, hit.article.id)
@@ -395,48 +505,30 @@ class _Postgres:
         column("article_id"),
         column("section_id"),
         column("published_at", UTCDateTime()),
+        column("published"),
         column("document", TSVECTOR()),
         column("headline_words", TSVECTOR()),
         column("lead_words", TSVECTOR()),
     )
     _edge_search = _search.alias("edge")  # where a phrase's window ends (``_windowed``)
-    _highlight_options = (
-        f"StartSel={HIGHLIGHT_START}, StopSel={HIGHLIGHT_END}, MaxWords=35, MinWords=15, "
-        'ShortWord=3, MaxFragments=2, FragmentDelimiter=" … "'
-    )
-    # The article as one text, for ts_headline: headline, standfirst and the body blocks' text.
-    _text = func.concat_ws(
-        "\n",
-        _article.c.headline,
-        _article.c.standfirst,
-        literal_column(
-            "(SELECT string_agg(block ->> 'text', E'\\n') FROM jsonb_array_elements(article.body) AS block)"
-        ),
-    )
 
     @staticmethod
     def term_text(term: Term) -> str:
-        """What the term's tsquery function reads (``tsquery``)."""
+        """The term as tsquery input: quoted terms, exactly the document's (letters and digits only, so
+        nothing to escape), no text search parser or dictionary in between."""
         if term.kind is TermKind.PREFIX:
-            return f"{index_prefix(term.words[0], 'english')}:*"
-        return " ".join(term.words)
+            return f"'{term.words[0]}':*"
+        return " <-> ".join(f"'{word}'" for word in term.words)
 
     def tsquery(
         self, expression: SearchExpression, slots: _Slots, *, included_only: bool = False
     ) -> ColumnElement[Any]:
-        """The expression as a tsquery built by PostgreSQL's own functions: user text is never syntax.
-        ``included_only`` leaves out the exclusions: what a tier asks of its part of the article."""
-        english = literal("english", REGCONFIG)
+        """The expression as a tsquery of the terms' tsquery values, bound as parameters. ``included_only``
+        leaves out the exclusions: what a tier asks of its part of the article."""
         included: list[ColumnElement[Any]] = []
         excluded: list[ColumnElement[Any]] = []
         for term, text in zip(expression.terms, slots.terms, strict=True):
-            part: ColumnElement[Any]
-            if term.kind is TermKind.PREFIX:
-                part = func.to_tsquery(literal("simple", REGCONFIG), text)
-            elif term.kind is TermKind.PHRASE:
-                part = func.phraseto_tsquery(english, text)
-            else:
-                part = func.plainto_tsquery(english, text)
+            part: ColumnElement[Any] = cast(text, TSQUERY)
             (excluded if term.excluded else included).append(part)
         combined = included[0]
         for part in included[1:]:
@@ -448,7 +540,9 @@ class _Postgres:
     def _matching(self, slots: _Slots, columns: Sequence[Any], *conditions: Any) -> Select[Any]:
         search = self._search.c
         return select(*columns).where(
-            *conditions, *_filters(slots, search.article_id, search.section_id, search.published_at)
+            search.published,
+            *conditions,
+            *_filters(slots, search.article_id, search.section_id, search.published_at),
         )
 
     def _by_relevance(
@@ -565,13 +659,8 @@ class _Postgres:
             page = self._by_relevance(query, slots, tsquery).subquery("page")
         else:
             page = self._by_time(query, slots, tsquery).subquery("page")
-        snippet = (
-            func.ts_headline(literal("english", REGCONFIG), self._text, tsquery, self._highlight_options)
-            if query.with_snippets
-            else literal(None)
-        )
         number = literal(slots.number).label("query_number")
-        return select(*LIST_COLUMNS, page.c.score, snippet, number).join_from(
+        return select(*LIST_COLUMNS, page.c.score, _snippet_source(query), number).join_from(
             page, _article, _article.c.id == page.c.article_id
         )
 
@@ -604,7 +693,7 @@ class _Sqlite:
 
         def render(term: Term) -> str:
             if term.kind is TermKind.PREFIX:
-                return f'"{index_prefix(term.words[0], "porter")}"*'
+                return f'"{term.words[0]}"*'
             return '"' + " ".join(term.words) + '"'
 
         included = " AND ".join(render(term) for term in term_list(expression, excluded=False))
@@ -628,6 +717,7 @@ class _Sqlite:
             .join(_article, _article.c.id == self._rowid)
             .where(
                 self._search.op("MATCH")(match),
+                _article.c.status == literal_column("'published'"),
                 *_filters(slots, _article.c.id, _article.c.section_id, _article.c.published_at),
             )
         )
@@ -673,17 +763,8 @@ class _Sqlite:
             page = self._by_relevance(slots).subquery("page")
         else:
             page = self._by_time(query, slots).subquery("page")
-        # The snippet needs the FTS cursor, so the page's few rows are matched again by rowid to make them.
-        snippet: ColumnElement[Any] = literal(None)
-        if query.with_snippets:
-            snippet = (
-                select(func.snippet(self._search, -1, HIGHLIGHT_START, HIGHLIGHT_END, "…", 32))
-                .select_from(table(SEARCH_TABLE))
-                .where(self._search.op("MATCH")(slots.matches["match"]), self._rowid == page.c.article_id)
-                .scalar_subquery()
-            )
         number = literal(slots.number).label("query_number")
-        return select(*LIST_COLUMNS, page.c.score, snippet, number).join_from(
+        return select(*LIST_COLUMNS, page.c.score, _snippet_source(query), number).join_from(
             page, _article, _article.c.id == page.c.article_id
         )
 

@@ -387,10 +387,10 @@ async def test_unreadable_queries_are_clear_errors(
 def test_the_parser_reads_each_kind_of_term() -> None:
     parsed = parse_search('Ceasefire "peace  talks" sanct* -football -"world cup" U.S. -')
     assert [(term.kind, term.words, term.excluded) for term in parsed.terms] == [
-        (TermKind.WORD, ("ceasefire",), False),
-        (TermKind.PHRASE, ("peace", "talks"), False),
+        (TermKind.WORD, ("ceasefir",), False),  # the index's terms: stemmed
+        (TermKind.PHRASE, ("peac", "talk"), False),
         (TermKind.PREFIX, ("sanct",), False),
-        (TermKind.WORD, ("football",), True),
+        (TermKind.WORD, ("footbal",), True),
         (TermKind.PHRASE, ("world", "cup"), True),
         (TermKind.PHRASE, ("u", "s"), False),
     ]
@@ -399,9 +399,8 @@ def test_the_parser_reads_each_kind_of_term() -> None:
 
 
 def test_prefixes_are_cut_back_to_how_stems_start() -> None:
-    assert index_prefix("negotiat", "english") == "negoti"
-    assert index_prefix("sanct", "english") == "sanct"
-    assert index_prefix("negotiat", "porter") == "negoti"
+    assert index_prefix("negotiat") == "negoti"
+    assert index_prefix("sanct") == "sanct"
 
 
 def test_snippet_markers_become_ranges() -> None:
