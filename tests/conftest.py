@@ -31,7 +31,7 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that talk to the API over HTTP are marked ``api``: CI runs them again on the stock executor."""
     for item in items:
-        if "client" in getattr(item, "fixturenames", ()):
+        if {"client", "cached"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.api)
 
 
@@ -104,6 +104,17 @@ async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.
     async with (
         app.router.lifespan_context(app),  # as a server runs it: the change watcher starts
         httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Like ``client``, with the response cache on (for longer than any test)."""
+    app = create_app(Settings(database_url=database_url, response_cache_seconds=300), engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://broadsheet.test") as http,
     ):
         yield http
 

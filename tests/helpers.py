@@ -1,14 +1,23 @@
-"""Putting articles into a test database the way `broadsheet ingest` does."""
+"""Putting articles into a test database the way `broadsheet ingest` does, and serving it as a user does."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.captured import parse_captured
 from ingest.store import Stored, store_article
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 async def ingest_page(engine: AsyncEngine, path: Path) -> Stored:
@@ -16,3 +25,47 @@ async def ingest_page(engine: AsyncEngine, path: Path) -> Stored:
     page = await asyncio.to_thread(path.read_text, encoding="utf-8")
     draft = parse_captured(page, source=str(path))
     return await store_article(engine, draft)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(database_url: str) -> AsyncIterator[str]:
+    """`broadsheet serve` on a free port, until it answers its health check; yields its base URL."""
+    port = free_port()
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "broadsheet",
+        "serve",
+        "--port",
+        str(port),
+        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
+        cwd=ROOT,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+            for _attempt in range(150):
+                if server.returncode is not None:
+                    break
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+            else:
+                pytest.fail("server did not answer within 30 s")
+        if server.returncode is not None:
+            stderr = await server.stderr.read() if server.stderr else b""
+            pytest.fail(f"server stopped: {stderr.decode(errors='replace')}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await server.wait()

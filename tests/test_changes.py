@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -14,8 +14,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadsheet.settings import Settings
-from graph.app import create_app
 from models.changes import LISTENER_NAME
 from tests.conftest import StatementLog, data_of, graphql
 from tests.test_cli import broadsheet
@@ -71,16 +69,6 @@ async def test_a_section_another_process_adds_shows_at_once(
 
 async def _has(client: httpx.AsyncClient, path: str) -> bool:
     return path in await _paths(client)
-
-
-@pytest.fixture
-async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=database_url, response_cache_seconds=300), engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
-        yield http
 
 
 async def test_kept_responses_are_dropped_when_another_process_writes(

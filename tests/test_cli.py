@@ -6,17 +6,16 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ROOT, SAMPLES
+from tests.helpers import serving
 from tests.shared import shared_path
 
 
@@ -98,50 +97,14 @@ async def test_bad_settings_stop_the_command_with_a_message() -> None:
     assert "BROADSHEET_DATABASE_URL" in result.stderr and "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_serve_answers_over_real_http(engine: AsyncEngine, database_url: str) -> None:
     seed = str(shared_path("seed", "daily-guardian-peace-talks.txt"))
     assert (await broadsheet("ingest", "--quiet", seed, database_url=database_url)).returncode == 0
-    port = _free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "broadsheet",
-        "serve",
-        "--port",
-        str(port),
-        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            for _attempt in range(150):
-                try:
-                    health = await http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    if server.returncode is not None:
-                        break
-                    await asyncio.sleep(0.2)
-            else:
-                pytest.fail("server did not answer within 30 s")
-            assert server.returncode is None, await server.stderr.read() if server.stderr else b""
-            assert health.json() == {"status": "ok", "database": "ok"}
-            query = "{ articles(first: 1) { edges { node { headline } } } }"
-            answer = await http.get("/graphql", params={"query": query})
-            assert answer.json()["data"]["articles"]["edges"][0]["node"]["headline"].startswith(
-                "Putin, Trump"
-            )
-    finally:
-        server.terminate()
-        await server.wait()
+    async with serving(database_url) as base, httpx.AsyncClient(base_url=base, timeout=5) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok", "database": "ok"}
+        query = "{ articles(first: 1) { edges { node { headline } } } }"
+        answer = await http.get("/graphql", params={"query": query})
+        assert answer.json()["data"]["articles"]["edges"][0]["node"]["headline"].startswith("Putin, Trump")
 
 
 async def test_reextract_command(engine: AsyncEngine, database_url: str) -> None:

@@ -34,7 +34,7 @@ from playwright.sync_api import ConsoleMessage, Error, Request, expect, sync_pla
 
 from graph.graphiql import load_manifest
 from tests.conftest import ROOT, SAMPLES
-from tests.test_cli import _free_port
+from tests.helpers import free_port
 
 QUERY = "{ articles(first: 1) { edges { node { headline } } } }"
 # Only loopback: host names resolve to nothing, any other address goes to a proxy nobody answers on.
@@ -76,7 +76,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "BROADSHEET_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'broadsheet.db'}"}
     run_cli("migrate", env=env)
     run_cli("ingest", "--quiet", str(SAMPLES), env=env)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

@@ -11,17 +11,13 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import ROOT
+from tests.helpers import serving
 
 AUDIT = ROOT / "tests" / "http_audit"
 #: graphql-http 1.23.1's server audits; fewer results would mean some did not run.
@@ -48,53 +44,10 @@ def _node() -> str:
     return node
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@asynccontextmanager
-async def _serving(database_url: str) -> AsyncIterator[str]:
-    """`broadsheet serve` on a free port, until it answers its health check; yields the GraphQL URL."""
-    port = _free_port()
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "broadsheet",
-        "serve",
-        "--port",
-        str(port),
-        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
-        cwd=ROOT,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
-            for _attempt in range(150):
-                if server.returncode is not None:
-                    break
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-            else:
-                pytest.fail("server did not answer within 30 s")
-        if server.returncode is not None:
-            stderr = await server.stderr.read() if server.stderr else b""
-            pytest.fail(f"server stopped: {stderr.decode(errors='replace')}")
-        yield f"http://127.0.0.1:{port}/graphql"
-    finally:
-        if server.returncode is None:
-            server.terminate()
-        await server.wait()
-
-
 async def test_every_graphql_over_http_audit_passes(engine: AsyncEngine, database_url: str) -> None:
     node = _node()
-    async with _serving(database_url) as url:
+    async with serving(database_url) as base:
+        url = f"{base}/graphql"
         audit = await asyncio.create_subprocess_exec(
             node,
             str(AUDIT / "audit.mjs"),

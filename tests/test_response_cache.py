@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from broadsheet.settings import Settings
-from graph.app import create_app
 from tests.conftest import PAGES, StatementLog, data_of, graphql
 from tests.helpers import ingest_page
 
 FRONT = "query($n: Int!) { articles(first: $n) { edges { node { headline people { entity { name } } } } } }"
-
-
-@pytest.fixture
-async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=database_url, response_cache_seconds=60), engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
-    ):
-        yield http
 
 
 async def test_identical_requests_are_served_from_memory(
