@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import (
@@ -38,6 +38,7 @@ from models.db import copy_rows, one_of
 from models.search import IndexedArticle, SearchTerms, index_writes
 from models.types import UTCDateTime, utcnow
 from resolvers.keys import storable
+from resolvers.statements import cached_statement
 
 T = TypeVar("T")
 
@@ -271,21 +272,6 @@ def _page_values(queries: Sequence[ArticleQuery]) -> dict[str, Any]:
         if query.after is not None:
             values[f"{prefix}after_time"], values[f"{prefix}after_id"] = query.after
     return values
-
-
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}
-_MAX_STATEMENTS = 512  # shapes kept; queries of more shapes than that build their statements again
-
-
-def cached_statement(key: tuple[Any, ...], build: Callable[[], T]) -> T:
-    """The statement built for ``key`` (what it is for, and the shapes of its queries), built now if new.
-    Shared with ``resolvers.search``."""
-    statement = _STATEMENTS.get(key)
-    if statement is None:
-        if len(_STATEMENTS) >= _MAX_STATEMENTS:
-            _STATEMENTS.clear()
-        statement = _STATEMENTS[key] = build()
-    return cast(T, statement)
 
 
 def _filtered(

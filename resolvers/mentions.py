@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import insert_rows
-from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, cached_statement, query_slot
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, query_slot
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 from resolvers.keys import storable
+from resolvers.statements import cached_statement
 
 _mention = Mention.__table__  # type: ignore[attr-defined]
 _entity = Entity.__table__  # type: ignore[attr-defined]

@@ -58,12 +58,12 @@ from resolvers.articles import (
     LIST_COLUMNS,
     ArticleRow,
     article_row,
-    cached_statement,
     filter_slots,
     filter_values,
     mentions_kind,
     query_slot,
 )
+from resolvers.statements import cached_statement
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
