@@ -293,6 +293,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         lifespan=lifespan,
         exception_handlers={StarletteHTTPException: refused_by_router},
     )
+    app.state.changes = changes  # what the server has heard of writes (tests wait on it)
     # Outermost last: RequestId, CORS, LastResort, RequestLimits, ResponseCache, then the routes. So every
     # answer carries a request id and (for allowed origins) CORS headers, 500s included; and the limits hold
     # before the cache reads a body.

@@ -30,6 +30,8 @@ log = logging.getLogger("broadsheet.changes")
 CHANNEL = "broadsheet_changes"
 #: The listening session's name in ``pg_stat_activity``.
 LISTENER_NAME = "broadsheet-changes"
+#: Payloads of the notifications ``caught_up`` sends itself, which say nothing changed.
+FENCE = "fence:"
 #: Seconds between attempts to listen again after the listening connection was lost.
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
@@ -52,6 +54,7 @@ class ChangeWatcher:
         self._listener: Any = None  # asyncpg.Connection
         self._reconnecting: asyncio.Task[None] | None = None
         self._closed = False
+        self._fences: dict[str, asyncio.Future[None]] = {}
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,13 +91,32 @@ class ChangeWatcher:
             return None
         return self._counts[scope]
 
+    async def caught_up(self) -> None:
+        """Return once every change committed before the call has been heard. PostgreSQL delivers
+        notifications in commit order, so one sent now arrives after theirs; SQLite's check is immediate."""
+        listener = self._listener
+        if listener is None:
+            return
+        token = f"{FENCE}{id(self)}:{len(self._fences)}:{asyncio.get_running_loop().time()}"
+        arrived = self._fences[token] = asyncio.get_running_loop().create_future()
+        try:
+            await listener.execute(f"SELECT pg_notify('{CHANNEL}', $1)", token)
+            await arrived  # callers bound the wait (asyncio.timeout) as they see fit
+        finally:
+            self._fences.pop(token, None)
+
     def _changed(self, scope: Scope) -> None:
         self._counts[Scope.CONTENT] += 1
         if scope is Scope.SECTIONS:
             self._counts[Scope.SECTIONS] += 1
 
-    def _notified(self, _connection: Any, _pid: int, _channel: str, table: str) -> None:
-        self._changed(Scope.SECTIONS if table == "section" else Scope.CONTENT)
+    def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(FENCE):
+            arrived = self._fences.get(payload)
+            if arrived is not None and not arrived.done():
+                arrived.set_result(None)
+            return
+        self._changed(Scope.SECTIONS if payload == "section" else Scope.CONTENT)
 
     def _lost(self, _connection: Any) -> None:
         self._listener = None

@@ -7,6 +7,7 @@ from empty tables. PostgreSQL tests skip with a reason when no server answers, a
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.applications import Starlette
 
 from broadsheet.settings import Settings
 from graph.app import create_app
@@ -31,7 +33,7 @@ def pytest_report_header() -> str:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that talk to the API over HTTP are marked ``api``: CI runs them again on the stock executor."""
     for item in items:
-        if {"client", "cached"} & set(getattr(item, "fixturenames", ())):
+        if {"app", "cached_app"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.api)
 
 
@@ -97,25 +99,46 @@ def database_url(engine: AsyncEngine) -> str:
 
 
 @pytest.fixture
-async def client(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to the real ASGI app on the test database."""
-    app = create_app(Settings(database_url=database_url), engine=engine)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),  # as a server runs it: the change watcher starts
-        httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as http,
-    ):
-        yield http
+async def app(engine: AsyncEngine, database_url: str) -> AsyncIterator[Starlette]:
+    """The real ASGI app on the test database, started as a server starts it (its change watcher runs)."""
+    application = create_app(Settings(database_url=database_url), engine=engine)
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture
-async def cached(engine: AsyncEngine, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Like ``client``, with the response cache on (for longer than any test)."""
-    app = create_app(Settings(database_url=database_url, response_cache_seconds=300), engine=engine)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://broadsheet.test") as http,
-    ):
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the real ASGI app on the test database."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://broadsheet.test") as http:
+        yield http
+
+
+async def warm_up(app: Starlette, client: httpx.AsyncClient) -> None:
+    """What a running server holds before a test counts statements: every write heard of, the section tree
+    and the cursor secret read."""
+    await caught_up(app)
+    await graphql(client, "{ sections { name } entities(first: 1) { edges { cursor } } }")
+
+
+async def caught_up(app: Starlette) -> None:
+    """Wait until the server has heard of every write committed so far. PostgreSQL tells it just after each
+    commit, so a test that counts statements or expects something kept waits for that first."""
+    async with asyncio.timeout(5):
+        await app.state.changes.caught_up()
+
+
+@pytest.fixture
+async def cached_app(engine: AsyncEngine, database_url: str) -> AsyncIterator[Starlette]:
+    """Like ``app``, with the response cache on (for longer than any test)."""
+    application = create_app(Settings(database_url=database_url, response_cache_seconds=300), engine=engine)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def cached(cached_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=cached_app), base_url="http://t") as http:
         yield http
 
 

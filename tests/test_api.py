@@ -9,12 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from broadsheet.settings import Settings
 from graph.app import create_app
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
-from tests.conftest import PAGES, StatementLog, data_of, graphql
+from tests.conftest import PAGES, StatementLog, data_of, graphql, warm_up
 from tests.helpers import ingest_page
 
 
@@ -309,12 +310,11 @@ async def test_date_window_order_and_totals(engine: AsyncEngine, client: httpx.A
 
 
 async def test_totals_are_counted_only_when_asked_and_in_one_batch(
-    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
     for number in range(6):
         await store_article(engine, _draft(number, ("News", "Business") if number % 2 else ("Europe",)))
-    # fills the app's section tree and cursor secret caches
-    await graphql(client, "{ sections { name } entities(first: 1) { edges { cursor } } }")
+    await warm_up(app, client)
     sql.clear()
     data_of(await graphql(client, "{ articles(first: 2) { edges { cursor } } }"))
     assert sql.count == 1

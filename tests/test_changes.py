@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
+from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.store import store_article
 from models.changes import LISTENER_NAME
-from tests.conftest import StatementLog, data_of, graphql
+from tests.conftest import StatementLog, caught_up, data_of, graphql
 from tests.test_cli import broadsheet
 
 SECTIONS = "{ sections { path } }"
@@ -65,6 +71,40 @@ async def test_a_section_another_process_adds_shows_at_once(
     waited = await _eventually(lambda: _has(client, "science/space"))
     assert await _paths(client) == ["", "europe", "science", "science/space"]
     assert waited < DELIVERY
+
+
+async def test_caught_up_returns_once_the_server_has_heard_of_every_commit_before_it(
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, database_url: str, sql: StatementLog
+) -> None:
+    await store_article(engine, _draft(0))
+    await caught_up(app)
+    assert await _paths(client) == ["", "desk-0"]
+    if engine.dialect.name == "postgresql":
+        # Another process commits while this event loop is held, so the server cannot have read the
+        # notification yet: only caught_up lets it in before the next request.
+        dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        insert = (
+            "INSERT INTO section (parent_id, slug, name, path, created_at)"
+            " SELECT id, 'late', 'Late', 'late', now() FROM section WHERE path = ''"
+        )
+        done = subprocess.run(["psql", "-q", dsn, "-c", insert], capture_output=True, text=True)  # noqa: ASYNC221
+        assert done.returncode == 0, done.stderr
+    else:
+        await store_article(engine, replace(_draft(1), section_path=("Late",)))
+    await caught_up(app)
+    assert await _paths(client) == ["", "desk-0", "late"]  # no waiting, no polling
+    sql.clear()
+    assert await _paths(client) == ["", "desk-0", "late"] and sql.count == 0
+
+
+def _draft(number: int) -> ArticleDraft:
+    return ArticleDraft(
+        headline=f"Report {number}",
+        blocks=[Block(BlockKind.PARAGRAPH, "Text.")],
+        section_path=(f"Desk {number}",),
+        source_id=f"caught-up-{number}",
+        source_format="json",
+    )
 
 
 async def _has(client: httpx.AsyncClient, path: str) -> bool:

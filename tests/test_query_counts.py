@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
 
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
-from tests.conftest import StatementLog, data_of, graphql
+from tests.conftest import StatementLog, data_of, graphql, warm_up
 
 FRONT_PAGE = """
 query FrontPage($first: Int!) {
@@ -66,10 +67,10 @@ async def _archive(engine: AsyncEngine, size: int) -> None:
 
 @pytest.mark.parametrize("query", [FRONT_PAGE])
 async def test_front_page_statements_do_not_grow_with_page_size(
-    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog, query: str
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementLog, query: str
 ) -> None:
     await _archive(engine, 55)
-    await graphql(client, query, {"first": 1})  # the server's section tree cache fills on first use
+    await warm_up(app, client)
     counts = {}
     for first in (5, 50):
         sql.clear()
@@ -82,7 +83,7 @@ async def test_front_page_statements_do_not_grow_with_page_size(
 
 
 async def test_entity_pages_are_batched(
-    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
     await _archive(engine, 12)
     query = """
@@ -92,8 +93,7 @@ async def test_entity_pages_are_batched(
           headline breadcrumbs { name } people { entity { name } } } } }
     } } } }
     """
-    # fills the app's section tree and cursor secret caches
-    await graphql(client, "{ sections { name } entities(first: 1) { edges { cursor } } }")
+    await warm_up(app, client)
     sql.clear()
     edges = data_of(await graphql(client, query))["entities"]["edges"]
     assert len(edges) == 10  # five people, four cities, one bank
@@ -102,7 +102,7 @@ async def test_entity_pages_are_batched(
 
 
 async def test_articles_by_slug_come_with_their_mentions_in_one_statement(
-    engine: AsyncEngine, client: httpx.AsyncClient, sql: StatementLog
+    engine: AsyncEngine, app: Starlette, client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
     """An article by slug and its mentions are one statement; three articles in one document share it, and
     a slug with no article gives null, not someone else's mentions."""
@@ -118,6 +118,7 @@ async def test_articles_by_slug_come_with_their_mentions_in_one_statement(
         f'a{n}: article(slug: "{slug}") {{ {fields} }}' for n, slug in enumerate(slugs)
     )
     document += ' missing: article(slug: "no-such-article") { ' + fields + " } }"
+    await warm_up(app, client)
     sql.clear()
     found = data_of(await graphql(client, document))
     assert sql.count == 1, sql.statements

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Executable, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col
+from starlette.applications import Starlette
 
 from broadsheet.settings import Settings
 from graph.app import create_app
@@ -29,7 +30,7 @@ from resolvers.search import (
     index_prefix,
     parse_search,
 )
-from tests.conftest import StatementLog, data_of, graphql
+from tests.conftest import StatementLog, data_of, graphql, warm_up
 
 START = datetime(2026, 5, 1, 8, tzinfo=UTC)
 
@@ -309,14 +310,14 @@ async def test_cursors_of_another_search_or_forged_are_refused(client: httpx.Asy
 
 @pytest.mark.usefixtures("archive")
 async def test_search_costs_the_same_statements_for_any_page_size(
-    client: httpx.AsyncClient, sql: StatementLog
+    app: Starlette, client: httpx.AsyncClient, sql: StatementLog
 ) -> None:
     query = """query($first: Int!) { search(query: "ceasefire", first: $first) {
         edges { snippet { text } node { headline breadcrumbs { name } people { role entity { name } } } }
     } }"""
     counts = []
     for first in (1, 4):
-        await graphql(client, query, {"first": first})  # warms the section tree
+        await warm_up(app, client)
         sql.clear()
         data_of(await graphql(client, query, {"first": first}))
         counts.append(sql.count)
