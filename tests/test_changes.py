@@ -59,10 +59,12 @@ async def _paths(client: httpx.AsyncClient) -> list[str]:
 
 
 async def test_a_section_another_process_adds_shows_at_once(
-    client: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
+    app: Starlette, client: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
 ) -> None:
     await _ingest(tmp_path, database_url, "first", "Europe")
     await _eventually(lambda: _has(client, "europe"))
+    await caught_up(app)  # the ingest's every commit heard, before counting statements
+    await _paths(client)
     sql.clear()
     assert await _paths(client) == ["", "europe"]
     assert sql.count == 0  # unchanged: the tree is kept, not read per request
@@ -112,7 +114,7 @@ async def _has(client: httpx.AsyncClient, path: str) -> bool:
 
 
 async def test_kept_responses_are_dropped_when_another_process_writes(
-    cached: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
+    cached_app: Starlette, cached: httpx.AsyncClient, database_url: str, tmp_path: Path, sql: StatementLog
 ) -> None:
     await _ingest(tmp_path, database_url, "first", "Europe")
 
@@ -121,6 +123,8 @@ async def test_kept_responses_are_dropped_when_another_process_writes(
         return [edge["node"]["headline"] for edge in edges]
 
     await _eventually(lambda: _equals(headlines, ["first headline"]))
+    await caught_up(cached_app)
+    await headlines()
     sql.clear()
     assert await headlines() == ["first headline"]
     assert sql.count == 0  # served from memory
@@ -134,7 +138,12 @@ async def _equals(read: Callable[[], Awaitable[list[str]]], expected: list[str])
 
 
 async def test_a_lost_listener_serves_fresh_data_and_listens_again(
-    client: httpx.AsyncClient, engine: AsyncEngine, database_url: str, tmp_path: Path, sql: StatementLog
+    app: Starlette,
+    client: httpx.AsyncClient,
+    engine: AsyncEngine,
+    database_url: str,
+    tmp_path: Path,
+    sql: StatementLog,
 ) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite's data_version has no connection to lose")
@@ -163,6 +172,7 @@ async def test_a_lost_listener_serves_fresh_data_and_listens_again(
         return (await listener()) not in (None, before)
 
     await _eventually(listening_again)
+    await caught_up(app)
     await _paths(client)
     sql.clear()
     assert await _paths(client) == ["", "europe"] and sql.count == 0  # kept again
