@@ -24,7 +24,7 @@ from ingest.errors import IngestError
 from ingest.extract.lexicon import known_aliases
 from ingest.extract.mentions import find_mentions
 from ingest.sources import Lines
-from models.search import SearchTerms, article_terms
+from models.search import IndexDocument, index_document
 
 SLUG_MAX = 120
 # Possessive: the same words as r"\w+(?:['’.-]\w+)*", found without backtracking.
@@ -69,7 +69,7 @@ class Prepared:
     url: str | None
     authors: list[str]
     word_count: int
-    search_terms: SearchTerms  # analysed here, in a worker, not in the one process that writes
+    search_document: IndexDocument  # made here, in a worker, not in the one process that writes
 
     @property
     def keys(self) -> set[tuple[str, str]]:
@@ -120,7 +120,7 @@ def prepare(draft: ArticleDraft) -> Prepared | IngestError:
         url=draft.url,
         authors=list(draft.authors),
         word_count=word_count(draft),
-        search_terms=article_terms(draft.headline, draft.standfirst, blocks),
+        search_document=index_document(draft.headline, draft.standfirst, blocks),
     )
 
 

@@ -155,7 +155,7 @@ def _fields(record: Prepared, section_id: int) -> ArticleFields:
         authors=record.authors,
         word_count=record.word_count,
         content_hash=record.content_hash,
-        search_terms=record.search_terms,
+        search_document=record.search_document,
     )
 
 

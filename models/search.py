@@ -159,6 +159,24 @@ def article_terms(headline: str, standfirst: str | None, body: Iterable[dict[str
 
 
 @dataclass(frozen=True, slots=True)
+class IndexDocument:
+    """What an article's index row holds, ready for either engine: each field's terms joined by spaces
+    (SQLite's columns) and the tsvector literal (PostgreSQL's ``document``). Bulk ingest's workers make it,
+    so the one process that writes only sends it."""
+
+    headline: str
+    standfirst: str
+    body: str
+    tsvector: str
+
+
+def index_document(headline: str, standfirst: str | None, body: Iterable[dict[str, Any]]) -> IndexDocument:
+    terms = article_terms(headline, standfirst, body)
+    headline_text, standfirst_text, body_text_ = (" ".join(field) for field in terms)
+    return IndexDocument(headline_text, standfirst_text, body_text_, tsvector_literal(*terms))
+
+
+@dataclass(frozen=True, slots=True)
 class IndexedArticle:
     """What the index holds of an article."""
 
@@ -169,13 +187,13 @@ class IndexedArticle:
     section_id: int
     published_at: datetime
     published: bool
-    terms: SearchTerms | None = None  # analysed already (bulk ingest's workers), else analysed when written
+    document: IndexDocument | None = None  # made already (bulk ingest's workers), else made when written
 
 
-def fields_terms(article: IndexedArticle) -> SearchTerms:
-    if article.terms is not None:
-        return article.terms
-    return article_terms(article.headline, article.standfirst, article.body)
+def document_of(article: IndexedArticle) -> IndexDocument:
+    if article.document is not None:
+        return article.document
+    return index_document(article.headline, article.standfirst, article.body)
 
 
 def tsvector_literal(headline: Sequence[str], standfirst: Sequence[str], body: Sequence[str]) -> str:
@@ -214,11 +232,11 @@ def index_writes(dialect: str, articles: Sequence[IndexedArticle]) -> list[tuple
     now: a fixed number however many articles, so a batch's writer runs them with its own connection."""
     if not articles:
         return []
-    analysed = [fields_terms(article) for article in articles]
+    documents = [document_of(article) for article in articles]
     if dialect == "sqlite":
         rows = [
-            {"id": article.id, "headline": " ".join(h), "standfirst": " ".join(s), "body": " ".join(b)}
-            for article, (h, s, b) in zip(articles, analysed, strict=True)
+            {"id": article.id, "headline": doc.headline, "standfirst": doc.standfirst, "body": doc.body}
+            for article, doc in zip(articles, documents, strict=True)
         ]
         return [(_SQLITE_DELETE, [{"id": article.id} for article in articles]), (_SQLITE_INSERT, rows)]
     return [
@@ -229,7 +247,7 @@ def index_writes(dialect: str, articles: Sequence[IndexedArticle]) -> list[tuple
                 "sections": [article.section_id for article in articles],
                 "times": [article.published_at for article in articles],
                 "published": [article.published for article in articles],
-                "documents": [tsvector_literal(*terms) for terms in analysed],
+                "documents": [doc.tsvector for doc in documents],
             },
         )
     ]

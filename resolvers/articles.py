@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, ArticleStatus, Entity, Mention
 from models.db import copy_rows, one_of
-from models.search import IndexedArticle, SearchTerms, index_writes
+from models.search import IndexDocument, IndexedArticle, index_writes
 from models.types import UTCDateTime, utcnow
 from resolvers.keys import storable
 from resolvers.statements import cached_statement
@@ -475,7 +475,7 @@ class ArticleFields:
     authors: list[str]
     word_count: int
     content_hash: str | None = None
-    search_terms: SearchTerms | None = None  # the search index's terms, when analysed already
+    search_document: IndexDocument | None = None  # the search index's row, when made already
 
 
 #: How a new version of an article finds the stored one: a column and its value.
@@ -528,7 +528,7 @@ async def _index(
             fields.section_id,
             published_at,
             published=True,  # what ingestion writes is published (``_writable``)
-            terms=fields.search_terms,
+            document=fields.search_document,
         )
         for article_id, fields, published_at in articles
     ]

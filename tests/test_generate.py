@@ -32,7 +32,7 @@ from bench.generate import (
 from ingest.bulk import word_count
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
-from models.search import IndexedArticle, fields_terms, tsvector_literal
+from models.search import IndexedArticle, document_of
 from resolvers.entities import normalize_name
 from resolvers.search import SearchQuery, count_search_matches, parse_search
 from resolvers.sections import ensure_section_path
@@ -129,7 +129,7 @@ async def test_generated_archive(engine: AsyncEngine) -> None:
         )
         for row in sampled:
             body = row.body if isinstance(row.body, list) else json.loads(row.body)
-            terms = fields_terms(
+            document = document_of(
                 IndexedArticle(row.id, row.headline, row.standfirst, body, 0, row.published_at, True)
             )
             if engine.dialect.name == "postgresql":
@@ -139,7 +139,7 @@ async def test_generated_archive(engine: AsyncEngine) -> None:
                         "AND section_id = :section AND published_at = :published "
                         "FROM article_search WHERE article_id = :id"
                     ),
-                    {"document": tsvector_literal(*terms), "id": row.id, "section": row.section_id,
+                    {"document": document.tsvector, "id": row.id, "section": row.section_id,
                      "published": row.published_at},
                 )  # fmt: skip
                 assert stored is True
@@ -148,7 +148,7 @@ async def test_generated_archive(engine: AsyncEngine) -> None:
                     text("SELECT headline, standfirst, body FROM article_search WHERE rowid = :id"),
                     {"id": row.id},
                 )
-                assert tuple(fields.one()) == tuple(" ".join(field) for field in terms)
+                assert tuple(fields.one()) == (document.headline, document.standfirst, document.body)
 
         # The search terms are where the docstring says, as many times as expected_matches says.
         for term in (COMMON_TERM, RARE_TERM):
