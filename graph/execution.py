@@ -78,10 +78,11 @@ PURE = {_PURE_KEY: True}
 BUILT_SCHEMA = "a graphql-core schema built by Strawberry"
 ATTRIBUTE_RESOLVER = "the resolver Strawberry makes for an attribute"
 BUILT_ENUM = "an enum type built by Strawberry"
-#: What the short road (and ``graph.context.selects``) relies on that Strawberry does not promise, as
-#: (module or class, name). Strawberry has no public hook for completing a field without its resolver, so
-#: these are pinned by a minor-version range of strawberry-graphql (pyproject.toml) and checked by
-#: ``tests/test_execution.py``, which fails naming the one an upgrade moved.
+#: What graph/ relies on that Strawberry does not promise, as (module or class, name): the short road,
+#: ``graph.context.selects`` and ``graph.schema.BroadsheetSchema`` (which picks the operation). Strawberry
+#: has no public hook for completing a field without its resolver, nor for refusing an unnamed operation
+#: among several, so these are pinned by a minor-version range of strawberry-graphql (pyproject.toml) and
+#: checked by ``tests/test_execution.py``, which fails naming the one an upgrade moved.
 PRIVATE_NAMES = (
     ("strawberry.schema.schema", "StrawberryGraphQLCoreExecutionContext"),  # the class extended here
     ("strawberry.schema.schema_converter", "GraphQLCoreConverter.DEFINITION_BACKREF"),  # core -> Strawberry
@@ -90,6 +91,7 @@ PRIVATE_NAMES = (
     (BUILT_ENUM, "wrapped_cls"),  # the Python enum behind a CustomGraphQLEnumType
     ("strawberry.types.arguments", "convert_arguments"),  # a pure resolver's arguments, as Strawberry does
     ("strawberry.types.info", "Info._raw_info"),  # graph.context.selects reads the selection from it
+    ("strawberry.schema.schema", "Schema._create_execution_context"),  # BroadsheetSchema overrides it
     (BUILT_SCHEMA, "_strawberry_schema"),  # on the graphql-core schema Strawberry builds
     (ATTRIBUTE_RESOLVER, "_is_default"),  # on the resolver Strawberry makes for a field that reads one
 )

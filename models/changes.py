@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import uuid
 from enum import StrEnum
 from typing import Any
 
@@ -97,7 +98,7 @@ class ChangeWatcher:
         listener = self._listener
         if listener is None:
             return
-        token = f"{FENCE}{id(self)}:{len(self._fences)}:{asyncio.get_running_loop().time()}"
+        token = f"{FENCE}{uuid.uuid4().hex}"  # every server hears it: unique across processes
         arrived = self._fences[token] = asyncio.get_running_loop().create_future()
         try:
             await listener.execute(f"SELECT pg_notify('{CHANNEL}', $1)", token)
