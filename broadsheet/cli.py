@@ -171,7 +171,7 @@ def reextract(
                 engine,
                 batch_size=batch_size,
                 on_total=lambda total: progress.update(task, total=total),
-                on_article=lambda: progress.advance(task),
+                on_progress=lambda done: progress.advance(task, done),
             )
         finally:
             await engine.dispose()

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ingest.bulk import mention_links
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.extract.mentions import find_mentions
-from ingest.store import link_mentions
+from ingest.store import relink
 from resolvers.articles import ArticleText, article_texts, count_articles
 
 
@@ -24,12 +25,13 @@ async def reextract(
     *,
     batch_size: int = 200,
     on_total: Callable[[int], None] = lambda _total: None,
-    on_article: Callable[[], None] = lambda: None,
+    on_progress: Callable[[int], None] = lambda _done: None,
 ) -> ReextractSummary:
     """Re-link every article's mentions, reading the archive in id order, ``batch_size`` articles at a time.
 
-    Each article is its own transaction, so a run stopped half-way leaves every article either as it was or
-    re-extracted. Entities are found by name and alias, so ids stay stable and a second run changes nothing.
+    Each batch is linked as ``broadsheet ingest`` links one (``ingest.store.relink``), in its own
+    transaction, so a run stopped half-way leaves every article either as it was or re-extracted. Entities
+    are found by name and alias, so ids stay stable and a second run changes nothing.
     """
     summary = ReextractSummary()
     async with engine.connect() as connection:
@@ -40,15 +42,16 @@ async def reextract(
             batch = await article_texts(connection, after_id=after_id, limit=batch_size)
         if not batch:
             return summary
+        linked = []
         for article in batch:
             draft = _draft(article)
-            mentions = find_mentions(draft)
-            async with engine.begin() as connection:
-                summary.entities_created += await link_mentions(
-                    connection, article.id, article.published_at, draft, mentions
-                )
-            summary.articles += 1
-            on_article()
+            linked.append((article.id, article.published_at, mention_links(draft, find_mentions(draft))))
+        async with engine.begin() as connection:
+            summary.entities_created += await relink(
+                connection, linked, replacing=[article.id for article in batch]
+            )
+        summary.articles += len(batch)
+        on_progress(len(batch))
         after_id = batch[-1].id
 
 

@@ -1,6 +1,7 @@
-"""Writing articles, their section paths, entities and mentions: one article in one transaction
-(``store_article``), or a batch of them in one transaction and a fixed number of statements (``write_batch``)
-with the same outcome as storing them one after the other.
+"""The one way articles, their section paths, entities and mentions are written: ``write_batch`` writes a
+batch of records in one transaction and a fixed number of statements, with the outcome of writing them one
+after the other. ``broadsheet ingest`` sends it batches, ``store_article`` one draft, ``broadsheet reextract``
+(through ``relink``) only new mentions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
-from ingest.document import ArticleDraft, MentionDraft
+from ingest.document import ArticleDraft
 from ingest.errors import IngestError
 from ingest.extract.mentions import find_mentions
 from resolvers.articles import (
@@ -21,13 +22,9 @@ from resolvers.articles import (
     ArticleMatch,
     StoredArticle,
     article_match,
-    find_article,
     find_articles,
-    insert_article,
     insert_articles,
-    slug_taken,
     taken_article_slugs,
-    update_article,
     update_articles,
 )
 from resolvers.entities import (
@@ -37,11 +34,10 @@ from resolvers.entities import (
     insert_entities,
     normalize_name,
     pick_entity,
-    resolve_entity,
     taken_entity_slugs,
     wanted_aliases,
 )
-from resolvers.mentions import move_mentions, replace_mentions, replace_mentions_of
+from resolvers.mentions import move_mentions, replace_mentions_of
 from resolvers.sections import ensure_section_path
 
 
@@ -56,61 +52,22 @@ class Stored:
 
 
 async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
-    """Insert or update the article and replace its mentions; all of it or none of it is written.
+    """Find the draft's mentions and write it alone in its own transaction, as ``broadsheet ingest`` writes
+    a record it retries alone: all of it or none of it is written.
 
     The same article ingested again (same source id, else canonical URL, else slug) is updated in place, so
-    its id, slug and entity links stay stable.
+    its id, slug and entity links stay stable; unchanged, it is left as it is.
     """
     record = prepare(draft)
     if isinstance(record, IngestError):
         raise StoreError(record.message)
-    mentions = find_mentions(draft)
-    derived_slug = record.derived_slug
+    links = mention_links(draft, find_mentions(draft))
     async with engine.begin() as connection:
-        fields = _fields(record, await ensure_section_path(connection, record.section_path))
-        existing = await find_article(connection, fields, derived_slug)
-        existing_id = existing[0] if existing else None
-        if fields.slug is not None and await slug_taken(connection, fields.slug, except_id=existing_id):
-            raise StoreError(f"slug: {fields.slug!r} is already used by another article")
-        if existing is None:
-            slug = fields.slug or await _free_slug(connection, derived_slug)
-            article_id, published_at = await insert_article(connection, fields, slug)
-        else:
-            article_id, slug = existing[0], fields.slug or existing[1]
-            published_at = await update_article(connection, article_id, fields)
-        entities_created = await link_mentions(connection, article_id, published_at, draft, mentions)
-    return Stored(article_id, slug, created=existing is None, entities_created=entities_created)
-
-
-async def link_mentions(
-    connection: AsyncConnection,
-    article_id: int,
-    published_at: datetime,
-    draft: ArticleDraft,
-    mentions: list[MentionDraft],
-) -> int:
-    """Make the article's mentions exactly ``mentions``, each linked to its entity; how many entities are new.
-
-    Entities are found by name and alias, so running this again on the same text links to the same ids.
-    """
-    entities_created = 0
-    by_entity: dict[int, dict[str, Any]] = {}
-    for link in mention_links(draft, mentions):
-        entity_id, new = await resolve_entity(
-            connection, name=link.name, kind=link.kind, surface_forms=link.aliases
-        )
-        entities_created += new
-        merge_mention(by_entity, entity_id, link)
-    await replace_mentions(connection, article_id, published_at, list(by_entity.values()))
-    return entities_created
-
-
-async def _free_slug(connection: AsyncConnection, base: str) -> str:
-    slug, suffix = base, 1
-    while await slug_taken(connection, slug):
-        suffix += 1
-        slug = f"{base}-{suffix}"
-    return slug
+        written = await write_batch(connection, [(record, links)])
+    if written.failures:
+        raise StoreError(written.failures[0].message)
+    ((article_id, slug),) = written.articles
+    return Stored(article_id, slug, created=written.created == 1, entities_created=written.entities_created)
 
 
 def merge_mention(by_entity: dict[int, dict[str, Any]], entity_id: int, link: Link) -> None:
@@ -131,9 +88,6 @@ def merge_mention(by_entity: dict[int, dict[str, Any]], entity_id: int, link: Li
     row["first_position"] = min(row["first_position"], link.first_position)
     row["salience"] = max(row["salience"], link.salience)
     row["locations"] = row["locations"] + link.locations
-
-
-# Batches.
 
 
 def match_of(record: Prepared) -> ArticleMatch:
@@ -168,6 +122,7 @@ class Written:
     unchanged: int = 0
     entities_created: int = 0
     failures: list[IngestError] = field(default_factory=list)
+    articles: list[tuple[int, str]] = field(default_factory=list)  # (id, slug) of each written or unchanged
 
     def add(self, other: Written) -> None:
         self.created += other.created
@@ -175,6 +130,7 @@ class Written:
         self.unchanged += other.unchanged
         self.entities_created += other.entities_created
         self.failures += other.failures
+        self.articles += other.articles
 
 
 class Interdependent(Exception):
@@ -224,8 +180,8 @@ class SlugBook:
 async def write_batch(
     connection: AsyncConnection, batch: Sequence[tuple[Prepared, list[Link] | None]]
 ) -> Written:
-    """Store each (record, links) in order, as ``store_article`` would one at a time; ``None`` links: the
-    article only (its stored mentions stay, given its publication time). Unchanged articles are skipped.
+    """Store each (record, links) in order, with the outcome of writing them one at a time; ``None`` links:
+    the article only (its stored mentions stay, given its publication time). Unchanged articles are skipped.
 
     Raises ``Interdependent`` where records depend on each other in ways only a run one at a time
     settles; database errors roll the whole batch back. Either way the caller retries one at a time.
@@ -258,8 +214,8 @@ class _BatchPlan:
         self.inserts: list[tuple[ArticleFields, str]] = []
         self.updates: list[tuple[int, ArticleFields, str, datetime]] = []
         # What each written record becomes, in order: a stored article (id, publication time), or None for
-        # the next of the inserts; and its links.
-        self.targets: list[tuple[tuple[int, datetime] | None, list[Link] | None]] = []
+        # the next of the inserts; its slug; and its links.
+        self.targets: list[tuple[tuple[int, datetime] | None, str, list[Link] | None]] = []
 
     @classmethod
     async def start(
@@ -294,6 +250,7 @@ class _BatchPlan:
             self.seen.add(existing.id)
             if existing.content_hash == record.content_hash and not record.always_write:
                 self.written.unchanged += 1
+                self.written.articles.append((existing.id, existing.slug))
                 return
         if record.slug is not None:
             owner = await self.slugs.owner(record.slug)
@@ -319,7 +276,7 @@ class _BatchPlan:
         slug = record.slug or await self.slugs.free(record.derived_slug)
         self.slugs.claim(slug)
         self.inserts.append((fields, slug))
-        self.targets.append((None, links))
+        self.targets.append((None, slug, links))
         self.written.created += 1
 
     def _update(
@@ -331,7 +288,7 @@ class _BatchPlan:
             self.slugs.claim(slug, existing.id)
         published_at = record.published_at or existing.published_at
         self.updates.append((existing.id, fields, slug, published_at))
-        self.targets.append(((existing.id, published_at), links))
+        self.targets.append(((existing.id, published_at), slug, links))
         self.written.updated += 1
 
 
@@ -343,8 +300,9 @@ async def _write_plan(connection: AsyncConnection, plan: _BatchPlan) -> None:
     linked: list[tuple[int, datetime, list[Link]]] = []
     relinked: list[int] = []
     moved: list[tuple[int, datetime]] = []
-    for target, links in plan.targets:
+    for target, slug, links in plan.targets:
         article_id, published_at = next(new) if target is None else target
+        plan.written.articles.append((article_id, slug))
         if links is not None:
             linked.append((article_id, published_at, links))
             if target is not None:
@@ -352,18 +310,31 @@ async def _write_plan(connection: AsyncConnection, plan: _BatchPlan) -> None:
         elif target is not None:
             moved.append(target)
     if linked:
-        rows, plan.written.entities_created = await link_batch(connection, linked)
-        await replace_mentions_of(connection, relinked, rows)
+        plan.written.entities_created = await relink(connection, linked, replacing=relinked)
     await move_mentions(connection, moved)
+
+
+async def relink(
+    connection: AsyncConnection,
+    articles: Sequence[tuple[int, datetime, list[Link]]],
+    *,
+    replacing: Sequence[int],
+) -> int:
+    """Make (article id, publication time, links) articles' mentions exactly their links, the stored
+    mentions of the ``replacing`` ids going; how many entities are new."""
+    rows, entities_created = await link_batch(connection, articles)
+    await replace_mentions_of(connection, replacing, rows)
+    return entities_created
 
 
 async def link_batch(
     connection: AsyncConnection, articles: Sequence[tuple[int, datetime, list[Link]]]
 ) -> tuple[list[dict[str, Any]], int]:
-    """The mention rows of (article id, publication time, links), each mention linked to the entity
-    ``resolve_entity`` would link it to, article after article, mention after mention; and how many
-    entities are new. One statement reads every entity going by any name in the batch; new entities and
-    aliases are written in one statement each; the linking itself runs here on what was read."""
+    """The mention rows of (article id, publication time, links), article after article, mention after
+    mention: each to the entity of its kind going by its name (``pick_entity`` chooses among several), else
+    to a new one; and how many entities are new. One statement reads every entity going by any name in the
+    batch; new entities and aliases are written in one statement each; the linking runs here on what was read.
+    """
     wanted = [[(normalize_name(link.name), wanted_aliases((link.name, *link.aliases))) for link in links]
               for _, _, links in articles]  # fmt: skip
     keys = {key for per_article in wanted for name_key, names in per_article for key in (name_key, *names)}

@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam, event, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -135,6 +135,8 @@ async def copy_rows(connection: AsyncConnection, table: Table, rows: Sequence[Ma
     assert driver is not None, "an open connection"
     try:
         await driver.copy_records_to_table(table.name, records=records, columns=names)
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError(f"COPY {table.name}", None, error) from error
     except asyncpg.PostgresError as error:
         raise DBAPIError.instance(f"COPY {table.name}", None, error, asyncpg.PostgresError) from error
 

@@ -491,29 +491,6 @@ def article_match(source_id: str | None, canonical_url: str | None, slug: str) -
     return ("slug", slug)
 
 
-async def find_article(
-    connection: AsyncConnection, fields: ArticleFields, derived_slug: str
-) -> tuple[int, str] | None:
-    """The stored article (id, slug) this one is a new version of: same source id, else URL, else slug."""
-    column, value = article_match(fields.source_id, fields.canonical_url, fields.slug or derived_slug)
-    statement = select(_article.c.id, _article.c.slug).where(_article.c[column] == value)
-    found = (await connection.execute(statement)).first()
-    return None if found is None else (found.id, found.slug)
-
-
-async def insert_article(
-    connection: AsyncConnection, fields: ArticleFields, slug: str
-) -> tuple[int, datetime]:
-    """Insert it; its (id, publication time)."""
-    now = utcnow()
-    values = _writable(fields)
-    published_at = fields.published_at or now
-    values.update(slug=slug, published_at=published_at, updated_at=now, created_at=now)
-    article_id = int(await connection.scalar(insert(_article).values(**values).returning(_article.c.id)))
-    await _index(connection, [(article_id, fields, published_at)])
-    return article_id, published_at
-
-
 async def _index(
     connection: AsyncConnection, articles: Sequence[tuple[int, ArticleFields, datetime]]
 ) -> None:
@@ -534,34 +511,6 @@ async def _index(
     ]
     for statement, parameters in index_writes(connection.dialect.name, indexed):
         await connection.execute(statement, parameters)
-
-
-async def update_article(connection: AsyncConnection, article_id: int, fields: ArticleFields) -> datetime:
-    """Replace the content; keep the slug and first publication time unless the source states them.
-
-    Returns the publication time it now has."""
-    values = _writable(fields)
-    if fields.slug is not None:
-        values["slug"] = fields.slug
-    if fields.published_at is not None:
-        values["published_at"] = fields.published_at
-    values["updated_at"] = utcnow()
-    statement = (
-        update(_article)
-        .where(_article.c.id == article_id)
-        .values(**values)
-        .returning(_article.c.published_at)
-    )
-    published_at: datetime = (await connection.execute(statement)).scalar_one()
-    await _index(connection, [(article_id, fields, published_at)])
-    return published_at
-
-
-async def slug_taken(connection: AsyncConnection, slug: str, except_id: int | None = None) -> bool:
-    statement = select(_article.c.id).where(_article.c.slug == slug)
-    if except_id is not None:
-        statement = statement.where(_article.c.id != except_id)
-    return await connection.scalar(statement.limit(1)) is not None
 
 
 def _writable(fields: ArticleFields) -> dict[str, Any]:

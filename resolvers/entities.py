@@ -133,36 +133,9 @@ async def co_mentioned_by_entity_ids(
     return related
 
 
-async def resolve_entity(
-    connection: AsyncConnection, *, name: str, kind: str, surface_forms: Iterable[str]
-) -> tuple[int, bool]:
-    """The entity this name stands for, creating it when the knowledge base has none; (id, created).
-
-    A name links to an existing entity of the same kind that goes by it (as its name or an alias) when
-    exactly one does, or when one of several has it as its own canonical name. Otherwise a new entity is
-    made, rather than guessing between two real people who share a name.
-    """
-    key = normalize_name(name)
-    statement = (
-        select(_entity.c.id, _entity.c.name)
-        .join(_alias, _alias.c.entity_id == _entity.c.id)
-        .where(_alias.c.normalized == key, _entity.c.kind == kind)
-        .distinct()
-    )
-    candidates = [(int(row.id), row.name) for row in await connection.execute(statement)]
-    found = pick_entity(key, candidates)
-    if found is None:
-        entity_id, created = await _create_entity(connection, name=name, kind=kind), True
-    else:
-        entity_id, created = found, False
-    await add_aliases(connection, entity_id, [name, *surface_forms])
-    return entity_id, created
-
-
 def pick_entity(key: str, candidates: Sequence[tuple[int, str]]) -> int | None:
     """Which of the entities of the right kind going by ``key`` (id, canonical name) a name links to, if
-    any: the only one, else the only one whose canonical name it is. Shared by the one-at-a-time and the
-    batch linking, so both link alike."""
+    any: the only one, else the only one whose canonical name it is."""
     if len(candidates) == 1:
         return candidates[0][0]
     exact = [entity_id for entity_id, name in candidates if normalize_name(name) == key]
@@ -178,39 +151,9 @@ def wanted_aliases(names: Iterable[str]) -> dict[str, str]:
     return wanted
 
 
-async def _create_entity(connection: AsyncConnection, *, name: str, kind: str) -> int:
-    base = entity_slug_base(name, kind)
-    slug, suffix = base, 1
-    while await connection.scalar(select(_entity.c.id).where(_entity.c.slug == slug)) is not None:
-        suffix += 1
-        slug = f"{base}-{suffix}"
-    statement = insert(_entity).values(kind=kind, name=name, slug=slug).returning(_entity.c.id)
-    return int(await connection.scalar(statement))
-
-
 def entity_slug_base(name: str, kind: str) -> str:
     """A new entity's slug before any ``-2`` that keeps it unique."""
     return slugify(name) or kind
-
-
-async def add_aliases(connection: AsyncConnection, entity_id: int, names: Iterable[str]) -> None:
-    """Record names the entity goes by, in order of preference; names it already has (after normalising)
-    are skipped."""
-    wanted = wanted_aliases(names)
-    existing = set(
-        await connection.scalars(
-            select(_alias.c.normalized).where(
-                _alias.c.entity_id == entity_id, _alias.c.normalized.in_(list(wanted))
-            )
-        )
-    )
-    rows = [
-        {"entity_id": entity_id, "alias": alias, "normalized": key}
-        for key, alias in wanted.items()
-        if key not in existing
-    ]
-    if rows:
-        await connection.execute(insert(_alias), rows)
 
 
 # Set-based writes for bulk ingestion: a batch of articles links its mentions in a few statements.

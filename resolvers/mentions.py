@@ -235,16 +235,6 @@ def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
     return newest if order is EntityArticleOrder.NEWEST else (_mention.c.salience, *newest)
 
 
-async def replace_mentions(
-    connection: AsyncConnection, article_id: int, published_at: datetime, rows: Sequence[dict[str, Any]]
-) -> None:
-    """Make the article's mentions exactly ``rows`` (Mention column mappings without article_id and
-    published_at, which come from the article)."""
-    await connection.execute(delete(_mention).where(_mention.c.article_id == article_id))
-    article = {"article_id": article_id, "published_at": published_at}
-    await insert_rows(connection, _mention, [{**row, **article} for row in rows])
-
-
 async def replace_mentions_of(
     connection: AsyncConnection, article_ids: Sequence[int], rows: Sequence[dict[str, Any]]
 ) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.reextract import reextract
 from ingest.store import store_article
-from tests.conftest import PAGES, data_of, graphql
+from tests.conftest import PAGES, StatementLog, data_of, graphql
 from tests.helpers import ingest_page
 
 
@@ -80,6 +80,28 @@ async def test_reextraction_is_idempotent_and_keeps_entity_ids(engine: AsyncEngi
     assert first.entities_created == second.entities_created == 0
     assert before == after_first == await _snapshot(engine)
     assert len(before) > 20
+
+
+async def test_reextraction_writes_a_batch_in_statements_its_size_does_not_change(
+    engine: AsyncEngine, sql: StatementLog
+) -> None:
+    """It links as ingest does, not mention by mention: a batch of eight costs what a batch of two does."""
+    bodies = [
+        "Former Prime Minister Tony Blair met Clara Okafor of the World Bank in Lisbon.",
+        "The Red Cross said Amara Okafor and Mr Blair would visit Madrid and Porto.",
+    ]
+    for number in range(2):
+        await _article(engine, number, bodies[number])
+    sql.clear()
+    assert (await reextract(engine, batch_size=8)).articles == 2
+    two = sql.count
+    for number in range(2, 8):
+        await _article(engine, number, f"{bodies[number % 2]} Dispatch {number} named Berlin too.")
+    before = await _snapshot(engine)
+    sql.clear()
+    assert (await reextract(engine, batch_size=8)).articles == 8
+    assert sql.count == two
+    assert await _snapshot(engine) == before
 
 
 async def test_an_entitys_articles_by_prominence_page_without_gaps(
