@@ -9,7 +9,6 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from strawberry.dataloader import DataLoader
 
@@ -17,7 +16,7 @@ from graph.errors import ClientError, ErrorCode
 from graph.relay import CursorSecret, ListCursors
 from models.changes import ChangeWatcher, Scope
 from models.cursor_secret import read_cursor_secret
-from models.db import is_statement_timeout
+from models.db import StatementTimeout, reading
 from resolvers import articles, entities, mentions, search, sections
 
 K = TypeVar("K")
@@ -69,7 +68,7 @@ class SectionTreeCache:
 
     async def _load(self, engine: AsyncEngine, generation: int | None) -> sections.SectionTree:
         try:
-            async with engine.connect() as connection:
+            async with reading(engine) as connection:
                 tree = await sections.load_section_tree(connection)
             if generation is not None and (self._generation is None or generation >= self._generation):
                 self._tree, self._generation = tree, generation
@@ -116,13 +115,10 @@ class Context:
         ROLLBACK round trip (batches of one request never shared a snapshot anyway).
         """
         try:
-            async with (self.lookups if lookup else self.engine).connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            async with reading(self.lookups if lookup else self.engine) as connection:
                 return await query(connection)
-        except DBAPIError as error:
-            if is_statement_timeout(error):
-                raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
-            raise
+        except StatementTimeout:
+            raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
 
     async def list_cursors(self, *description: object) -> ListCursors:
         """The cursors of the list ``description`` names (``graph.relay.CursorSecret.for_list``)."""
@@ -134,13 +130,16 @@ class Context:
     ) -> sections.SectionTree:
         """The section tree this request sees; read again (once) if it lacks a section the request met."""
         tree = self._section_tree
-        if tree is None:
-            tree = await self.sections_cache.get(self.engine)
-        lacking = (missing_id is not None and missing_id not in tree.by_id) or (
-            missing_path is not None and missing_path not in tree.by_path
-        )
-        if lacking:
-            tree = await self.sections_cache.get(self.engine, stale=tree)
+        try:
+            if tree is None:
+                tree = await self.sections_cache.get(self.engine)
+            lacking = (missing_id is not None and missing_id not in tree.by_id) or (
+                missing_path is not None and missing_path not in tree.by_path
+            )
+            if lacking:
+                tree = await self.sections_cache.get(self.engine, stale=tree)
+        except StatementTimeout:
+            raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
         self._section_tree = tree
         return tree
 

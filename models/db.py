@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,9 +67,23 @@ def create_engine(
 STATEMENT_TIMED_OUT = "57014"
 
 
-def is_statement_timeout(error: DBAPIError) -> bool:
-    """Whether PostgreSQL stopped the statement for running past ``statement_timeout``."""
-    return getattr(error.orig, "sqlstate", None) == STATEMENT_TIMED_OUT
+class StatementTimeout(Exception):
+    """PostgreSQL stopped a statement for running past ``statement_timeout``."""
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection for reads, each statement in its own transaction (autocommit: no BEGIN and
+    COMMIT around a request's few reads). A statement stopped at the time limit raises ``StatementTimeout``,
+    so callers above need not know the drivers' errors."""
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == STATEMENT_TIMED_OUT:
+            raise StatementTimeout from error
+        raise
 
 
 def _server_settings(statement_timeout: float | None, lookups: bool) -> dict[str, str]:

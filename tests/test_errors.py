@@ -285,6 +285,27 @@ async def test_a_statement_past_the_time_limit_is_a_timeout(engine: AsyncEngine,
     assert error["message"] == STATEMENT_TIMEOUT_MESSAGE and code_of(error) == "TIMEOUT"
 
 
+async def test_the_section_tree_read_past_the_time_limit_is_a_timeout(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """The section tree is read apart from the loaders (one read for many requests), and still says why."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the time limit is PostgreSQL's statement_timeout; SQLite has none")
+    limited = create_engine(database_url, pool_size=1, statement_timeout=0.2)
+    app = create_app(Settings(database_url=database_url), engine=limited)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+        engine.connect() as blocker,
+    ):
+        await blocker.execute(text("LOCK TABLE section IN ACCESS EXCLUSIVE MODE"))
+        body = await graphql(client, "{ sections { name } }")
+        await blocker.rollback()
+    await limited.dispose()
+    error = only_error(body)
+    assert error["message"] == STATEMENT_TIMEOUT_MESSAGE and code_of(error) == "TIMEOUT"
+
+
 @pytest.fixture
 async def throwaway(engine: AsyncEngine, tmp_path: Any) -> AsyncIterator[str]:
     """A migrated database of the same kind as ``engine``, for a test that breaks it."""
