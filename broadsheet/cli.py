@@ -1,4 +1,8 @@
-"""The `broadsheet` command: migrate, ingest, serve, export the schema."""
+"""The `broadsheet` command: migrate, ingest, serve, export the schema.
+
+Each command imports the layers it uses inside itself, so that `broadsheet --help` or a mistyped setting
+answers at once rather than after loading the server, the database drivers and the extractor (a second).
+"""
 
 from __future__ import annotations
 
