@@ -9,6 +9,7 @@ import strawberry
 
 from graph.context import MAX_RELATED, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
+from models import EntityKind
 from resolvers import mentions
 from resolvers.entities import EntityRow
 from resolvers.mentions import EntityArticlesQuery
@@ -17,13 +18,8 @@ if TYPE_CHECKING:
     from graph.articles import ArticleNode
 
 
-@strawberry.enum(description="What a named entity is.")
-class EntityKind(Enum):
-    PERSON = "person"
-    ORGANIZATION = "organization"
-    PLACE = "place"
-
-
+# The models' enum itself is the GraphQL enum: a row's kind, an ingest's and a client's are one type.
+strawberry.enum(EntityKind, description="What a named entity is.")
 _KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper than EnumType(value)
 
 
