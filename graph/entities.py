@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,9 +9,8 @@ import strawberry
 from graph.context import MAX_RELATED, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
 from models import EntityKind
-from resolvers import mentions
 from resolvers.entities import EntityRow
-from resolvers.mentions import EntityArticlesQuery
+from resolvers.mentions import EntityArticleOrder, EntityArticleRow, EntityArticlesQuery
 
 if TYPE_CHECKING:
     from graph.articles import ArticleNode
@@ -23,10 +21,8 @@ strawberry.enum(EntityKind, description="What a named entity is.")
 _KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper than EnumType(value)
 
 
-@strawberry.enum(description="How an entity's articles are ordered.")
-class EntityArticleOrder(Enum):
-    NEWEST = "newest"
-    PROMINENCE = "prominence"
+# The resolvers' enum itself is the GraphQL enum: no second definition to keep in step.
+strawberry.enum(EntityArticleOrder, description="How an entity's articles are ordered.")
 
 
 def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[object, ...]:
@@ -34,11 +30,9 @@ def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[obj
     return ("entity-articles", entity_id, order.value)
 
 
-def _edge_cursor(
-    cursors: ListCursors, order: mentions.EntityArticleOrder, row: mentions.EntityArticleRow
-) -> str:
+def _edge_cursor(cursors: ListCursors, order: EntityArticleOrder, row: EntityArticleRow) -> str:
     article = row.article
-    if order is mentions.EntityArticleOrder.NEWEST:
+    if order is EntityArticleOrder.NEWEST:
         return cursors.time(article.published_at, article.id)
     return cursors.prominence(row.salience, article.published_at, article.id)
 
@@ -93,20 +87,19 @@ class EntityNode(Node):
         from graph.articles import article_nodes
 
         size = page_size(first)
-        order = mentions.EntityArticleOrder(order_by.value)
         context = get_context(info)
         cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by))
-        if order is mentions.EntityArticleOrder.NEWEST:
+        if order_by is EntityArticleOrder.NEWEST:
             key: Any = cursors.parse_time(after)
         else:
             key = cursors.parse_prominence(after)
-        query = EntityArticlesQuery(self.row.id, size + 1, order, key)
+        query = EntityArticlesQuery(self.row.id, size + 1, order_by, key)
         rows = await context.entity_articles_page.load(query)
         page = rows[:size]
         nodes = await article_nodes(info, [row.article for row in page])
         edges = [
             EntityArticleEdge(
-                cursor=_edge_cursor(cursors, order, row),
+                cursor=_edge_cursor(cursors, order_by, row),
                 node=node,
                 role=row.role,
                 count=row.count,

@@ -6,7 +6,6 @@ import html
 import re
 from dataclasses import replace
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
@@ -21,20 +20,17 @@ from resolvers.search import (
     TIERS,
     SearchExpression,
     SearchHit,
+    SearchOrder,
     SearchQuery,
     SearchSyntaxError,
     parse_search,
 )
-from resolvers.search import SearchOrder as Order
 
 _SNIPPET_FIELDS = frozenset({"snippet"})
 
 
-@strawberry.enum(description="The order of search hits.")
-class SearchOrder(Enum):
-    RELEVANCE = "relevance"
-    NEWEST = "newest"
-    OLDEST = "oldest"
+# The resolvers' enum itself is the GraphQL enum: no second definition to keep in step.
+strawberry.enum(SearchOrder, description="The order of search hits.")
 
 
 @strawberry.type(description="A stretch of text, by character offsets (Unicode code points, end exclusive).")
@@ -106,7 +102,7 @@ class SearchConnection:
 
     @strawberry.field(description="How many articles match, on all pages together (counted only when asked).")
     async def total_count(self, info: strawberry.Info) -> int:
-        filters = replace(self.query, limit=0, after=None, order=Order.RELEVANCE, with_snippets=False)
+        filters = replace(self.query, limit=0, after=None, order=SearchOrder.RELEVANCE, with_snippets=False)
         return await get_context(info).search_total.load(filters)
 
 
@@ -134,17 +130,16 @@ async def search_connection(
 ) -> SearchConnection:
     size = page_size(first)
     expression = parse_query(text)
-    resolver_order = Order(order.value)
     cursors = await get_context(info).list_cursors(*search_list(text, filters, order))
     position: tuple[float, int] | tuple[datetime, int] | None
-    if resolver_order is Order.RELEVANCE:
+    if order is SearchOrder.RELEVANCE:
         position = cursors.parse_score(after, TIERS)
     else:
         position = cursors.parse_time(after)
     query = SearchQuery(
         expression=expression,
         limit=size + 1,
-        order=resolver_order,
+        order=order,
         section_ids=filters.section_ids,
         entity_ids=filters.entity_ids,
         entity_kind=filters.entity_kind,
@@ -159,7 +154,7 @@ async def search_connection(
     edges = [
         SearchEdge(
             cursor=cursors.score(hit.score, hit.article.id)
-            if resolver_order is Order.RELEVANCE
+            if order is SearchOrder.RELEVANCE
             else cursors.time(hit.article.published_at, hit.article.id),
             node=node,
             score=hit.score,
