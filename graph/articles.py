@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any
@@ -19,7 +19,7 @@ from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
 from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
-from resolvers.articles import ArticleQuery, ArticleRow
+from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
 from resolvers.sections import SectionTree
 
@@ -264,27 +264,6 @@ async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | Non
     return (await article_nodes(info, [row], read_mentions=[mentions]))[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleFilters:
-    """The filters `articles` and `search` share, with slugs and paths already resolved to ids.
-
-    ``section`` is the section asked for and whether its subsections count, as cursors bind it:
-    ``section_ids`` grows when a subsection is added, and the list's cursors must stay good then.
-    """
-
-    section_ids: tuple[int, ...] | None = None
-    section: tuple[int, bool] | None = None
-    entity_ids: tuple[int, ...] = ()
-    entity_kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def described(self) -> tuple[object, ...]:
-        """The filters as a list's cursors bind them: equal for equivalent arguments (entities in any
-        order, times in UTC, a section by any spelling of its path)."""
-        return (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
-
-
 async def article_filters(
     info: strawberry.Info,
     *,
@@ -295,9 +274,10 @@ async def article_filters(
     since: datetime | None,
     until: datetime | None,
 ) -> ArticleFilters:
-    """Resolve a client's filter arguments, refusing unknown sections and entities by name."""
+    """Resolve a client's filter arguments (slugs and paths to ids), refusing unknown sections and entities
+    by name."""
     context = get_context(info)
-    in_section = ArticleFilters()
+    in_section = NO_FILTERS
     if section is not None:
         found = await section_by_path(info, section)
         if found is None:
@@ -314,7 +294,7 @@ async def article_filters(
     return replace(
         in_section,
         entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
-        entity_kind=None if mentioning_kind is None else mentioning_kind.value,
+        entity_kind=mentioning_kind,
         since=since,
         until=until,
     )
@@ -326,7 +306,7 @@ def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFil
     if not include_subsections:
         return ArticleFilters(section_ids=(found.row.id,), section=section)
     if found.tree.root is not None and found.row.id == found.tree.root.id:
-        return ArticleFilters()
+        return NO_FILTERS
     return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)
 
 
@@ -340,18 +320,14 @@ async def article_connection(
     *,
     first: int,
     after: str | None,
-    filters: ArticleFilters = ArticleFilters(),
+    filters: ArticleFilters = NO_FILTERS,
     order: ArticleOrder = ArticleOrder.NEWEST,
 ) -> ArticleConnection:
     size = page_size(first)
     cursors = await get_context(info).list_cursors(*article_list(filters, order))
     query = ArticleQuery(
         limit=size + 1,
-        section_ids=filters.section_ids,
-        entity_ids=filters.entity_ids,
-        entity_kind=filters.entity_kind,
-        since=filters.since,
-        until=filters.until,
+        filters=filters,
         oldest_first=order is ArticleOrder.OLDEST,
         after=cursors.parse_time(after),
     )

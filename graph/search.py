@@ -9,11 +9,12 @@ from datetime import datetime
 
 import strawberry
 
-from graph.articles import ArticleFilters, ArticleNode, article_nodes
+from graph.articles import ArticleNode, article_nodes
 from graph.context import get_context, selects
 from graph.errors import ClientError
 from graph.execution import PURE
 from graph.relay import PageInfo, page_info, page_size
+from resolvers.articles import ArticleFilters
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
@@ -140,11 +141,7 @@ async def search_connection(
         expression=expression,
         limit=size + 1,
         order=order,
-        section_ids=filters.section_ids,
-        entity_ids=filters.entity_ids,
-        entity_kind=filters.entity_kind,
-        since=filters.since,
-        until=filters.until,
+        filters=filters,
         after=position,
         with_snippets=selects(info, _SNIPPET_FIELDS),
     )
