@@ -257,6 +257,10 @@ class Context:
         return self._loader(batch, lookup=True)
 
     @cached_property
+    def entities_page(self) -> DataLoader[entities.EntitiesQuery, list[entities.EntityRow]]:
+        return self._loader(entities.list_entities)
+
+    @cached_property
     def aliases_by_entity(self) -> DataLoader[int, list[str]]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[list[str]]:
             found = await entities.aliases_by_entity_ids(connection, ids)

@@ -9,7 +9,7 @@ import strawberry
 from graph.context import MAX_RELATED, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
 from models import EntityKind
-from resolvers.entities import EntityRow
+from resolvers.entities import EntitiesQuery, EntityRow
 from resolvers.mentions import EntityArticleOrder, EntityArticleRow, EntityArticlesQuery
 
 if TYPE_CHECKING:
@@ -169,17 +169,10 @@ def _page_info(
 async def entity_connection(
     info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None
 ) -> EntityConnection:
-    from resolvers.entities import list_entities
-
     size = page_size(first)
     context = get_context(info)
     cursors = await context.list_cursors("entities", None if kind is None else kind.value)
-    key = cursors.parse_name(after)
-    rows = await context.read(
-        lambda connection: list_entities(
-            connection, kind=kind.value if kind else None, after=key, limit=size + 1
-        )
-    )
+    rows = await context.entities_page.load(EntitiesQuery(kind, cursors.parse_name(after), size + 1))
     edges = [
         EntityEdge(cursor=cursors.name(row.name, row.id), node=EntityNode.of(row)) for row in rows[:size]
     ]
