@@ -182,8 +182,8 @@ async def article_nodes(
     nodes = []
     entity_nodes: dict[int, EntityNode] = {}  # one per entity, however many articles mention it
     for index, row in enumerate(rows):
-        if bodies is not None:
-            row.body = bodies[index]
+        if bodies is not None:  # a copy: the row is the loader's, cached for the rest of the request
+            row = replace(row, body=bodies[index])
         loaded = None
         if mentions is not None:
             loaded = [
