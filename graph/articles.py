@@ -18,10 +18,9 @@ from graph.errors import ClientError
 from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
-from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
+from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_by_path, section_objects
 from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
-from resolvers.sections import SectionTree
 
 #: Adult reading speed used for `readingTimeMinutes`.
 WORDS_PER_MINUTE = 230
@@ -179,6 +178,7 @@ async def article_nodes(
     for row in rows:
         if row.section_id not in tree.by_id:  # filed in a section added since the tree was cached
             tree = await context.section_tree(missing_id=row.section_id)
+    sections = section_objects(tree)
     nodes = []
     entity_nodes: dict[int, EntityNode] = {}  # one per entity, however many articles mention it
     for index, row in enumerate(rows):
@@ -219,8 +219,8 @@ async def article_nodes(
                 reading_time_minutes=max(1, math.ceil(row.word_count / WORDS_PER_MINUTE)),
                 authors=row.authors,
                 url=row.canonical_url,
-                section=SectionNode.of(tree.by_id[row.section_id], tree),
-                breadcrumbs=article_breadcrumbs(tree, row),
+                section=sections.node(tree.by_id[row.section_id]),
+                breadcrumbs=article_breadcrumbs(sections, row),
                 people=people,
                 organizations=organizations,
                 places=places,
@@ -231,8 +231,8 @@ async def article_nodes(
     return nodes
 
 
-def article_breadcrumbs(tree: SectionTree, row: ArticleRow) -> list[BreadcrumbItem]:
-    trail = section_crumbs(tree, row.section_id)
+def article_breadcrumbs(sections: SectionObjects, row: ArticleRow) -> list[BreadcrumbItem]:
+    trail = sections.crumbs(row.section_id)
     section_path = trail[-1].path.rstrip("/")
     own = BreadcrumbItem(position=len(trail) + 1, name=row.headline, path=f"{section_path}/{row.slug}")
     return [*trail, own]

@@ -41,7 +41,7 @@ from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_cod
 from graph.execution import FastExecutionContext
 from graph.relay import Node, parse_global_id
 from graph.search import SearchConnection, SearchOrder, search_connection
-from graph.sections import SectionNode, section_by_path
+from graph.sections import SectionNode, section_by_path, section_objects
 
 log = logging.getLogger("broadsheet.graphql")
 
@@ -94,7 +94,7 @@ class Query:
             return None if entity is None else EntityNode.of(entity)
         tree = await context.section_tree(missing_id=key)  # a Section
         row = tree.by_id.get(key)
-        return None if row is None else SectionNode.of(row, tree)
+        return None if row is None else section_objects(tree).node(row)
 
     @strawberry.field(description="A published article by its slug; null when there is none.")
     async def article(
@@ -184,7 +184,8 @@ class Query:
     )
     async def sections(self, info: strawberry.Info) -> list[SectionNode]:
         tree = await get_context(info).section_tree()
-        return [SectionNode.of(row, tree) for row in tree.walk()]
+        objects = section_objects(tree)
+        return [objects.node(row) for row in tree.walk()]
 
     @strawberry.field(description="An entity by its slug; null when there is none.")
     async def entity(
