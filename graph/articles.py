@@ -6,7 +6,7 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from graph.errors import ClientError
 from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
-from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_by_path, section_objects
+from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_objects
 from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
 
@@ -264,52 +264,6 @@ async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | Non
     return (await article_nodes(info, [row], read_mentions=[mentions]))[0]
 
 
-async def article_filters(
-    info: strawberry.Info,
-    *,
-    section: str | None,
-    include_subsections: bool,
-    mentioning: list[str] | None,
-    mentioning_kind: EntityKind | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> ArticleFilters:
-    """Resolve a client's filter arguments (slugs and paths to ids), refusing unknown sections and entities
-    by name."""
-    context = get_context(info)
-    in_section = NO_FILTERS
-    if section is not None:
-        found = await section_by_path(info, section)
-        if found is None:
-            raise ClientError(f"section: no section at path {section!r}")
-        in_section = section_filters(found, include_subsections)
-    slugs = list(dict.fromkeys(mentioning or []))
-    found_entities = await context.entity_by_slug.load_many(slugs)
-    for slug, entity in zip(slugs, found_entities, strict=True):
-        if entity is None:
-            raise ClientError(f"mentioning: no entity with slug {slug!r}")
-    since, until = utc(since, "since"), utc(until, "until")
-    if since is not None and until is not None and since >= until:
-        raise ClientError("until: must be later than since")
-    return replace(
-        in_section,
-        entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
-        entity_kind=mentioning_kind,
-        since=since,
-        until=until,
-    )
-
-
-def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
-    """The articles of a section; for Home and everything below it, no filter at all."""
-    section = (found.row.id, include_subsections)
-    if not include_subsections:
-        return ArticleFilters(section_ids=(found.row.id,), section=section)
-    if found.tree.root is not None and found.row.id == found.tree.root.id:
-        return NO_FILTERS
-    return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)
-
-
 def article_list(filters: ArticleFilters, order: ArticleOrder) -> tuple[object, ...]:
     """What an article list's cursors bind (``graph.relay.CursorSecret.for_list``)."""
     return ("articles", order.value, *filters.described())
@@ -339,16 +293,6 @@ async def article_connection(
         page_info=page_info([edge.cursor for edge in edges], has_next=len(rows) > size, after=after),
         query=query,
     )
-
-
-def utc(moment: datetime | None, argument: str) -> datetime | None:
-    """A client's time as UTC; one without a zone is read as UTC."""
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:  # "0001-01-01T00:00+01:00": its UTC time is before Python's first date
-        raise ClientError(f"{argument}: {moment.isoformat()} is out of range in UTC") from None
 
 
 def require(value: str, argument: str) -> str:

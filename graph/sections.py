@@ -10,7 +10,8 @@ import strawberry
 from graph.context import get_context
 from graph.execution import PURE
 from graph.relay import Node, global_id
-from resolvers.sections import SectionRow, SectionTree
+from resolvers.articles import NO_FILTERS, ArticleFilters
+from resolvers.sections import SectionRow, SectionTree, normalize_path
 
 if TYPE_CHECKING:
     from graph.articles import ArticleConnection
@@ -116,16 +117,24 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import article_connection, section_filters
+        from graph.articles import article_connection
 
         filters = section_filters(self, include_subsections)
         return await article_connection(info, filters=filters, first=first, after=after)
 
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
-    from resolvers.sections import normalize_path
-
     normalized = normalize_path(path)
     tree = await get_context(info).section_tree(missing_path=normalized)
     row = tree.by_path.get(normalized)
     return None if row is None else section_objects(tree).node(row)
+
+
+def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
+    """The articles of a section; for Home and everything below it, no filter at all."""
+    section = (found.row.id, include_subsections)
+    if not include_subsections:
+        return ArticleFilters(section_ids=(found.row.id,), section=section)
+    if found.tree.root is not None and found.row.id == found.tree.root.id:
+        return NO_FILTERS
+    return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)
