@@ -295,6 +295,16 @@ async def article_connection(
     )
 
 
+class ArticleLists:
+    """How the types this module imports list articles: a section's and an entity's. They reach it through
+    the request's context (``Context.article_lists``) rather than by importing this module, which imports
+    theirs (an article carries its section and the entities it mentions), so imports go one way."""
+
+    __slots__ = ()
+    nodes = staticmethod(article_nodes)
+    connection = staticmethod(article_connection)
+
+
 def require(value: str, argument: str) -> str:
     """A non-blank string argument, stripped."""
     value = value.strip()

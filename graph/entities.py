@@ -84,8 +84,6 @@ class EntityNode(Node):
             EntityArticleOrder, strawberry.argument(description="Newest first, or most prominent first.")
         ] = EntityArticleOrder.NEWEST,
     ) -> EntityArticleConnection:
-        from graph.articles import article_nodes
-
         size = page_size(first)
         context = get_context(info)
         cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by))
@@ -96,7 +94,7 @@ class EntityNode(Node):
         query = EntityArticlesQuery(self.row.id, size + 1, order_by, key)
         rows = await context.entity_articles_page.load(query)
         page = rows[:size]
-        nodes = await article_nodes(info, [row.article for row in page])
+        nodes = await context.article_lists.nodes(info, [row.article for row in page])
         edges = [
             EntityArticleEdge(
                 cursor=_edge_cursor(cursors, order_by, row),

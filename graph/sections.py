@@ -117,10 +117,10 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import article_connection
-
         filters = section_filters(self, include_subsections)
-        return await article_connection(info, filters=filters, first=first, after=after)
+        return await get_context(info).article_lists.connection(
+            info, filters=filters, first=first, after=after
+        )
 
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
