@@ -48,11 +48,13 @@ from bench.frontpage import start_server  # noqa: E402
 from bench.generate import COMMON_TERM, RARE_TERM  # noqa: E402
 from broadsheet.settings import Settings  # noqa: E402
 from graph.app import create_app  # noqa: E402
-from graph.articles import ArticleFilters, ArticleOrder, article_list  # noqa: E402
-from graph.entities import EntityArticleOrder, entity_articles_list  # noqa: E402
+from graph.articles import ArticleOrder, article_list  # noqa: E402
+from graph.entities import entity_articles_list  # noqa: E402
 from graph.relay import CursorSecret  # noqa: E402
 from models.cursor_secret import read_cursor_secret  # noqa: E402
 from models.db import create_engine  # noqa: E402
+from resolvers.articles import ArticleFilters  # noqa: E402
+from resolvers.mentions import EntityArticleOrder  # noqa: E402
 
 PAGE = 20
 #: A word the generator's text uses in about 60% of articles: the search that ranking every match made slow.

@@ -31,6 +31,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from broadsheet.settings import Settings, get_settings
+from graph.articles import ArticleLists
 from graph.cache import ResponseCache
 from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.errors import ErrorCode
@@ -102,6 +103,7 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             request_id=request.scope.get("request_id", "-"),
             sections_cache=self._sections_cache,
             cursor_secret=self._cursor_secret,
+            article_lists=ArticleLists(),
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:

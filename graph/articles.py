@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -18,10 +18,9 @@ from graph.errors import ClientError
 from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
-from graph.sections import BreadcrumbItem, SectionNode, section_by_path, section_crumbs
-from resolvers.articles import ArticleQuery, ArticleRow
+from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_objects
+from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
-from resolvers.sections import SectionTree
 
 #: Adult reading speed used for `readingTimeMinutes`.
 WORDS_PER_MINUTE = 230
@@ -179,11 +178,12 @@ async def article_nodes(
     for row in rows:
         if row.section_id not in tree.by_id:  # filed in a section added since the tree was cached
             tree = await context.section_tree(missing_id=row.section_id)
+    sections = section_objects(tree)
     nodes = []
     entity_nodes: dict[int, EntityNode] = {}  # one per entity, however many articles mention it
     for index, row in enumerate(rows):
-        if bodies is not None:
-            row.body = bodies[index]
+        if bodies is not None:  # a copy: the row is the loader's, cached for the rest of the request
+            row = replace(row, body=bodies[index])
         loaded = None
         if mentions is not None:
             loaded = [
@@ -219,8 +219,8 @@ async def article_nodes(
                 reading_time_minutes=max(1, math.ceil(row.word_count / WORDS_PER_MINUTE)),
                 authors=row.authors,
                 url=row.canonical_url,
-                section=SectionNode.of(tree.by_id[row.section_id], tree),
-                breadcrumbs=article_breadcrumbs(tree, row),
+                section=sections.node(tree.by_id[row.section_id]),
+                breadcrumbs=article_breadcrumbs(sections, row),
                 people=people,
                 organizations=organizations,
                 places=places,
@@ -231,8 +231,8 @@ async def article_nodes(
     return nodes
 
 
-def article_breadcrumbs(tree: SectionTree, row: ArticleRow) -> list[BreadcrumbItem]:
-    trail = section_crumbs(tree, row.section_id)
+def article_breadcrumbs(sections: SectionObjects, row: ArticleRow) -> list[BreadcrumbItem]:
+    trail = sections.crumbs(row.section_id)
     section_path = trail[-1].path.rstrip("/")
     own = BreadcrumbItem(position=len(trail) + 1, name=row.headline, path=f"{section_path}/{row.slug}")
     return [*trail, own]
@@ -264,72 +264,6 @@ async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | Non
     return (await article_nodes(info, [row], read_mentions=[mentions]))[0]
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleFilters:
-    """The filters `articles` and `search` share, with slugs and paths already resolved to ids.
-
-    ``section`` is the section asked for and whether its subsections count, as cursors bind it:
-    ``section_ids`` grows when a subsection is added, and the list's cursors must stay good then.
-    """
-
-    section_ids: tuple[int, ...] | None = None
-    section: tuple[int, bool] | None = None
-    entity_ids: tuple[int, ...] = ()
-    entity_kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def described(self) -> tuple[object, ...]:
-        """The filters as a list's cursors bind them: equal for equivalent arguments (entities in any
-        order, times in UTC, a section by any spelling of its path)."""
-        return (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
-
-
-async def article_filters(
-    info: strawberry.Info,
-    *,
-    section: str | None,
-    include_subsections: bool,
-    mentioning: list[str] | None,
-    mentioning_kind: EntityKind | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> ArticleFilters:
-    """Resolve a client's filter arguments, refusing unknown sections and entities by name."""
-    context = get_context(info)
-    in_section = ArticleFilters()
-    if section is not None:
-        found = await section_by_path(info, section)
-        if found is None:
-            raise ClientError(f"section: no section at path {section!r}")
-        in_section = section_filters(found, include_subsections)
-    slugs = list(dict.fromkeys(mentioning or []))
-    found_entities = await context.entity_by_slug.load_many(slugs)
-    for slug, entity in zip(slugs, found_entities, strict=True):
-        if entity is None:
-            raise ClientError(f"mentioning: no entity with slug {slug!r}")
-    since, until = utc(since, "since"), utc(until, "until")
-    if since is not None and until is not None and since >= until:
-        raise ClientError("until: must be later than since")
-    return replace(
-        in_section,
-        entity_ids=tuple(entity.id for entity in found_entities if entity is not None),
-        entity_kind=None if mentioning_kind is None else mentioning_kind.value,
-        since=since,
-        until=until,
-    )
-
-
-def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
-    """The articles of a section; for Home and everything below it, no filter at all."""
-    section = (found.row.id, include_subsections)
-    if not include_subsections:
-        return ArticleFilters(section_ids=(found.row.id,), section=section)
-    if found.tree.root is not None and found.row.id == found.tree.root.id:
-        return ArticleFilters()
-    return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)
-
-
 def article_list(filters: ArticleFilters, order: ArticleOrder) -> tuple[object, ...]:
     """What an article list's cursors bind (``graph.relay.CursorSecret.for_list``)."""
     return ("articles", order.value, *filters.described())
@@ -340,18 +274,14 @@ async def article_connection(
     *,
     first: int,
     after: str | None,
-    filters: ArticleFilters = ArticleFilters(),
+    filters: ArticleFilters = NO_FILTERS,
     order: ArticleOrder = ArticleOrder.NEWEST,
 ) -> ArticleConnection:
     size = page_size(first)
     cursors = await get_context(info).list_cursors(*article_list(filters, order))
     query = ArticleQuery(
         limit=size + 1,
-        section_ids=filters.section_ids,
-        entity_ids=filters.entity_ids,
-        entity_kind=filters.entity_kind,
-        since=filters.since,
-        until=filters.until,
+        filters=filters,
         oldest_first=order is ArticleOrder.OLDEST,
         after=cursors.parse_time(after),
     )
@@ -365,14 +295,14 @@ async def article_connection(
     )
 
 
-def utc(moment: datetime | None, argument: str) -> datetime | None:
-    """A client's time as UTC; one without a zone is read as UTC."""
-    if moment is None:
-        return None
-    try:
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:  # "0001-01-01T00:00+01:00": its UTC time is before Python's first date
-        raise ClientError(f"{argument}: {moment.isoformat()} is out of range in UTC") from None
+class ArticleLists:
+    """How the types this module imports list articles: a section's and an entity's. They reach it through
+    the request's context (``Context.article_lists``) rather than by importing this module, which imports
+    theirs (an article carries its section and the entities it mentions), so imports go one way."""
+
+    __slots__ = ()
+    nodes = staticmethod(article_nodes)
+    connection = staticmethod(article_connection)
 
 
 def require(value: str, argument: str) -> str:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,6 +18,9 @@ from models.changes import ChangeWatcher, Scope
 from models.cursor_secret import read_cursor_secret
 from models.db import StatementTimeout, reading
 from resolvers import articles, entities, mentions, search, sections
+
+if TYPE_CHECKING:
+    from graph.articles import ArticleLists
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -105,6 +108,7 @@ class Context:
     request_id: str
     sections_cache: SectionTreeCache
     cursor_secret: CursorSecretCache
+    article_lists: ArticleLists  # for the sections' and entities' article lists (graph.articles.ArticleLists)
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:
@@ -254,6 +258,10 @@ class Context:
             return [found.get(key) for key in ids]
 
         return self._loader(batch, lookup=True)
+
+    @cached_property
+    def entities_page(self) -> DataLoader[entities.EntitiesQuery, list[entities.EntityRow]]:
+        return self._loader(entities.list_entities)
 
     @cached_property
     def aliases_by_entity(self) -> DataLoader[int, list[str]]:

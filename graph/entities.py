@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graph.context import MAX_RELATED, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
-from resolvers import mentions
-from resolvers.entities import EntityRow
-from resolvers.mentions import EntityArticlesQuery
+from models import EntityKind
+from resolvers.entities import EntitiesQuery, EntityRow
+from resolvers.mentions import EntityArticleOrder, EntityArticleRow, EntityArticlesQuery
 
 if TYPE_CHECKING:
     from graph.articles import ArticleNode
 
 
-@strawberry.enum(description="What a named entity is.")
-class EntityKind(Enum):
-    PERSON = "person"
-    ORGANIZATION = "organization"
-    PLACE = "place"
-
-
+# The models' enum itself is the GraphQL enum: a row's kind, an ingest's and a client's are one type.
+strawberry.enum(EntityKind, description="What a named entity is.")
 _KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper than EnumType(value)
 
 
-@strawberry.enum(description="How an entity's articles are ordered.")
-class EntityArticleOrder(Enum):
-    NEWEST = "newest"
-    PROMINENCE = "prominence"
+# The resolvers' enum itself is the GraphQL enum: no second definition to keep in step.
+strawberry.enum(EntityArticleOrder, description="How an entity's articles are ordered.")
 
 
 def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[object, ...]:
@@ -38,11 +30,9 @@ def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[obj
     return ("entity-articles", entity_id, order.value)
 
 
-def _edge_cursor(
-    cursors: ListCursors, order: mentions.EntityArticleOrder, row: mentions.EntityArticleRow
-) -> str:
+def _edge_cursor(cursors: ListCursors, order: EntityArticleOrder, row: EntityArticleRow) -> str:
     article = row.article
-    if order is mentions.EntityArticleOrder.NEWEST:
+    if order is EntityArticleOrder.NEWEST:
         return cursors.time(article.published_at, article.id)
     return cursors.prominence(row.salience, article.published_at, article.id)
 
@@ -94,23 +84,20 @@ class EntityNode(Node):
             EntityArticleOrder, strawberry.argument(description="Newest first, or most prominent first.")
         ] = EntityArticleOrder.NEWEST,
     ) -> EntityArticleConnection:
-        from graph.articles import article_nodes
-
         size = page_size(first)
-        order = mentions.EntityArticleOrder(order_by.value)
         context = get_context(info)
         cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by))
-        if order is mentions.EntityArticleOrder.NEWEST:
+        if order_by is EntityArticleOrder.NEWEST:
             key: Any = cursors.parse_time(after)
         else:
             key = cursors.parse_prominence(after)
-        query = EntityArticlesQuery(self.row.id, size + 1, order, key)
+        query = EntityArticlesQuery(self.row.id, size + 1, order_by, key)
         rows = await context.entity_articles_page.load(query)
         page = rows[:size]
-        nodes = await article_nodes(info, [row.article for row in page])
+        nodes = await context.article_lists.nodes(info, [row.article for row in page])
         edges = [
             EntityArticleEdge(
-                cursor=_edge_cursor(cursors, order, row),
+                cursor=_edge_cursor(cursors, order_by, row),
                 node=node,
                 role=row.role,
                 count=row.count,
@@ -180,17 +167,10 @@ def _page_info(
 async def entity_connection(
     info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None
 ) -> EntityConnection:
-    from resolvers.entities import list_entities
-
     size = page_size(first)
     context = get_context(info)
     cursors = await context.list_cursors("entities", None if kind is None else kind.value)
-    key = cursors.parse_name(after)
-    rows = await context.read(
-        lambda connection: list_entities(
-            connection, kind=kind.value if kind else None, after=key, limit=size + 1
-        )
-    )
+    rows = await context.entities_page.load(EntitiesQuery(kind, cursors.parse_name(after), size + 1))
     edges = [
         EntityEdge(cursor=cursors.name(row.name, row.id), node=EntityNode.of(row)) for row in rows[:size]
     ]

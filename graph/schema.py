@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -31,7 +30,6 @@ from graph.articles import (
     Subheading,
     article_by_slug,
     article_connection,
-    article_filters,
     article_node,
     require,
 )
@@ -39,32 +37,14 @@ from graph.context import get_context
 from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
 from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_code, present
 from graph.execution import FastExecutionContext
+from graph.filters import FilterArguments, FilterArgumentsExtension, article_filters
 from graph.relay import Node, parse_global_id
 from graph.search import SearchConnection, SearchOrder, search_connection
-from graph.sections import SectionNode, section_by_path
+from graph.sections import SectionNode, section_by_path, section_objects
 
 log = logging.getLogger("broadsheet.graphql")
 
-# Arguments `articles` and `search` share, described once.
-SectionArgument = Annotated[
-    str | None, strawberry.argument(description='Section path, e.g. "europe" or "news/business".')
-]
-IncludeSubsectionsArgument = Annotated[
-    bool, strawberry.argument(description="With `section`: also articles of sections below it.")
-]
-MentioningArgument = Annotated[
-    list[str] | None, strawberry.argument(description="Entity slugs; only articles that mention all of them.")
-]
-MentioningKindArgument = Annotated[
-    EntityKind | None,
-    strawberry.argument(description="Only articles that mention at least one entity of this kind."),
-]
-SinceArgument = Annotated[
-    datetime | None, strawberry.argument(description="Published at or after this time (UTC if no zone).")
-]
-UntilArgument = Annotated[
-    datetime | None, strawberry.argument(description="Published before this time (UTC if no zone).")
-]
+# Arguments `articles` and `search` share besides their filters (graph.filters), described once.
 FirstArgument = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
 AfterArgument = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
 
@@ -94,7 +74,7 @@ class Query:
             return None if entity is None else EntityNode.of(entity)
         tree = await context.section_tree(missing_id=key)  # a Section
         row = tree.by_id.get(key)
-        return None if row is None else SectionNode.of(row, tree)
+        return None if row is None else section_objects(tree).node(row)
 
     @strawberry.field(description="A published article by its slug; null when there is none.")
     async def article(
@@ -105,33 +85,21 @@ class Query:
         return await article_by_slug(info, require(slug, "slug"))
 
     @strawberry.field(
-        description="Published articles, newest first, optionally by section, date and who they mention."
+        description="Published articles, newest first, optionally by section, date and who they mention.",
+        extensions=[FilterArgumentsExtension()],
     )
     async def articles(
         self,
         info: strawberry.Info,
-        section: SectionArgument = None,
-        include_subsections: IncludeSubsectionsArgument = True,
-        mentioning: MentioningArgument = None,
-        mentioning_kind: MentioningKindArgument = None,
-        since: SinceArgument = None,
-        until: UntilArgument = None,
+        filters: FilterArguments,
         order_by: Annotated[ArticleOrder, strawberry.argument(description="Newest or oldest first.")] = (
             ArticleOrder.NEWEST
         ),
         first: FirstArgument = 20,
         after: AfterArgument = None,
     ) -> ArticleConnection:
-        filters = await article_filters(
-            info,
-            section=section,
-            include_subsections=include_subsections,
-            mentioning=mentioning,
-            mentioning_kind=mentioning_kind,
-            since=since,
-            until=until,
-        )
-        return await article_connection(info, first=first, after=after, filters=filters, order=order_by)
+        resolved = await article_filters(info, filters)
+        return await article_connection(info, first=first, after=after, filters=resolved, order=order_by)
 
     @strawberry.field(
         description=(
@@ -140,35 +108,23 @@ class Query:
             "within each. "
             'Words must all appear (stemmed: "sanctions" finds "sanction"); "quoted phrases"; '
             'prefixes: sanct*; exclusions: -football or -"world cup".'
-        )
+        ),
+        extensions=[FilterArgumentsExtension()],
     )
     async def search(
         self,
         info: strawberry.Info,
         query: Annotated[str, strawberry.argument(description="What to look for, in the search language.")],
-        section: SectionArgument = None,
-        include_subsections: IncludeSubsectionsArgument = True,
-        mentioning: MentioningArgument = None,
-        mentioning_kind: MentioningKindArgument = None,
-        since: SinceArgument = None,
-        until: UntilArgument = None,
+        filters: FilterArguments,
         order_by: Annotated[
             SearchOrder, strawberry.argument(description="Best match first (default), newest or oldest.")
         ] = SearchOrder.RELEVANCE,
         first: FirstArgument = 20,
         after: AfterArgument = None,
     ) -> SearchConnection:
-        filters = await article_filters(
-            info,
-            section=section,
-            include_subsections=include_subsections,
-            mentioning=mentioning,
-            mentioning_kind=mentioning_kind,
-            since=since,
-            until=until,
-        )
+        resolved = await article_filters(info, filters)
         return await search_connection(
-            info, text=query, filters=filters, order=order_by, first=first, after=after
+            info, text=query, filters=resolved, order=order_by, first=first, after=after
         )
 
     @strawberry.field(description='A section by path ("" or "/" for Home, "europe", "news/business").')
@@ -184,7 +140,8 @@ class Query:
     )
     async def sections(self, info: strawberry.Info) -> list[SectionNode]:
         tree = await get_context(info).section_tree()
-        return [SectionNode.of(row, tree) for row in tree.walk()]
+        objects = section_objects(tree)
+        return [objects.node(row) for row in tree.walk()]
 
     @strawberry.field(description="An entity by its slug; null when there is none.")
     async def entity(

@@ -6,35 +6,32 @@ import html
 import re
 from dataclasses import replace
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
-from graph.articles import ArticleFilters, ArticleNode, article_nodes
+from graph.articles import ArticleNode, article_nodes
 from graph.context import get_context, selects
 from graph.errors import ClientError
 from graph.execution import PURE
 from graph.relay import PageInfo, page_info, page_size
+from resolvers.articles import ArticleFilters
 from resolvers.search import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     TIERS,
     SearchExpression,
     SearchHit,
+    SearchOrder,
     SearchQuery,
     SearchSyntaxError,
     parse_search,
 )
-from resolvers.search import SearchOrder as Order
 
 _SNIPPET_FIELDS = frozenset({"snippet"})
 
 
-@strawberry.enum(description="The order of search hits.")
-class SearchOrder(Enum):
-    RELEVANCE = "relevance"
-    NEWEST = "newest"
-    OLDEST = "oldest"
+# The resolvers' enum itself is the GraphQL enum: no second definition to keep in step.
+strawberry.enum(SearchOrder, description="The order of search hits.")
 
 
 @strawberry.type(description="A stretch of text, by character offsets (Unicode code points, end exclusive).")
@@ -106,7 +103,7 @@ class SearchConnection:
 
     @strawberry.field(description="How many articles match, on all pages together (counted only when asked).")
     async def total_count(self, info: strawberry.Info) -> int:
-        filters = replace(self.query, limit=0, after=None, order=Order.RELEVANCE, with_snippets=False)
+        filters = replace(self.query, limit=0, after=None, order=SearchOrder.RELEVANCE, with_snippets=False)
         return await get_context(info).search_total.load(filters)
 
 
@@ -134,22 +131,17 @@ async def search_connection(
 ) -> SearchConnection:
     size = page_size(first)
     expression = parse_query(text)
-    resolver_order = Order(order.value)
     cursors = await get_context(info).list_cursors(*search_list(text, filters, order))
     position: tuple[float, int] | tuple[datetime, int] | None
-    if resolver_order is Order.RELEVANCE:
+    if order is SearchOrder.RELEVANCE:
         position = cursors.parse_score(after, TIERS)
     else:
         position = cursors.parse_time(after)
     query = SearchQuery(
         expression=expression,
         limit=size + 1,
-        order=resolver_order,
-        section_ids=filters.section_ids,
-        entity_ids=filters.entity_ids,
-        entity_kind=filters.entity_kind,
-        since=filters.since,
-        until=filters.until,
+        order=order,
+        filters=filters,
         after=position,
         with_snippets=selects(info, _SNIPPET_FIELDS),
     )
@@ -159,7 +151,7 @@ async def search_connection(
     edges = [
         SearchEdge(
             cursor=cursors.score(hit.score, hit.article.id)
-            if resolver_order is Order.RELEVANCE
+            if order is SearchOrder.RELEVANCE
             else cursors.time(hit.article.published_at, hit.article.id),
             node=node,
             score=hit.score,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -9,7 +10,8 @@ import strawberry
 from graph.context import get_context
 from graph.execution import PURE
 from graph.relay import Node, global_id
-from resolvers.sections import SectionRow, SectionTree
+from resolvers.articles import NO_FILTERS, ArticleFilters
+from resolvers.sections import SectionRow, SectionTree, normalize_path
 
 if TYPE_CHECKING:
     from graph.articles import ArticleConnection
@@ -26,17 +28,53 @@ def section_url_path(row: SectionRow) -> str:
     return f"/{row.path}" if row.path else "/"
 
 
-def section_crumbs(tree: SectionTree, section_id: int) -> list[BreadcrumbItem]:
-    """Home down to the section. Cached on the tree, so fifty articles in one section build it once."""
-    key = ("crumbs", section_id)
-    cached: list[BreadcrumbItem] | None = tree.derived.get(key)
-    if cached is None:
-        cached = [
-            BreadcrumbItem(position=position, name=row.name, path=section_url_path(row))
-            for position, row in enumerate(tree.lineage(section_id), start=1)
-        ]
-        tree.derived[key] = cached
-    return cached
+class SectionObjects:
+    """The API objects of one section tree: each section's node and breadcrumb trail, made once and kept as
+    long as the tree is (a tree never changes; sections changing bring a new one), so fifty articles in one
+    section share one trail and one node."""
+
+    __slots__ = ("_crumbs", "_nodes", "tree")
+
+    def __init__(self, tree: SectionTree) -> None:
+        self.tree = tree
+        self._nodes: dict[int, SectionNode] = {}
+        self._crumbs: dict[int, list[BreadcrumbItem]] = {}
+
+    def node(self, row: SectionRow) -> SectionNode:
+        node = self._nodes.get(row.id)
+        if node is None:
+            node = self._nodes[row.id] = SectionNode(
+                id=strawberry.ID(global_id("Section", row.id)),
+                slug=row.slug,
+                name=row.name,
+                path=row.path,
+                depth=row.depth,
+                row=row,
+                objects=self,
+            )
+        return node
+
+    def crumbs(self, section_id: int) -> list[BreadcrumbItem]:
+        """Home down to the section."""
+        crumbs = self._crumbs.get(section_id)
+        if crumbs is None:
+            crumbs = self._crumbs[section_id] = [
+                BreadcrumbItem(position=position, name=row.name, path=section_url_path(row))
+                for position, row in enumerate(self.tree.lineage(section_id), start=1)
+            ]
+        return crumbs
+
+
+# Keyed by the tree itself: the objects go when the app's cache lets its tree go.
+_OBJECTS: weakref.WeakKeyDictionary[SectionTree, SectionObjects] = weakref.WeakKeyDictionary()
+
+
+def section_objects(tree: SectionTree) -> SectionObjects:
+    """The API objects of ``tree``, made on first use."""
+    objects = _OBJECTS.get(tree)
+    if objects is None:
+        objects = _OBJECTS[tree] = SectionObjects(tree)
+    return objects
 
 
 @strawberry.type(name="Section", description="A section of the site; sections form a tree under Home.")
@@ -48,38 +86,24 @@ class SectionNode(Node):
     )
     depth: int = strawberry.field(description="0 for Home, 1 for its children, and so on.")
     row: strawberry.Private[SectionRow]
-    tree: strawberry.Private[SectionTree]
+    objects: strawberry.Private[SectionObjects]  # its tree's, which made it
 
-    @classmethod
-    def of(cls, row: SectionRow, tree: SectionTree) -> SectionNode:
-        """The section's API object, made once per tree (sections are immutable between tree reads)."""
-        key = ("node", row.id)
-        node: SectionNode | None = tree.derived.get(key)
-        if node is None:
-            node = cls(
-                id=strawberry.ID(global_id("Section", row.id)),
-                slug=row.slug,
-                name=row.name,
-                path=row.path,
-                depth=row.depth,
-                row=row,
-                tree=tree,
-            )
-            tree.derived[key] = node
-        return node
+    @property
+    def tree(self) -> SectionTree:
+        return self.objects.tree
 
     @strawberry.field(description="Home down to this section, for a breadcrumb trail.", metadata=PURE)
     def breadcrumbs(self) -> list[BreadcrumbItem]:
-        return section_crumbs(self.tree, self.row.id)
+        return self.objects.crumbs(self.row.id)
 
     @strawberry.field(description="The section this one is in; null for Home.", metadata=PURE)
     def parent(self) -> SectionNode | None:
         parent_id = self.row.parent_id
-        return None if parent_id is None else SectionNode.of(self.tree.by_id[parent_id], self.tree)
+        return None if parent_id is None else self.objects.node(self.tree.by_id[parent_id])
 
     @strawberry.field(description="Sections directly below this one, by name.", metadata=PURE)
     def children(self) -> list[SectionNode]:
-        return [SectionNode.of(child, self.tree) for child in self.row.children]
+        return [self.objects.node(child) for child in self.row.children]
 
     @strawberry.field(description="Published articles in this section, newest first.")
     async def articles(
@@ -93,16 +117,24 @@ class SectionNode(Node):
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        from graph.articles import article_connection, section_filters
-
         filters = section_filters(self, include_subsections)
-        return await article_connection(info, filters=filters, first=first, after=after)
+        return await get_context(info).article_lists.connection(
+            info, filters=filters, first=first, after=after
+        )
 
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
-    from resolvers.sections import normalize_path
-
     normalized = normalize_path(path)
     tree = await get_context(info).section_tree(missing_path=normalized)
     row = tree.by_path.get(normalized)
-    return None if row is None else SectionNode.of(row, tree)
+    return None if row is None else section_objects(tree).node(row)
+
+
+def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
+    """The articles of a section; for Home and everything below it, no filter at all."""
+    section = (found.row.id, include_subsections)
+    if not include_subsections:
+        return ArticleFilters(section_ids=(found.row.id,), section=section)
+    if found.tree.root is not None and found.row.id == found.tree.root.id:
+        return NO_FILTERS
+    return ArticleFilters(section_ids=tuple(found.tree.subtree_ids(found.row.id)), section=section)

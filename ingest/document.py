@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from models.entities import EntityKind  # the one definition; re-exported for the extractor's modules
+
 
 class BlockKind(StrEnum):
     """Kinds of body block. Stored as the ``type`` key of each block's JSON."""
@@ -54,14 +56,6 @@ class ArticleDraft:
     masthead: str | None = None
     # Where it came from, for error messages: "pages/a.txt" or "wire.jsonl:12".
     origin: str = ""
-
-
-class EntityKind(StrEnum):
-    """What a named entity is."""
-
-    PERSON = "person"
-    ORGANIZATION = "organization"
-    PLACE = "place"
 
 
 @dataclass(frozen=True, slots=True)

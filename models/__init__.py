@@ -4,7 +4,7 @@ from sqlmodel import SQLModel
 
 from models.articles import Article, ArticleStatus
 from models.cursor_secret import CursorSecret
-from models.entities import Entity, EntityAlias
+from models.entities import Entity, EntityAlias, EntityKind
 from models.mentions import Mention
 from models.sections import ROOT_PATH, Section
 
@@ -17,6 +17,7 @@ __all__ = [
     "CursorSecret",
     "Entity",
     "EntityAlias",
+    "EntityKind",
     "Mention",
     "Section",
     "metadata",

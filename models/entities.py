@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
+
+
+class EntityKind(StrEnum):
+    """What a named entity is. Ingest, the table and the GraphQL enum of the same name all use this one."""
+
+    PERSON = "person"
+    ORGANIZATION = "organization"
+    PLACE = "place"
 
 
 class Entity(SQLModel, table=True):
@@ -16,7 +25,8 @@ class Entity(SQLModel, table=True):
     __tablename__ = "entity"
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    # Stored as its value in a plain string column (no database enum type: adding a kind needs no migration).
+    kind: EntityKind = Field(sa_column=Column(String(20), nullable=False, index=True))
     name: str = Field(max_length=300)
     slug: str = Field(max_length=300, unique=True)
     description: str | None = Field(default=None, max_length=2000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Article, ArticleStatus, Entity, Mention
+from models import Article, ArticleStatus, Entity, EntityKind, Mention
 from models.db import copy_rows, one_of
 from models.search import IndexDocument, IndexedArticle, index_writes
 from models.types import UTCDateTime, utcnow
@@ -86,20 +86,51 @@ ArticleKey = tuple[datetime, int]
 
 
 @dataclass(frozen=True, slots=True)
-class ArticleQuery:
-    """One page of published articles. ``limit`` rows are returned at most.
+class ArticleFilters:
+    """Which published articles a list or a search holds: in any of ``section_ids``, mentioning each of
+    ``entity_ids`` and at least one entity of ``entity_kind``, published ``since <= published_at < until``.
 
-    Filters: sections (any of), entities (all of), at least one entity of ``entity_kind``, and a publication
-    window ``since <= published_at < until``. Newest first unless ``oldest_first``; ``after`` is the
-    (published_at, id) of the last row seen.
+    ``section`` is the section asked for and whether its subsections count, as a list's cursors bind it
+    (``described``): ``section_ids`` grows when a subsection is added, and the list's cursors must stay good
+    then. It is left out of comparisons: the ids decide what is read, so equal reads share one load.
+    """
+
+    section_ids: tuple[int, ...] | None = None
+    entity_ids: tuple[int, ...] = ()
+    entity_kind: EntityKind | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    section: tuple[int, bool] | None = field(default=None, compare=False)
+
+    def described(self) -> tuple[object, ...]:
+        """The filters as a list's cursors bind them: equal for equivalent arguments (entities in any
+        order, times in UTC, a section by any spelling of its path)."""
+        return (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
+
+    def shape(self) -> tuple[Any, ...]:
+        """Which filters are set: what the text of a statement depends on (their values are parameters)."""
+        return (
+            self.section_ids is not None,
+            len(self.entity_ids),
+            self.entity_kind is not None,
+            self.since is not None,
+            self.until is not None,
+        )
+
+
+#: Every published article.
+NO_FILTERS = ArticleFilters()
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleQuery:
+    """One page of published articles passing ``filters``. ``limit`` rows are returned at most.
+
+    Newest first unless ``oldest_first``; ``after`` is the (published_at, id) of the last row seen.
     """
 
     limit: int
-    section_ids: tuple[int, ...] | None = None
-    entity_ids: tuple[int, ...] = ()
-    entity_kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    filters: ArticleFilters = NO_FILTERS
     oldest_first: bool = False
     after: ArticleKey | None = None
 
@@ -165,9 +196,9 @@ class _PageSlots:
         def slot(name: str, type_: Any, **options: Any) -> BindParameter[Any]:
             return query_slot(number, name, type_, **options)
 
-        sections = query.section_ids
+        sections = query.filters.section_ids
         # Several sections and no entity: read section by section (``_page``).
-        several = sections is not None and len(sections) > 1 and not query.entity_ids
+        several = sections is not None and len(sections) > 1 and not query.filters.entity_ids
         return cls(
             number,
             slot("limit", Integer()),
@@ -179,7 +210,7 @@ class _PageSlots:
             tuple(slot(f"section{index}", Integer()) for index in range(len(sections or ())))
             if several and not lateral
             else (),
-            *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
+            *filter_slots(number, query.filters),
             after=None
             if query.after is None
             else (slot("after_time", UTCDateTime()), slot("after_id", Integer())),
@@ -192,11 +223,7 @@ def query_slot(number: int, name: str, type_: Any, **options: Any) -> BindParame
 
 
 def filter_slots(
-    number: int,
-    entity_ids: Sequence[int],
-    entity_kind: str | None,
-    since: datetime | None,
-    until: datetime | None,
+    number: int, filters: ArticleFilters
 ) -> tuple[
     tuple[BindParameter[int], ...],
     BindParameter[str] | None,
@@ -206,29 +233,18 @@ def filter_slots(
     """The slots of the filters article lists and searches share (but sections, which each reads its own
     way): one per entity, the kind, the time window; None for a filter the query does not set."""
     return (
-        tuple(query_slot(number, f"entity{index}", Integer()) for index in range(len(entity_ids))),
-        None if entity_kind is None else query_slot(number, "kind", String()),
-        None if since is None else query_slot(number, "since", UTCDateTime()),
-        None if until is None else query_slot(number, "until", UTCDateTime()),
-    )
-
-
-def _filter_shape(query: ArticleQuery) -> tuple[Any, ...]:
-    """Which filters a query sets: what the text of its count's statement depends on."""
-    return (
-        query.section_ids is not None,
-        len(query.entity_ids),
-        query.entity_kind is not None,
-        query.since is not None,
-        query.until is not None,
+        tuple(query_slot(number, f"entity{index}", Integer()) for index in range(len(filters.entity_ids))),
+        None if filters.entity_kind is None else query_slot(number, "kind", String()),
+        None if filters.since is None else query_slot(number, "since", UTCDateTime()),
+        None if filters.until is None else query_slot(number, "until", UTCDateTime()),
     )
 
 
 def _page_shape(query: ArticleQuery, lateral: bool) -> tuple[Any, ...]:
     """What the text of a page query's statement depends on; everything else is a parameter's value."""
-    sections = query.section_ids
+    sections = query.filters.section_ids
     return (
-        *_filter_shape(query),
+        *query.filters.shape(),
         lateral,
         # Section by section: PostgreSQL reads any number with one statement, SQLite needs one read each.
         None if sections is None else (len(sections) > 1 if lateral else len(sections)),
@@ -237,22 +253,15 @@ def _page_shape(query: ArticleQuery, lateral: bool) -> tuple[Any, ...]:
     )
 
 
-def filter_values(
-    prefix: str,
-    section_ids: Sequence[int] | None,
-    entity_ids: Sequence[int],
-    entity_kind: str | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> dict[str, Any]:
+def filter_values(prefix: str, filters: ArticleFilters) -> dict[str, Any]:
     """The filters' parameters of one query, named as its slots name them (``prefix`` is ``q<number>_``);
     the filters of article lists and of searches are the same."""
     values: dict[str, Any] = {}
-    if section_ids is not None:
-        values[f"{prefix}sections"] = list(section_ids)
-    for index, entity_id in enumerate(entity_ids):
+    if filters.section_ids is not None:
+        values[f"{prefix}sections"] = list(filters.section_ids)
+    for index, entity_id in enumerate(filters.entity_ids):
         values[f"{prefix}entity{index}"] = entity_id
-    for name, value in (("kind", entity_kind), ("since", since), ("until", until)):
+    for name, value in (("kind", filters.entity_kind), ("since", filters.since), ("until", filters.until)):
         if value is not None:
             values[f"{prefix}{name}"] = value
     return values
@@ -263,11 +272,9 @@ def _page_values(queries: Sequence[ArticleQuery]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for number, query in enumerate(queries):
         prefix = f"q{number}_"
-        values |= filter_values(
-            prefix, query.section_ids, query.entity_ids, query.entity_kind, query.since, query.until
-        )
+        values |= filter_values(prefix, query.filters)
         values[f"{prefix}limit"] = query.limit
-        for index, section_id in enumerate(query.section_ids or ()):
+        for index, section_id in enumerate(query.filters.section_ids or ()):
             values[f"{prefix}section{index}"] = section_id
         if query.after is not None:
             values[f"{prefix}after_time"], values[f"{prefix}after_id"] = query.after
@@ -332,7 +339,7 @@ def _page(query: ArticleQuery, slots: _PageSlots, columns: tuple[Any, ...], *, l
         )
         key = (mention.c.published_at, mention.c.article_id)
         return _resume(statement, query, slots, key).order_by(*_directed(key, query)).limit(slots.limit)
-    if query.section_ids is not None and len(query.section_ids) > 1:
+    if query.filters.section_ids is not None and len(query.filters.section_ids) > 1:
         if lateral:
             return _sections_page(query, slots, columns)
         reads = [
@@ -416,7 +423,7 @@ async def count_articles_matching(connection: AsyncConnection, queries: Sequence
             )
         return counts[0] if len(counts) == 1 else union_all(*(select(count.subquery()) for count in counts))
 
-    statement = cached_statement(("count", *map(_filter_shape, queries)), build)
+    statement = cached_statement(("count", *(query.filters.shape() for query in queries)), build)
     result = [0] * len(queries)
     for total, number in await connection.execute(statement, _page_values(queries)):
         result[number] = int(total)

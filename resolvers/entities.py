@@ -12,7 +12,7 @@ from slugify import slugify
 from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Entity, EntityAlias, Mention
+from models import Entity, EntityAlias, EntityKind, Mention
 from models.db import insert_rows
 from resolvers.keys import storable
 
@@ -71,17 +71,30 @@ async def entities_by_ids(connection: AsyncConnection, ids: Sequence[int]) -> di
     return {row.id: entity_row(row) for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class EntitiesQuery:
+    """One page of entities in name order (then id), which is stable while new entities arrive: of ``kind``
+    (any when None), after the (name, id) ``after``, ``limit`` rows at most."""
+
+    kind: EntityKind | None
+    after: EntityKey | None
+    limit: int
+
+
 async def list_entities(
-    connection: AsyncConnection, *, kind: str | None, after: EntityKey | None, limit: int
-) -> list[EntityRow]:
-    """A page of entities in name order (then id), which is stable while new entities arrive."""
-    statement = select(*ENTITY_COLUMNS)
-    if kind is not None:
-        statement = statement.where(_entity.c.kind == kind)
-    if after is not None:
-        statement = statement.where(tuple_(_entity.c.name, _entity.c.id) > tuple_(*after))
-    statement = statement.order_by(_entity.c.name, _entity.c.id).limit(limit)
-    return [entity_row(row) for row in await connection.execute(statement)]
+    connection: AsyncConnection, queries: Sequence[EntitiesQuery]
+) -> list[list[EntityRow]]:
+    """The pages ``queries`` ask for, in order: a statement each, since a request rarely asks for two."""
+    pages = []
+    for query in queries:
+        statement = select(*ENTITY_COLUMNS)
+        if query.kind is not None:
+            statement = statement.where(_entity.c.kind == query.kind)
+        if query.after is not None:
+            statement = statement.where(tuple_(_entity.c.name, _entity.c.id) > tuple_(*query.after))
+        statement = statement.order_by(_entity.c.name, _entity.c.id).limit(query.limit)
+        pages.append([entity_row(row) for row in await connection.execute(statement)])
+    return pages
 
 
 async def aliases_by_entity_ids(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, list[str]]:

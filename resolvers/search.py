@@ -56,6 +56,8 @@ from models.search import SEARCH_TABLE, WORD, analyse, fold, fold_text, stem_key
 from models.types import UTCDateTime
 from resolvers.articles import (
     LIST_COLUMNS,
+    NO_FILTERS,
+    ArticleFilters,
     ArticleRow,
     article_row,
     filter_slots,
@@ -186,7 +188,7 @@ class SearchOrder(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
-    """One page of search hits among published articles, with the article filters of ``ArticleQuery``.
+    """One page of search hits among the published articles that pass ``filters``.
 
     ``after`` is the sort key of the last hit seen: (tier, id) for RELEVANCE, (published_at, id) otherwise.
     """
@@ -194,11 +196,7 @@ class SearchQuery:
     expression: SearchExpression
     limit: int
     order: SearchOrder = SearchOrder.RELEVANCE
-    section_ids: tuple[int, ...] | None = None
-    entity_ids: tuple[int, ...] = ()
-    entity_kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    filters: ArticleFilters = NO_FILTERS
     after: tuple[float, int] | tuple[datetime, int] | None = None
     with_snippets: bool = False
 
@@ -278,8 +276,8 @@ class _Slots:
             number,
             tuple(slot(f"term{index}", String()) for index in range(len(query.expression.terms))),
             {name: slot(name, String()) for name in _Sqlite.MATCHES},
-            None if query.section_ids is None else slot("sections", Integer(), expanding=True),
-            *filter_slots(number, query.entity_ids, query.entity_kind, query.since, query.until),
+            None if query.filters.section_ids is None else slot("sections", Integer(), expanding=True),
+            *filter_slots(number, query.filters),
             after=None
             if query.after is None
             else (slot("after_key", after_type), slot("after_id", Integer())),
@@ -293,11 +291,7 @@ def _shape(query: SearchQuery) -> tuple[Any, ...]:
     return (
         query.order,
         tuple((term.kind, term.excluded) for term in query.expression.terms),
-        query.section_ids is not None,
-        len(query.entity_ids),
-        query.entity_kind is not None,
-        query.since is not None,
-        query.until is not None,
+        *query.filters.shape(),
         query.after is not None,
         query.with_snippets,
     )
@@ -313,9 +307,7 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
                 values[f"{prefix}term{index}"] = _Postgres.term_text(term)
         else:
             values |= {f"{prefix}{name}": match for name, match in _Sqlite.matches(query.expression).items()}
-        values |= filter_values(
-            prefix, query.section_ids, query.entity_ids, query.entity_kind, query.since, query.until
-        )
+        values |= filter_values(prefix, query.filters)
         if query.after is not None:
             values[f"{prefix}after_key"], values[f"{prefix}after_id"] = query.after
         values[f"{prefix}limit"] = query.limit

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from slugify import slugify
 from sqlalchemy import insert, select
@@ -27,15 +26,15 @@ class SectionRow:
     depth: int = 0
 
 
-@dataclass(slots=True)
+# One read of the table: equal by identity, and weakly referable, as the layer above keys what it derives
+# from a tree by the tree.
+@dataclass(slots=True, eq=False, weakref_slot=True)
 class SectionTree:
     """Every section, indexed by id and path, with each node's children in name order."""
 
     by_id: dict[int, SectionRow]
     by_path: dict[str, SectionRow]
     root: SectionRow | None
-    # Objects the layer above derives from this tree (trails, API objects), kept as long as the tree is.
-    derived: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def lineage(self, section_id: int) -> list[SectionRow]:
         """The sections from the root down to ``section_id``, both included."""

@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
 from graph.app import create_app
-from graph.articles import ArticleFilters
 from graph.relay import TAG_BYTES, CursorSecret, ListCursors
-from graph.search import SearchOrder, search_list
+from graph.search import search_list
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.cursor_secret import read_cursor_secret
 from models.db import downgrade, upgrade
-from resolvers.search import TIERS
+from resolvers.articles import ArticleFilters
+from resolvers.search import TIERS, SearchOrder
 from tests.conftest import StatementLog, data_of, graphql
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

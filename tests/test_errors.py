@@ -21,6 +21,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from broadsheet.settings import Settings
 from graph.app import create_app
+from graph.articles import ArticleLists
 from graph.context import STATEMENT_TIMEOUT_MESSAGE, Context, CursorSecretCache, SectionTreeCache
 from graph.errors import UNEXPECTED_ERROR, ErrorCode
 from graph.execution import FastExecutionContext
@@ -371,6 +372,7 @@ def _schema_context(engine: AsyncEngine) -> Context:
         request_id="req-direct",
         sections_cache=SectionTreeCache(ChangeWatcher(engine.url)),  # not started: read on every request
         cursor_secret=CursorSecretCache(),
+        article_lists=ArticleLists(),
     )
 
 
