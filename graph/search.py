@@ -15,17 +15,9 @@ from graph.errors import ClientError
 from graph.execution import PURE
 from graph.relay import PageInfo, page_info, page_size
 from resolvers.articles import ArticleFilters
-from resolvers.search import (
-    HIGHLIGHT_END,
-    HIGHLIGHT_START,
-    TIERS,
-    SearchExpression,
-    SearchHit,
-    SearchOrder,
-    SearchQuery,
-    SearchSyntaxError,
-    parse_search,
-)
+from resolvers.search import TIERS, SearchHit, SearchOrder, SearchQuery
+from resolvers.search.language import SearchExpression, SearchSyntaxError, parse_search
+from resolvers.search.snippets import HIGHLIGHT_END, HIGHLIGHT_START
 
 _SNIPPET_FIELDS = frozenset({"snippet"})
 

@@ -34,7 +34,8 @@ from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.search import IndexedArticle, document_of
 from resolvers.entities import normalize_name
-from resolvers.search import SearchQuery, count_search_matches, parse_search
+from resolvers.search import SearchQuery, count_search_matches
+from resolvers.search.language import parse_search
 from resolvers.sections import ensure_section_path
 
 SPEC = ArchiveSpec(articles=2000, entities=500, seed=11)

@@ -22,14 +22,8 @@ from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.articles import Article, ArticleStatus
 from models.db import create_engine
-from resolvers.search import (
-    HIGHLIGHT_END,
-    HIGHLIGHT_START,
-    SearchSyntaxError,
-    TermKind,
-    index_prefix,
-    parse_search,
-)
+from resolvers.search.language import SearchSyntaxError, TermKind, index_prefix, parse_search
+from resolvers.search.snippets import HIGHLIGHT_END, HIGHLIGHT_START
 from tests.conftest import StatementLog, data_of, graphql, warm_up
 
 START = datetime(2026, 5, 1, 8, tzinfo=UTC)

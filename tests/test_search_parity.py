@@ -22,7 +22,7 @@ from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models.db import create_engine, upgrade
 from models.search import analyse, body_text, word_terms, words
-from resolvers.search import index_prefix
+from resolvers.search.language import index_prefix
 from tests.conftest import SAMPLES, _drop_postgres, _postgres_engine, data_of, graphql
 
 START = datetime(2026, 3, 1, 6, tzinfo=UTC)

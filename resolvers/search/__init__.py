@@ -3,9 +3,9 @@
 The language, as a newsroom's search box knows it: words (all must appear, stemmed: ``sanctions`` finds
 "sanction"), ``"quoted phrases"``, prefixes (``sanct*``) and exclusions (``-football``, ``-"world cup"``).
 Accents and case never matter (``Sorensen`` finds "Sørensen") and no word is too common to look for.
-``parse_search`` reads it once, through the index's own analyzer (models/search.py), so a query's words are
-the terms both engines store; each engine gets it rendered in its own syntax, never pasted as text. Snippets
-are cut from the hits' text here, in Python, the same for both.
+``language.parse_search`` reads it once, through the index's own analyzer (models/search.py), so a query's
+words are the terms both engines store; each engine gets it rendered in its own syntax, never pasted as text.
+Snippets are cut from the hits' text in Python (``snippets``), the same for both.
 
 Relevance is where the query's words appear, as WordPress ranks its search: articles with every word in
 the headline first, then those with every word in the headline or standfirst, then the rest (the words in
@@ -18,7 +18,6 @@ PostgreSQL (docs/benchmarks.md). Both engines rank the same way, ties broken by 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,7 +51,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, Mention
-from models.search import SEARCH_TABLE, WORD, analyse, fold, fold_text, stem_key, word_terms, words
+from models.search import SEARCH_TABLE
 from models.types import UTCDateTime
 from resolvers.articles import (
     LIST_COLUMNS,
@@ -65,108 +64,12 @@ from resolvers.articles import (
     mentions_kind,
     query_slot,
 )
+from resolvers.search.language import SearchExpression, Term, TermKind, has_phrase, term_list
+from resolvers.search.snippets import snippet_of_hit
 from resolvers.statements import cached_statement
 
 _article = Article.__table__  # type: ignore[attr-defined]
 _mention = Mention.__table__  # type: ignore[attr-defined]
-
-#: Where a snippet's highlighted words start and end (Unicode private-use characters, absent from news text).
-HIGHLIGHT_START = "\ue000"
-HIGHLIGHT_END = "\ue001"
-
-MAX_QUERY_LENGTH = 500
-MAX_TERMS = 32
-MIN_PREFIX = 2
-
-_TOKEN = re.compile(r'(-?)"([^"]*)("?)|(\S+)')
-# Endings a prefix may be cut from; the stems of the prefix with each show how an index stores its words.
-_ENDINGS = ("", "e", "s", "es", "ed", "ing", "ion", "ions", "ation", "er", "al", "y", "ies", "ity", "ment")
-
-
-class SearchSyntaxError(ValueError):
-    """The query cannot be read; the message says what and where."""
-
-
-class TermKind(StrEnum):
-    WORD = "word"
-    PHRASE = "phrase"
-    PREFIX = "prefix"
-
-
-@dataclass(frozen=True, slots=True)
-class Term:
-    kind: TermKind
-    words: tuple[str, ...]  # index terms (models.search.analyse); one unless a phrase; a prefix's, cut back
-    excluded: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class SearchExpression:
-    """A parsed query: every included term must match, no excluded term may."""
-
-    terms: tuple[Term, ...]
-
-
-def parse_search(text: str) -> SearchExpression:
-    """Read a query in the search language, or raise SearchSyntaxError naming the problem and its place."""
-    if len(text) > MAX_QUERY_LENGTH:
-        raise SearchSyntaxError(f"longer than {MAX_QUERY_LENGTH} characters ({len(text)})")
-    terms: list[Term] = []
-    for match in _TOKEN.finditer(text):
-        position = match.start() + 1
-        if match.group(4) is None:  # a quoted phrase
-            if not match.group(3):
-                raise SearchSyntaxError(f"unclosed quote at character {match.start(2)}")
-            words = tuple(analyse(match.group(2)))
-            if words:
-                kind = TermKind.PHRASE if len(words) > 1 else TermKind.WORD
-                terms.append(Term(kind, words, excluded=bool(match.group(1))))
-            continue
-        terms.extend(_bare_term(match.group(4), position))
-    if len(terms) > MAX_TERMS:
-        raise SearchSyntaxError(f"more than {MAX_TERMS} terms ({len(terms)})")
-    if not any(not term.excluded for term in terms):
-        if terms:
-            raise SearchSyntaxError("nothing to look for: exclusions alone (-word) match almost everything")
-        raise SearchSyntaxError("no words to look for")
-    return SearchExpression(tuple(terms))
-
-
-def _bare_term(token: str, position: int) -> list[Term]:
-    excluded = token.startswith("-") and len(token) > 1
-    body = token[1:] if excluded else token
-    if '"' in body:
-        raise SearchSyntaxError(f"unexpected quote in {token!r} at character {position}")
-    if "*" in body:
-        stem = body[:-1]
-        runs = fold(stem) if WORD.fullmatch(stem) is not None else []
-        if not body.endswith("*") or "*" in stem or len(runs) != 1:
-            raise SearchSyntaxError(
-                f"{token!r} at character {position}: '*' ends a single word, as in sanct*"
-            )
-        if len(runs[0]) < MIN_PREFIX:
-            raise SearchSyntaxError(
-                f"{token!r} at character {position}: a prefix needs at least {MIN_PREFIX} letters"
-            )
-        return [Term(TermKind.PREFIX, (index_prefix(runs[0]),), excluded)]
-    words = tuple(analyse(body))
-    if not words:
-        return []  # punctuation only: nothing an index holds
-    # "U.S." or "30-day": the analyzer splits such a word at its punctuation, so it is a phrase.
-    return [Term(TermKind.PHRASE if len(words) > 1 else TermKind.WORD, words, excluded)]
-
-
-def index_prefix(prefix: str) -> str:
-    """The (folded) prefix as the index's stemmed words start: ``negotiat`` -> ``negoti`` (negotiations'
-    stem)."""
-    stems = [term for ending in _ENDINGS for term in word_terms(prefix + ending)]
-    shortest = prefix
-    for stem in stems:
-        common = 0
-        while common < min(len(shortest), len(stem)) and shortest[common] == stem[common]:
-            common += 1
-        shortest = shortest[:common]
-    return shortest if len(shortest) >= MIN_PREFIX else prefix[:MIN_PREFIX]
 
 
 #: A hit's score by relevance, its tier: every word the query looks for in the headline; each in the
@@ -311,7 +214,7 @@ def _values(engine: _Postgres | _Sqlite, queries: Sequence[SearchQuery]) -> dict
         if query.after is not None:
             values[f"{prefix}after_key"], values[f"{prefix}after_id"] = query.after
         values[f"{prefix}limit"] = query.limit
-        if isinstance(engine, _Postgres) and _has_phrase(query.expression):
+        if isinstance(engine, _Postgres) and has_phrase(query.expression):
             values[f"{prefix}window"] = PHRASE_WINDOW
     return values
 
@@ -320,108 +223,6 @@ def _snippet_source(query: SearchQuery) -> ColumnElement[Any]:
     """The column a hit's snippet is cut from: the body (headline and standfirst are list columns), or
     NULL when no snippet is asked for (typed, so a statement of several searches reads bodies alike)."""
     return _article.c.body if query.with_snippets else cast(null(), _article.c.body.type)
-
-
-#: A snippet's length in words, at most; and how far before the first matched word it may start, to start
-#: where the sentence does.
-SNIPPET_WORDS = 32
-SNIPPET_LEAD = 12
-_SENTENCE_END = re.compile(r"[.!?…]")
-
-
-def snippet_of_hit(
-    headline: str, standfirst: str | None, body: list[dict[str, Any]], expression: SearchExpression
-) -> str:
-    """The passage of the article that best matches, with HIGHLIGHT_START / _END around each match.
-
-    The passage is the standfirst or a body block with most of the query's terms (then most matches, then
-    the first), else the headline; a phrase is one highlight, from its first word to its last. A passage
-    over SNIPPET_WORDS words is cut at words, starting at the sentence of the first match when it is near,
-    with "…" where text was left out."""
-    texts = (standfirst, *(block.get("text") for block in body))
-    passages = [text for text in texts if isinstance(text, str) and text]
-    best: tuple[int, int] = (0, 0)
-    chosen, ranges = None, []
-    keys = [[stem_key(word) for word in term.words] for term in expression.terms if not term.excluded]
-    for passage in (*passages, headline):
-        folded = fold_text(passage)
-        if not any(all(key in folded for key in term_keys) for term_keys in keys):
-            continue  # no term can match: not worth analysing (most of a hit's paragraphs)
-        found = _matches(passage, expression)
-        rank = (len({term for _, _, term in found}), len(found))
-        if rank > best:
-            best, chosen, ranges = rank, passage, found
-    if chosen is None:
-        chosen = passages[0] if passages else headline
-    return _cut(chosen, _merged(ranges))
-
-
-def _matches(passage: str, expression: SearchExpression) -> list[tuple[int, int, int]]:
-    """(start, end, term number) of each match of an included term in ``passage``."""
-    terms: list[str] = []
-    spans: list[tuple[int, int]] = []
-    for match in words(passage):
-        for word_term in word_terms(match.group()):
-            terms.append(word_term)
-            spans.append(match.span())
-    found = []
-    for number, term in enumerate(expression.terms):
-        if term.excluded:
-            continue
-        first, size = term.words[0], len(term.words)
-        if term.kind is TermKind.PREFIX:
-            starts = [place for place, word in enumerate(terms) if word.startswith(first)]
-        else:
-            wanted = list(term.words)
-            starts = [
-                place
-                for place, word in enumerate(terms)
-                if word == first and (size == 1 or terms[place : place + size] == wanted)
-            ]
-        found += [(spans[place][0], spans[place + size - 1][1], number) for place in starts]
-    return found
-
-
-def _merged(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end, _ in sorted(ranges):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _cut(passage: str, highlights: list[tuple[int, int]]) -> str:
-    spans = [match.span() for match in words(passage)]
-    start, end = 0, len(passage)
-    if len(spans) > SNIPPET_WORDS:
-        first = 0
-        if highlights:
-            first = next(index for index, span in enumerate(spans) if span[1] > highlights[0][0])
-        opening = first
-        while opening > 0 and first - opening < SNIPPET_LEAD:
-            if _SENTENCE_END.search(passage, spans[opening - 1][1], spans[opening][0]):
-                break
-            opening -= 1
-        else:
-            if opening > 0:  # no sentence starts near: a few words of context before the match
-                opening = max(0, first - SNIPPET_LEAD // 2)
-        closing = min(len(spans), opening + SNIPPET_WORDS)
-        start = spans[opening][0] if opening > 0 else 0
-        end = spans[closing - 1][1] if closing < len(spans) else len(passage)
-    pieces = ["…"] if start > 0 else []
-    position = start
-    for high_start, high_end in highlights:
-        high_start, high_end = max(high_start, start), min(high_end, end)
-        if high_start >= high_end:
-            continue
-        pieces += [passage[position:high_start], HIGHLIGHT_START, passage[high_start:high_end], HIGHLIGHT_END]
-        position = high_end
-    pieces.append(passage[position:end])
-    if end < len(passage):
-        pieces.append("…")
-    return "".join(pieces).strip()
 
 
 def _sort_key(order: SearchOrder, hit: SearchHit) -> tuple[Any, ...]:
@@ -551,7 +352,7 @@ class _Postgres:
             (LEAD, [lead, ~headline, anywhere] if excludes else [lead, ~headline]),
             (BODY, [anywhere, ~lead]),
         )
-        windowed = _has_phrase(query.expression)
+        windowed = has_phrase(query.expression)
         if windowed:  # ids above this are the window: the newest PHRASE_WINDOW ids (``_windowed``)
             newest = select(func.max(self._edge_search.c.article_id) - slots.window).scalar_subquery()
         parts = []
@@ -617,7 +418,7 @@ class _Postgres:
         )
         if resume is not None:
             hits = hits.where(resume)
-        if not _has_phrase(query.expression):
+        if not has_phrase(query.expression):
             return _ordered(hits, query, columns).limit(slots.limit)
         # The entry PHRASE_WINDOW places along the order, where the window ends; with fewer entries there
         # is none (NULL), and the window, bounded by infinity instead, holds them all.
@@ -766,11 +567,3 @@ class _Sqlite:
             slots.matches["match"],
             [func.count().label("total"), literal(slots.number).label("query_number")],
         )
-
-
-def _has_phrase(expression: SearchExpression) -> bool:
-    return any(term.kind is TermKind.PHRASE and not term.excluded for term in expression.terms)
-
-
-def term_list(expression: SearchExpression, *, excluded: bool) -> list[Term]:
-    return [term for term in expression.terms if term.excluded is excluded]
