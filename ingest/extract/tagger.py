@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.document import EntityKind
 from ingest.extract.features import Featurizer, Gazetteer, document_features, retagged
 from ingest.extract.tokens import Sentence, Token, sentences
 
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "ner.crfsuite"  # ingest/models/
 
-KINDS = {"PER": "person", "ORG": "organization", "LOC": "place"}
+#: The entity kind of each CoNLL type the model labels; MISC (events, nationalities, ...) is none.
+KINDS = {"PER": EntityKind.PERSON, "ORG": EntityKind.ORGANIZATION, "LOC": EntityKind.PLACE}
 
 # --------------------------------------------------------------------------------------------------
 # Decoding and the tagger
@@ -119,8 +121,8 @@ class Tagger:
             spans.extend(decode(sentence.tokens, labels))
         return spans
 
-    def tag(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, kind) spans, kind one of person, organization, place."""
+    def tag(self, text: str) -> list[tuple[int, int, EntityKind]]:
+        """(start, end, kind) spans of people, organisations and places (``KINDS``)."""
         return [(s, e, KINDS[t]) for s, e, t in self.tag_all(text) if t in KINDS]
 
 
