@@ -26,7 +26,7 @@ class _Taken:
         self.mask[start:end] = b"\x01" * (end - start)
 
 
-def extract(text: str, tokens: list[Token] | None = None) -> list[Span]:
+def find_names(text: str, tokens: list[Token] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
     ``tokenize(text)``, where the caller has them already.
 
