@@ -54,7 +54,7 @@ from ingest.extract.tokens import (
     Sentence,
     line_mode,
     sentences,
-    tokenize_line,
+    tagger_tokens,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ def load_documents(path: Path) -> list[Document]:
 
 def _title_case_line(line: str, rng: random.Random) -> str:
     chars = list(line)
-    tokens = tokenize_line(line)
+    tokens = tagger_tokens(line)
     keep_function_words = rng.random() < 0.7  # most styles leave "of", "in", "the" in lower case
     for k, token in enumerate(tokens):
         c = token.text[0]
@@ -240,7 +240,7 @@ def training_examples(docs: Sequence[Document], rng: random.Random, augment: flo
         restyled: dict[int, str] = {}
         for i, (s, e) in enumerate(spans):
             line = doc.text[s:e]
-            tokens = tokenize_line(line)
+            tokens = tagger_tokens(line)
             if len(tokens) < 4 or line_mode(tokens) != NORMAL:
                 continue
             r = rng.random()

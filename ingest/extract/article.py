@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ingest.document import ArticleDraft, BlockKind, EntityKind, Span, TextField
 from ingest.extract.combine import find_names
-from ingest.extract.lexicon import Token, lookup_key, tokenize
+from ingest.extract.lexicon import Token, lookup_key, rule_tokens
 
 
 @dataclass(slots=True)
@@ -52,7 +52,7 @@ def read_fields(draft: ArticleDraft) -> list[Field]:
     article = "\n".join(text for _, _, text in texts)  # as ``read_mentions`` reads it
     fields, offset = [], 0
     for kind, block, text in texts:
-        tokens = tokenize(article, offset, offset + len(text))
+        tokens = rule_tokens(article, offset, offset + len(text))
         fields.append(Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
         offset += len(text) + 1
     return fields

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.document import EntityKind, Span
-from ingest.extract.lexicon import Token, tokenize
+from ingest.extract.lexicon import Token, rule_tokens
 from ingest.extract.rules import Evidence, Piece, Vocabulary, rule_pieces
 from ingest.extract.tagger import KINDS, default_tagger
 
@@ -28,7 +28,7 @@ class _Taken:
 
 def find_names(text: str, tokens: list[Token] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
-    ``tokenize(text)``, where the caller has them already.
+    ``rule_tokens(text)``, where the caller has them already.
 
     Two readers are combined. The statistical tagger (``ingest.extract.tagger``, a CRF trained on news) reads
     every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
@@ -40,7 +40,7 @@ def find_names(text: str, tokens: list[Token] | None = None) -> list[Span]:
     the rest of the text establishes. The text is one document: a name found in running text is
     also found in its headlines, and a surname alone takes the kind of the full name.
     """
-    pieces, headline = rule_pieces(text, tokenize(text) if tokens is None else tokens)
+    pieces, headline = rule_pieces(text, rule_tokens(text) if tokens is None else tokens)
     tagged = default_tagger().scored(text)
     combination = _Combination(text, pieces)
     strong = [p for p in pieces if p.evidence is Evidence.STRONG]
@@ -162,7 +162,7 @@ class _Combination:
                 continue
             if (headline[start] and confidence < _SURE) or not self.free(start, end):
                 continue
-            tokens = [t for t in tokenize(self.text, start, end) if t.word or t.text in ".&'’-"]
+            tokens = [t for t in rule_tokens(self.text, start, end) if t.word or t.text in ".&'’-"]
             if not tokens or not tokens[-1].word:
                 continue
             by_tagger.append(Piece(tokens, Evidence.WEAK, KINDS[label]))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
-from ingest.extract.tokens import NORMAL, STARTS_AFTER, UPPER, Sentence, tokenize_line
+from ingest.extract.tokens import NORMAL, STARTS_AFTER, UPPER, Sentence, tagger_tokens
 
 GAZETTEER_DIR = Path(__file__).resolve().parents[1] / "gazetteer"  # ingest/gazetteer/
 GAZETTEER_PREFIX = "tagger_"
@@ -44,7 +44,7 @@ class Gazetteer:
                 key, length = name.lower(), 1
                 first = key
             else:
-                words = [norm_word(t.text) for t in tokenize_line(name)]
+                words = [norm_word(t.text) for t in tagger_tokens(name)]
                 if not words:
                     continue
                 key, length = " ".join(words), len(words)

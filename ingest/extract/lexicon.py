@@ -77,6 +77,10 @@ LINK_HEADS = ORG_HEADS | ORG_SUFFIXES | PLACE_HEADS | TITLES | MODIFIERS  # what
 # Tokens
 # --------------------------------------------------------------------------------------------------
 
+# The rules' tokens: words kept whole as a reader looks them up (a possessive ’s marked, not split off),
+# each with its lookup key and case. The tagger reads the text in tokens of its own
+# (``tokens.tagger_tokens``: clitics split off, a line's last period apart), CoNLL-2003's, which its model
+# was trained on; the two are kept apart so that neither reader's tokens change under the other.
 # Dotted abbreviations (U.S.), words with inner apostrophes, hyphens or ampersands (O’Brien, AT&T,
 # Putin’s, 1996-08-30), then any other single character.
 _TOKEN_RE = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’&-]\w+)*|\S")
@@ -123,7 +127,8 @@ def _parts(word: str) -> _WordParts:
     return parts
 
 
-def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+def rule_tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """The rules' tokens of ``text[start:end]`` (offsets are into ``text``)."""
     tokens = []
     for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
         word = match.group()
@@ -188,7 +193,7 @@ def _load_gazetteer() -> tuple[
             names = [name.strip() for name in line.split("|")]
             aliases.setdefault((kind, names[0]), tuple(names))
             for alias in names:
-                keys = tuple(token.key for token in tokenize(alias))
+                keys = tuple(token.key for token in rule_tokens(alias))
                 known.setdefault(keys, Known(kind, names[0], alias.isupper()))
     longest: dict[str, int] = {}
     for keys in known:
@@ -206,7 +211,7 @@ def known_aliases(kind: EntityKind, name: str) -> tuple[str, ...]:
 
 # Towns and cities of the world, shared with the statistical tagger: evidence of a place for a name
 # nothing else types, never enough to override other evidence ("Reading", "Victoria", "Jordan").
-TOWNS = frozenset(tuple(t.key for t in tokenize(line) if t.word) for line in _lines("tagger_place.txt"))
+TOWNS = frozenset(tuple(t.key for t in rule_tokens(line) if t.word) for line in _lines("tagger_place.txt"))
 
 
 def known_at(tokens: list[Token], i: int, end: int) -> tuple[int, Known] | None:
@@ -233,7 +238,7 @@ def known_kind(tokens: list[Token]) -> EntityKind | None:
 @functools.lru_cache(maxsize=16_384)  # an article names the same places and bodies again and again
 def canonical_name(kind: EntityKind, text: str) -> str:
     """The gazetteer's name for a place or organisation ("US" -> "United States"), else the text."""
-    known = KNOWN.get(tuple(token.key for token in tokenize(text)))
+    known = KNOWN.get(tuple(token.key for token in rule_tokens(text)))
     return known.name if known and known.kind is kind else spaced(text)
 
 

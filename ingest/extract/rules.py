@@ -474,7 +474,7 @@ class Vocabulary:
 
 
 def rule_pieces(text: str, tokens: list[Token]) -> tuple[list[Piece], bytearray]:
-    """What the rules find in each line of ``text`` (``tokens``: ``tokenize(text)``, no token crosses a
+    """What the rules find in each line of ``text`` (``tokens``: ``rule_tokens(text)``, no token crosses a
     line), and a mask of the characters on headline lines (title case or capitals), where a capital
     letter proves nothing."""
     pieces: list[Piece] = []

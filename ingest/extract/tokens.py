@@ -1,10 +1,12 @@
 """Tokens and sentences as the statistical tagger reads them, in training and in tagging alike.
 
-``tokenize_line`` splits a line of plain text into tokens with exact character offsets (curly quotes,
+``tagger_tokens`` splits a line of plain text into tokens with exact character offsets (curly quotes,
 possessive and other clitics split off, hyphenated words kept whole, abbreviations such as ``U.S.`` and
 ``Inc.`` kept with their period, numbers such as ``1,250.5`` kept whole). ``sentences`` breaks each line
 into sentences and classifies the line as normal, title case (headline style) or all caps; the tagger's
 capitalisation features are conjoined with that mode, since a capital letter means little in a headline.
+These are CoNLL-2003's tokens, which the model was trained on; the rules read words whole, in tokens of
+their own (``lexicon.rule_tokens``).
 """
 
 from __future__ import annotations
@@ -187,8 +189,8 @@ def _at_line_end(text: str, pos: int, stop: int) -> bool:
     return _LINE_END_RE.fullmatch(text, pos, stop) is not None
 
 
-def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Token]:
-    """Tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
+def tagger_tokens(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+    """The tagger's tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
     out: list[Token] = []
     stop = len(text) if end is None else end
     search = (_TOKEN_RE if text.find("@", start, stop) >= 0 else _TOKEN_NO_EMAIL_RE).search
@@ -372,7 +374,7 @@ def sentences(text: str) -> list[Sentence]:
     """Lines of ``text``, split into sentences, each with its line's case mode."""
     out: list[Sentence] = []
     for start, end in _line_spans(text):
-        tokens = tokenize_line(text, start, end)
+        tokens = tagger_tokens(text, start, end)
         if not tokens:
             continue
         mode = line_mode(tokens)
