@@ -14,7 +14,7 @@ import pytest
 
 from ingest.extract.features import GAZETTEER_DIR, GAZETTEER_PREFIX, Featurizer, Gazetteer
 from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger, decode
-from ingest.extract.tokens import NORMAL, TITLE, UPPER, Token, line_mode, sentences, tagger_tokens
+from ingest.extract.tokens import NORMAL, TITLE, UPPER, TaggerToken, line_mode, sentences, tagger_tokens
 
 TRICKY = (
     "KYIV, Ukraine (AP) — Ukraine’s foreign minister, Andrii Sybiha, said talks with the U.S. would go on.\n"
@@ -26,7 +26,7 @@ TRICKY = (
 )
 
 
-def sentence_tokens(text: str) -> list[Token]:
+def sentence_tokens(text: str) -> list[TaggerToken]:
     """The tokens of every line, as ``sentences`` splits them."""
     return [token for sentence in sentences(text) for token in sentence.tokens]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ingest.document import ArticleDraft, BlockKind, EntityKind, Span, TextField
 from ingest.extract.combine import find_names
-from ingest.extract.lexicon import Token, lookup_key, rule_tokens
+from ingest.extract.lexicon import RuleToken, lookup_key, rule_tokens
 
 
 @dataclass(slots=True)
@@ -21,7 +21,7 @@ class Field:
     offset: int
     # Its tokens as ``find_names`` reads them, in the article as one text: offsets ``offset`` on from
     # ``text``'s.
-    tokens: list[Token]
+    tokens: list[RuleToken]
     token_starts: list[int]
     # Starts of the tokens inside a place or organisation name, and its kind.
     named: dict[int, EntityKind] = field(default_factory=dict)

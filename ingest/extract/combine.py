@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.document import EntityKind, Span
-from ingest.extract.lexicon import Token, rule_tokens
+from ingest.extract.lexicon import RuleToken, rule_tokens
 from ingest.extract.rules import Evidence, Piece, Vocabulary, rule_pieces
 from ingest.extract.tagger import KINDS, default_tagger
 
@@ -26,7 +26,7 @@ class _Taken:
         self.mask[start:end] = b"\x01" * (end - start)
 
 
-def find_names(text: str, tokens: list[Token] | None = None) -> list[Span]:
+def find_names(text: str, tokens: list[RuleToken] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
     ``rule_tokens(text)``, where the caller has them already.
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from ingest.document import EntityKind
 from ingest.extract.features import Featurizer, Gazetteer, document_features, retagged
-from ingest.extract.tokens import Sentence, Token, sentences
+from ingest.extract.tokens import Sentence, TaggerToken, sentences
 
 if TYPE_CHECKING:
     from ingest.extract.crf import CRFModel
@@ -35,7 +35,7 @@ KINDS = {"PER": EntityKind.PERSON, "ORG": EntityKind.ORGANIZATION, "LOC": Entity
 # --------------------------------------------------------------------------------------------------
 
 
-def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
+def decode(tokens: Sequence[TaggerToken], labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """BIO labels -> (start, end, type) spans; an ``I-`` without its ``B-`` opens an entity."""
     return [(start, stop, kind) for start, stop, kind, _first, _last in _label_runs(tokens, labels)]
 
@@ -126,7 +126,9 @@ class Tagger:
         return [(s, e, KINDS[t]) for s, e, t in self.tag_all(text) if t in KINDS]
 
 
-def _label_runs(tokens: Sequence[Token], labels: Sequence[str]) -> Iterator[tuple[int, int, str, int, int]]:
+def _label_runs(
+    tokens: Sequence[TaggerToken], labels: Sequence[str]
+) -> Iterator[tuple[int, int, str, int, int]]:
     """(start, end, type, first token, last token + 1) of each labelled run."""
     index, count = 0, len(labels)
     while index < count:
