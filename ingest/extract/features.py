@@ -32,7 +32,6 @@ class Gazetteer:
 
     def __init__(self, entries: dict[str, Iterable[str]] | None = None) -> None:
         self.index: dict[str, tuple[str, ...]] = {}
-        self.max_len = 0
         self.longest: dict[str, int] = {}  # the most words of an entry starting with each word
         for category, names in (entries or {}).items():
             self.add(category, names)
@@ -54,8 +53,6 @@ class Gazetteer:
                 index[key] = (category,)
             elif category not in have:
                 index[key] = (*have, category)
-            if length > self.max_len:
-                self.max_len = length
             if length > self.longest.get(first, 0):
                 self.longest[first] = length
 

@@ -43,11 +43,10 @@ def decode(tokens: Sequence[TaggerToken], labels: Sequence[str]) -> list[tuple[i
 class Tagger:
     """Finds people, organisations and places in plain text."""
 
-    def __init__(self, crf: CRFModel, featurizer: Featurizer, path: Path) -> None:
+    def __init__(self, crf: CRFModel, featurizer: Featurizer) -> None:
         self._crf = crf
         self._featurizer = featurizer
         self._lock = threading.Lock()  # a crfsuite tagger is not safe to share between threads
-        self.path = path
 
     @classmethod
     def load(cls, path: str | Path | None = None, gazetteer_dir: Path | None = None) -> Tagger:
@@ -58,7 +57,7 @@ class Tagger:
         if not model.is_file():
             raise FileNotFoundError(f"no NER model at {model}: train one with `python -m ingest.train`")
         crf = CRFModel(model)
-        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir), records=crf.records), model)
+        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir), records=crf.records))
 
     def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
         """BIO labels (PER, ORG, LOC, MISC) for each sentence."""
