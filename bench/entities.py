@@ -1,4 +1,4 @@
-"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.extract.combine:extract``.
+"""Entity benchmark: eng.testa scores and extraction speed of ``ingest.extract.combine:find_names``.
 
 Scores come from ``../shared/tools/conll_score.py`` (run as a subprocess, ``--json``), entity level, per
 type, against the issue's targets. Speed is measured in this process: CPU time (one core) to extract
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SCORER = SHARED / "tools" / "conll_score.py"
 DATA = SHARED / "data" / "conll2003" / "eng.testa"
-EXTRACTOR = "ingest.extract.combine:extract"
+EXTRACTOR = "ingest.extract.combine:find_names"
 TARGETS = {"PER": 0.92, "LOC": 0.90, "ORG": 0.85}
 SPEED_TARGET = 50_000  # tokens per second
 RSS_TARGET_MB = 300
@@ -50,23 +50,23 @@ def _scorer() -> ModuleType:
 
 
 def speed(data: Path, runs: int, from_source: bool) -> tuple[float, int, bool]:
-    """Best tokens/s (CPU time) over ``runs`` passes of extract over every document, the token count, and
-    whether the extractor ran compiled."""
+    """Best tokens/s (CPU time) over ``runs`` passes of ``find_names`` over every document, the token count,
+    and whether the extractor ran compiled."""
     sys.path.insert(0, str(ROOT))
     import ingest.extract
 
     if from_source:
         ingest.extract.load_sources()
-    from ingest.extract.combine import extract
+    from ingest.extract.combine import find_names
 
     docs = _scorer().read_documents(str(data))
     tokens = sum(doc.tokens for doc in docs)
-    extract("Warm-up: load the model and the word lists.")
+    find_names("Warm-up: load the model and the word lists.")
     best = float("inf")
     for _ in range(runs):
         started = time.process_time()
         for doc in docs:
-            extract(doc.text)
+            find_names(doc.text)
         best = min(best, time.process_time() - started)
     return tokens / best, tokens, ingest.extract.NATIVE
 

@@ -185,8 +185,8 @@ class _SharedCompilations:
     """What the short road compiled, kept for later operations on the same parsed document.
 
     With a parser cache, every request for one query text executes the same document, so its AST nodes
-    name a selection from one request to the next, and compiling a selection again (about 0.15 ms of an
-    article page) is wasted. What a selection compiles to depends on its nodes, the types, and the values
+    name a selection from one request to the next, and compiling a selection again for an article page is
+    wasted (docs/benchmarks.md). What a selection compiles to depends on its nodes, the types, and the values
     of the variables used inside it (``@skip``/``@include``, pure resolvers' arguments); those values are
     part of the key, and variables used elsewhere (``article(slug: $slug)`` above the selection) are not,
     so every article page shares one compilation. Entries keep their nodes, so the ids in a key stay

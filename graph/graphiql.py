@@ -105,8 +105,8 @@ class VendoredAssets(StaticFiles):
 
 
 def graphiql_asset_routes(enabled: bool) -> list[BaseRoute]:
-    """The assets' route when the playground is on. Level-6 gzip: GraphiQL's 3.5 MB script goes out as
-    0.7 MB, compressed in 64 KB pieces as it streams (about 80 ms of CPU in all, once per browser)."""
+    """The assets' route when the playground is on. Level-6 gzip, in pieces as it streams: GraphiQL's script
+    goes out at a fraction of its size for CPU spent once per browser (docs/benchmarks.md)."""
     if not enabled:
         return []
     assets = VendoredAssets(directory=ASSETS_DIR)

@@ -41,17 +41,9 @@ class Lines:
         return read_json_lines(Path(self.source), self.piece)
 
 
-def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
-    """Every article in the given files and folders, in order; bad input comes out as ``IngestError``."""
-    for item in iter_inputs(paths):
-        if isinstance(item, Lines):
-            yield from item.parse()
-        else:
-            yield item
-
-
 def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | Lines]:
-    """As ``iter_drafts``, but JSON Lines records come out unread, as ``Lines`` to read elsewhere."""
+    """Every article in the given files and folders, in order, JSON Lines records unread (``Lines``, to read
+    elsewhere); bad input comes out as ``IngestError``."""
     for path in _input_files(paths):
         source = str(path)
         suffix = path.suffix.lower()
@@ -66,11 +58,6 @@ def iter_inputs(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError | 
             yield from iter_json_records(path)
         else:
             yield IngestError(source, f"unknown kind of file: expected one of {', '.join(sorted(SUFFIXES))}")
-
-
-def count_sources(paths: Sequence[Path]) -> int:
-    """How many files ``iter_drafts`` will read (each named path counts once), for a progress bar."""
-    return sum(1 for _ in _input_files(paths))
 
 
 def _input_files(paths: Sequence[Path]) -> Iterator[Path]:

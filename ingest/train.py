@@ -35,6 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ingest.document import EntityKind
 from ingest.extract.features import (
     GAZETTEER_DIR,
     GAZETTEER_PREFIX,
@@ -44,7 +45,7 @@ from ingest.extract.features import (
     document_features,
     norm_word,
 )
-from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger
+from ingest.extract.tagger import DEFAULT_MODEL_PATH, KINDS, Tagger
 from ingest.extract.tokens import (
     FUNCTION_WORDS,
     NORMAL,
@@ -53,7 +54,7 @@ from ingest.extract.tokens import (
     Sentence,
     line_mode,
     sentences,
-    tokenize_line,
+    tagger_tokens,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +182,7 @@ def load_documents(path: Path) -> list[Document]:
 
 def _title_case_line(line: str, rng: random.Random) -> str:
     chars = list(line)
-    tokens = tokenize_line(line)
+    tokens = tagger_tokens(line)
     keep_function_words = rng.random() < 0.7  # most styles leave "of", "in", "the" in lower case
     for k, token in enumerate(tokens):
         c = token.text[0]
@@ -239,7 +240,7 @@ def training_examples(docs: Sequence[Document], rng: random.Random, augment: flo
         restyled: dict[int, str] = {}
         for i, (s, e) in enumerate(spans):
             line = doc.text[s:e]
-            tokens = tokenize_line(line)
+            tokens = tagger_tokens(line)
             if len(tokens) < 4 or line_mode(tokens) != NORMAL:
                 continue
             r = rng.random()
@@ -299,15 +300,15 @@ class Result:
     scores: Scores
 
 
-def score(extract: Callable[[str], list[tuple[int, int, str]]], docs: Sequence[Document]) -> Scores:
-    kinds = {"person": "PER", "organization": "ORG", "place": "LOC"}
+def score(tag: Callable[[str], list[tuple[int, int, EntityKind]]], docs: Sequence[Document]) -> Scores:
+    types = {kind: conll_type for conll_type, kind in KINDS.items()}
     counts = {k: {"tp": 0, "fp": 0, "fn": 0} for k in SCORED}
     for doc in docs:
         predicted = set()
-        for start, end, kind in extract(doc.text):
+        for start, end, entity_kind in tag(doc.text):
             inside = [i for i, (s, e) in enumerate(doc.token_spans) if s < end and e > start]
             if inside:
-                predicted.add((inside[0], inside[-1], kinds[kind]))
+                predicted.add((inside[0], inside[-1], types[entity_kind]))
         for kind in SCORED:
             gold = {e for e in doc.gold if e[2] == kind}
             found = {e for e in predicted if e[2] == kind}

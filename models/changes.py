@@ -5,8 +5,8 @@ PostgreSQL: statement-level triggers on every content table (migration 0009) cal
 ``CHANNEL`` with the table's name; PostgreSQL delivers it when the writing transaction commits, to every
 session that listens, so each server process keeps one connection listening. SQLite: ``PRAGMA data_version``
 changes whenever another connection (this process's or another's) has committed to the file since the last
-time this connection asked; it reads the WAL index in shared memory, takes no lock and waits for none (2
-microseconds), so it is asked on the event loop, on every check.
+time this connection asked; it reads the WAL index in shared memory, takes no lock and waits for none (a
+few microseconds: docs/benchmarks.md), so it is asked on the event loop, on every check.
 
 A *generation* is a number that changes whenever the data may have changed. What a process keeps is kept
 with the generation it was read under (read before the data), and used only while the generation is the

@@ -40,12 +40,12 @@ def create_engine(
     and every statement planned for its own values (``plan_cache_mode``): asyncpg prepares statements, and
     after five runs PostgreSQL may switch one to a generic plan made for no value in particular. One search
     statement serves a word in 20 articles and a word in 20,000; with a generic plan chosen after the
-    common word, the rare word's search took twice as long. Planning costs a fraction of a millisecond,
+    common word, the rare word's search took much longer. Planning costs a fraction of a millisecond,
     which matters only where the statement costs less: ``lookups`` is an engine for reads by unique key,
     whose plan is the same for every value, left to PostgreSQL's default (a statement's plan kept after a
-    few runs): planning an article page's statement took 0.25 ms, running it 0.09 ms. ``statement_timeout``
-    (seconds, PostgreSQL) stops any statement that runs longer (``STATEMENT_TIMED_OUT`` is its SQLSTATE);
-    the server's engines set it, ingest and migrations do not.
+    few runs): planning an article page's statement took longer than running it (docs/benchmarks.md).
+    ``statement_timeout`` (seconds, PostgreSQL) stops any statement that runs longer (``STATEMENT_TIMED_OUT``
+    is its SQLSTATE); the server's engines set it, ingest and migrations do not.
     """
     json = {"json_serializer": _json_text, "json_deserializer": orjson.loads}  # bodies are the big JSON
     if make_url(url).get_backend_name() == "sqlite":
@@ -99,8 +99,8 @@ def _server_settings(statement_timeout: float | None, lookups: bool) -> dict[str
 def one_of(dialect: str, column: ColumnElement[Any], values: Collection[Any]) -> ColumnElement[bool]:
     """``column IN values``, on PostgreSQL as ``column = ANY(array)``: one parameter however many values,
     so neither SQLAlchemy nor PostgreSQL handles a placeholder per value. Bulk ingest looks up 500
-    articles' keys three times a batch: its main process spent 1.96-2.01 s of CPU on 20,000 articles with IN
-    lists, 1.79-1.89 s with arrays (three runs each, alternately, 2026-12-03)."""
+    articles' keys three times a batch, and its main process spends less CPU with arrays than with IN lists
+    (docs/benchmarks.md)."""
     if dialect != "postgresql":
         return column.in_(list(values))
     return column == any_(bindparam(None, list(values), type_=ARRAY(column.type, dimensions=1)))
@@ -110,9 +110,9 @@ async def insert_rows(connection: AsyncConnection, table: Table, rows: Sequence[
     """Insert rows (mappings with the same columns) in one statement.
 
     PostgreSQL: ``INSERT ... SELECT FROM unnest(...)``, one array per column, planned once for any number of
-    rows. asyncpg runs an ``executemany`` as one execution per row; for the 41,591 mentions of 3,000 archive
-    articles that cost PostgreSQL 0.85 s of CPU and this process 0.21-0.28 s, against 0.64 s and 0.15 s from
-    arrays (2026-12-02). SQLite's ``executemany`` is already a loop in C over one prepared statement.
+    rows. asyncpg runs an ``executemany`` as one execution per row, which cost PostgreSQL and this process
+    more CPU than arrays (docs/benchmarks.md). SQLite's ``executemany`` is already a loop in C over one
+    prepared statement.
     """
     if not rows:
         return

@@ -76,7 +76,7 @@ def _mark_ranges() -> str:
 
 _MARK = re.compile(f"[{_mark_ranges()}]+")
 #: A word of text as written: letters and digits, with the combining marks after them and apostrophes
-#: inside it (one pattern run, no alternation per character: a third faster than one).
+#: inside it (one pattern run, no alternation per character: faster than one, docs/benchmarks.md).
 WORD = re.compile(rf"[^\W_]+(?:{_MARK.pattern}[^\W_]*|['’][^\W_]+)*")
 _RUN = re.compile(r"[^\W_]+")
 #: Longer terms are dropped: PostgreSQL refuses a lexeme over 2,047 bytes, and none is a word.
@@ -134,7 +134,8 @@ def analyse(text: str) -> list[str]:
     """``text`` as the index's terms, in order: what both engines store and what queries are made of.
 
     No word spans white space, so the text is split there first: most pieces are one word of letters and
-    digits, known as such without the pattern (``WORD``'s letters are ``isalnum``'s): 40% quicker."""
+    digits, known as such without the pattern (``WORD``'s letters are ``isalnum``'s), which is quicker
+    (docs/benchmarks.md)."""
     terms: list[str] = []
     for piece in text.split():
         if piece.isalnum():

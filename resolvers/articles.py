@@ -179,7 +179,7 @@ async def articles_by_ids(
 class _PageSlots:
     """A page query's values as bound parameters named for its place in the statement: a statement is built
     once for each shape of query (``_page_shape``) and run with each query's values (``_page_values``);
-    building a section's or an entity's page cost 0.7-1.1 ms of SQLAlchemy, a third of the request."""
+    building one per request was a large share of a section's or an entity's page (docs/benchmarks.md)."""
 
     number: int
     limit: BindParameter[int]
@@ -629,7 +629,7 @@ async def _copy_articles(connection: AsyncConnection, rows: list[dict[str, Any]]
     """Write new article rows with COPY, with ids drawn from the table's sequence first, in row order.
 
     One ``INSERT ... VALUES`` of a batch is a statement of thousands of parameters for SQLAlchemy to build
-    and PostgreSQL to parse and plan; COPY has none of that: bulk ingest without extraction spent 3% less
+    and PostgreSQL to parse and plan; COPY has none of that, and bulk ingest without extraction spends less
     CPU in all (docs/benchmarks.md)."""
     drawn = await connection.execute(
         text("SELECT nextval(pg_get_serial_sequence('article', 'id')) FROM generate_series(1, :rows)"),

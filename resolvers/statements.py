@@ -1,6 +1,6 @@
 """Statements built once per shape of query, and kept while they are in use.
 
-Building a page's or a search's statement with SQLAlchemy's expression language cost 0.7-1.1 ms a request
+Building a page's or a search's statement with SQLAlchemy's expression language was a large share of a request
 (docs/benchmarks.md); built once with its values as named bound parameters, it serves every query of the same
 shape. SQLAlchemy's ``lambda_stmt`` caches by a lambda's code and closure, which statements assembled from a
 varying number of filters do not fit, so the shapes are keyed here. Least recently used first out: the hot

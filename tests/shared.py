@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from ingest.document import ArticleDraft, BlockKind
+from ingest.errors import IngestError
+from ingest.sources import Lines, iter_inputs
 
 _SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -95,3 +98,13 @@ def check_against_readme(draft: ArticleDraft, expected: dict[str, str]) -> None:
         assert len(re.findall(rf"\b{surname}\b", text)) > text.count(full_names[surname]), surname
     for name in split_list(expected["organisations"]) + split_list(expected["places"]):
         assert name in text, name
+
+
+def iter_drafts(paths: Sequence[Path]) -> Iterator[ArticleDraft | IngestError]:
+    """Every article in the given files and folders, in order, as ``broadsheet ingest`` reads them (JSON
+    Lines records read here, not by workers); bad input comes out as ``IngestError``."""
+    for item in iter_inputs(paths):
+        if isinstance(item, Lines):
+            yield from item.parse()
+        else:
+            yield item

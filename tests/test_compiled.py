@@ -26,7 +26,7 @@ if sys.argv[1] == "sources":
     ingest.extract.load_sources()
 from pathlib import Path
 from ingest.extract import mentions, tagger
-from ingest.sources import iter_drafts
+from tests.shared import iter_drafts
 
 drafts = [d for d in iter_drafts([Path(p) for p in sys.argv[3:]]) if not isinstance(d, Exception)]
 conll = [line.split(" ")[0] for line in Path(sys.argv[2]).read_text().splitlines()[:20000]]

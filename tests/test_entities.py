@@ -12,7 +12,7 @@ import pytest
 
 import ingest.extract.lexicon as lexicon
 from ingest.document import ArticleDraft, Block, BlockKind, EntityKind, Location, MentionDraft, TextField
-from ingest.extract.combine import extract
+from ingest.extract.combine import find_names
 from ingest.extract.mentions import find_mentions
 from tests.shared import SEED_ORGANIZATIONS, SEED_PEOPLE, SEED_PLACES, shared_path
 
@@ -68,7 +68,7 @@ def by_name(mentions: list[MentionDraft]) -> dict[str, MentionDraft]:
 
 
 def kinds(text: str) -> set[tuple[str, EntityKind]]:
-    return {(span.text, span.kind) for span in extract(text)}
+    return {(span.text, span.kind) for span in find_names(text)}
 
 
 def check_locations(draft: ArticleDraft, mentions: list[MentionDraft]) -> None:
@@ -166,7 +166,7 @@ def test_seed_has_no_unnamed_sources_days_or_demonyms() -> None:
 
 def test_every_span_of_the_raw_seed_points_at_its_text() -> None:
     text = shared_path("seed", "daily-guardian-peace-talks.txt").read_text(encoding="utf-8")
-    spans = extract(text)
+    spans = find_names(text)
     assert spans and [s.start for s in spans] == sorted(s.start for s in spans)
     for span in spans:
         assert text[span.start : span.end] == span.text
@@ -322,7 +322,7 @@ def test_headline_in_capitals_finds_only_names() -> None:
 
 def test_possessives_with_both_apostrophes_are_stripped() -> None:
     text = "Talks hinge on Vladimir Putin’s plan, Donald Trump's patience and Russia’s and Ukraine's votes."
-    spans = extract(text)
+    spans = find_names(text)
     assert [(s.text, s.kind) for s in spans] == [
         ("Vladimir Putin", PERSON),
         ("Donald Trump", PERSON),
@@ -334,7 +334,7 @@ def test_possessives_with_both_apostrophes_are_stripped() -> None:
 
 def test_demonyms_are_not_places() -> None:
     text = "Ukrainian and Russian officials met American, European and British diplomats and Ukrainians."
-    assert extract(text) == []
+    assert find_names(text) == []
     assert kinds("The South African and Latin American delegations left.") == set()
 
 
@@ -344,11 +344,11 @@ def test_function_words_days_and_months_are_not_entities() -> None:
         "waited. However, Yet, Now and While are not names. A deal, The end. On Sunday in February, "
         "and in March 2022 and May, nothing happened."
     )
-    assert extract(text) == []
+    assert find_names(text) == []
 
 
 def test_sentence_start_is_no_proof_but_the_text_can_prove_it() -> None:
-    assert extract("Frustrated with both sides, he left.") == []
+    assert find_names("Frustrated with both sides, he left.") == []
     assert kinds("Zelenskyy stressed clarity. Later President Volodymyr Zelenskyy left.") == {
         ("Zelenskyy", PERSON),
         ("Volodymyr Zelenskyy", PERSON),
@@ -360,7 +360,7 @@ def test_names_with_particles_hyphens_apostrophes_and_initials() -> None:
         "Officials met Ursula von der Leyen, Jean-Claude Juncker, Martin O’Neill, George W. Bush "
         "and Charles de Gaulle, then Mr Zelenskyy, Dr. Sybiha and Mrs Witkoff."
     )
-    assert [s.text for s in extract(text) if s.kind is PERSON] == [
+    assert [s.text for s in find_names(text) if s.kind is PERSON] == [
         "Ursula von der Leyen",
         "Jean-Claude Juncker",
         "Martin O’Neill",
@@ -472,7 +472,7 @@ def test_small_words_end_no_name() -> None:
 
 def test_spans_point_at_the_text() -> None:
     text = "“We will,” said Andrii Sybiha\u00a0in Kyiv.\nUS\u00a0President Donald Trump met NATO’s chief.\n"
-    spans = extract(text)
+    spans = find_names(text)
     assert [(s.text, s.kind) for s in spans] == [
         ("Andrii Sybiha", PERSON),
         ("Kyiv", PLACE),
@@ -509,7 +509,7 @@ def test_conll_development_split_scores() -> None:
     """The issue's targets on CoNLL-2003 eng.testa: F1 person >= 0.92, place >= 0.90, organisation >= 0.85."""
     data = shared_path("data", "conll2003", "eng.testa")
     tool = shared_path("tools", "conll_score.py")
-    extractor = "ingest.extract.combine:extract"
+    extractor = "ingest.extract.combine:find_names"
     command = [sys.executable, str(tool), "--json", "--extractor", extractor, str(data)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     scores = json.loads(result.stdout)["scores"]
@@ -521,5 +521,5 @@ def test_conll_development_split_scores() -> None:
 def test_extract_reads_no_files(monkeypatch: pytest.MonkeyPatch) -> None:
     """Extraction works from what was loaded at import; its speed is measured by bench/entities.py."""
     monkeypatch.setattr(lexicon, "resources", None)  # the word lists were read at import
-    found = {(span.text, span.kind) for span in extract(seed_draft().headline)}
+    found = {(span.text, span.kind) for span in find_names(seed_draft().headline)}
     assert ("Kremlin", EntityKind.ORGANIZATION) in found

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.extract.features import GAZETTEER_DIR, GAZETTEER_PREFIX, Featurizer, Gazetteer
 from ingest.extract.tagger import DEFAULT_MODEL_PATH, Tagger, decode
-from ingest.extract.tokens import NORMAL, TITLE, UPPER, Token, line_mode, sentences, tokenize_line
+from ingest.extract.tokens import NORMAL, TITLE, UPPER, TaggerToken, line_mode, sentences, tagger_tokens
 
 TRICKY = (
     "KYIV, Ukraine (AP) — Ukraine’s foreign minister, Andrii Sybiha, said talks with the U.S. would go on.\n"
@@ -26,13 +26,13 @@ TRICKY = (
 )
 
 
-def tokenize(text: str) -> list[Token]:
+def sentence_tokens(text: str) -> list[TaggerToken]:
     """The tokens of every line, as ``sentences`` splits them."""
     return [token for sentence in sentences(text) for token in sentence.tokens]
 
 
 def words(text: str) -> list[str]:
-    return [t.text for t in tokenize(text)]
+    return [t.text for t in sentence_tokens(text)]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ def words(text: str) -> list[str]:
 
 
 def test_token_offsets_are_exact() -> None:
-    tokens = tokenize(TRICKY)
+    tokens = sentence_tokens(TRICKY)
     assert tokens
     for token in tokens:
         assert TRICKY[token.start : token.end] == token.text
@@ -78,10 +78,10 @@ def test_curly_quotes_hyphens_abbreviations_numbers() -> None:
     assert words("troops left the U.S.") == ["troops", "left", "the", "U.S", "."]
 
 
-def test_tokenize_line_offsets_are_into_the_whole_text() -> None:
+def test_tagger_tokens_offsets_are_into_the_whole_text() -> None:
     text = "first line\nPutin’s second"
     start = text.index("Putin")
-    tokens = tokenize_line(text, start, len(text))
+    tokens = tagger_tokens(text, start, len(text))
     assert [t.text for t in tokens] == ["Putin", "’s", "second"]
     assert all(text[t.start : t.end] == t.text for t in tokens)
 
@@ -100,11 +100,11 @@ def test_sentences_and_line_modes() -> None:
         (NORMAL, "He left ."),
         (NORMAL, "“ It went well , ” he said ."),
     ]
-    assert line_mode(tokenize("Peter Blackburn")) == NORMAL  # too short to call a headline
+    assert line_mode(sentence_tokens("Peter Blackburn")) == NORMAL  # too short to call a headline
 
 
 def test_decode_bio() -> None:
-    tokens = tokenize("Steve Witkoff met Putin in Moscow")
+    tokens = sentence_tokens("Steve Witkoff met Putin in Moscow")
     labels = ["B-PER", "I-PER", "O", "I-PER", "O", "B-LOC"]
     assert decode(tokens, labels) == [(0, 13, "PER"), (18, 23, "PER"), (27, 33, "LOC")]
 

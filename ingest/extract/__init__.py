@@ -2,7 +2,7 @@
 
 Two steps, kept apart so that a trained tagger can replace the first without touching the second:
 
-- ``combine.extract(text)`` finds names. Two readers are combined. The statistical tagger (``tagger``, a
+- ``combine.find_names(text)`` finds names. Two readers are combined. The statistical tagger (``tagger``, a
   CRF trained on CoNLL-2003 news, over ``tokens`` and ``features``; ``crf`` calls crfsuite) reads every
   sentence and gives spans with its confidence in each. The rules (``rules``, with the word lists and
   gazetteer of ``lexicon``) read runs of capitalised words and type them by a curated gazetteer
@@ -14,7 +14,7 @@ Two steps, kept apart so that a trained tagger can replace the first without tou
   nothing. Sure rule evidence wins over the tagger, except where the tagger is sure a gazetteer place is
   a body named after it or part of a longer name; the tagger decides elsewhere; the rules' mere guesses
   count only for names the text establishes.
-- ``mentions.find_mentions(draft)`` runs ``extract`` over an article (``article``) and turns its spans
+- ``mentions.find_mentions(draft)`` runs ``find_names`` over an article (``article``) and turns its spans
   into one ``MentionDraft`` per entity: roles (``roles``), partial names linked to full ones
   (``linking``), counts and salience.
 

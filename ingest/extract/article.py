@@ -1,5 +1,5 @@
 """An article read as one text, one field (headline, standfirst, body block) a line: the names
-``extract`` finds in it, each placed in its field."""
+``find_names`` finds in it, each placed in its field."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import bisect
 from dataclasses import dataclass, field
 
 from ingest.document import ArticleDraft, BlockKind, EntityKind, Span, TextField
-from ingest.extract.combine import extract
-from ingest.extract.lexicon import Token, lookup_key, tokenize
+from ingest.extract.combine import find_names
+from ingest.extract.lexicon import RuleToken, lookup_key, rule_tokens
 
 
 @dataclass(slots=True)
@@ -19,8 +19,9 @@ class Field:
     block: int | None
     text: str
     offset: int
-    # Its tokens as ``extract`` reads them, in the article as one text: offsets ``offset`` on from ``text``'s.
-    tokens: list[Token]
+    # Its tokens as ``find_names`` reads them, in the article as one text: offsets ``offset`` on from
+    # ``text``'s.
+    tokens: list[RuleToken]
     token_starts: list[int]
     # Starts of the tokens inside a place or organisation name, and its kind.
     named: dict[int, EntityKind] = field(default_factory=dict)
@@ -51,18 +52,18 @@ def read_fields(draft: ArticleDraft) -> list[Field]:
     article = "\n".join(text for _, _, text in texts)  # as ``read_mentions`` reads it
     fields, offset = [], 0
     for kind, block, text in texts:
-        tokens = tokenize(article, offset, offset + len(text))
+        tokens = rule_tokens(article, offset, offset + len(text))
         fields.append(Field(kind, block, text, offset, tokens, [token.start for token in tokens]))
         offset += len(text) + 1
     return fields
 
 
 def read_mentions(fields: list[Field]) -> list[Mention]:
-    """Every span ``extract`` finds in the article, read as one text with one field a line."""
+    """Every span ``find_names`` finds in the article, read as one text with one field a line."""
     starts = [f.offset for f in fields]
     mentions = []
     tokens = [token for f in fields for token in f.tokens]
-    for span in extract("\n".join(f.text for f in fields), tokens):
+    for span in find_names("\n".join(f.text for f in fields), tokens):
         source = fields[bisect.bisect_right(starts, span.start) - 1]
         local = Span(span.start - source.offset, span.end - source.offset, span.kind, span.text)
         mentions.append(Mention(local, source, span.start))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from ingest.document import EntityKind, Span
-from ingest.extract.lexicon import Token, tokenize
+from ingest.extract.lexicon import RuleToken, rule_tokens
 from ingest.extract.rules import Evidence, Piece, Vocabulary, rule_pieces
-from ingest.extract.tagger import default_tagger
+from ingest.extract.tagger import KINDS, default_tagger
 
 #: A tagger's span: start, end, CoNLL type (MISC included) and the model's confidence in it.
 _Tagged = tuple[int, int, str, float]
 
-_TAGGER_KINDS = {"PER": EntityKind.PERSON, "ORG": EntityKind.ORGANIZATION, "LOC": EntityKind.PLACE}
 _SURE = 0.8  # the tagger's confidence that lets it overrule the rules
 
 
@@ -27,9 +26,9 @@ class _Taken:
         self.mask[start:end] = b"\x01" * (end - start)
 
 
-def extract(text: str, tokens: list[Token] | None = None) -> list[Span]:
+def find_names(text: str, tokens: list[RuleToken] | None = None) -> list[Span]:
     """Person, organisation and place names in ``text``, in order, as character spans. ``tokens``:
-    ``tokenize(text)``, where the caller has them already.
+    ``rule_tokens(text)``, where the caller has them already.
 
     Two readers are combined. The statistical tagger (``ingest.extract.tagger``, a CRF trained on news) reads
     every sentence; the rules read it too, with evidence of three strengths. Where the rules are sure
@@ -41,7 +40,7 @@ def extract(text: str, tokens: list[Token] | None = None) -> list[Span]:
     the rest of the text establishes. The text is one document: a name found in running text is
     also found in its headlines, and a surname alone takes the kind of the full name.
     """
-    pieces, headline = rule_pieces(text, tokenize(text) if tokens is None else tokens)
+    pieces, headline = rule_pieces(text, rule_tokens(text) if tokens is None else tokens)
     tagged = default_tagger().scored(text)
     combination = _Combination(text, pieces)
     strong = [p for p in pieces if p.evidence is Evidence.STRONG]
@@ -91,7 +90,7 @@ def _weigh_tagged(
         if len(inside) > 1:
             first = min(strong[i].tokens[0].start for i in inside)
             last = max(strong[i].tokens[-1].end for i in inside)
-            if start <= first and last <= end and label in _TAGGER_KINDS:
+            if start <= first and last <= end and label in KINDS:
                 # Names inside a longer one: Organisation for Security and Cooperation in Europe.
                 dropped.update(inside)
                 untyped.append((start, end, label, confidence))
@@ -120,7 +119,7 @@ def _weigh_one(text: str, piece: Piece, start: int, end: int, label: str) -> boo
         return False
     # The name is part of a longer one: Panama in Panama City, Moscow in Dynamo Moscow. (Not
     # of an event's: Oslo in the Oslo Marathon is still a place the article names.)
-    return start <= first and last <= end and label in _TAGGER_KINDS
+    return start <= first and last <= end and label in KINDS
 
 
 class _Combination:
@@ -158,15 +157,15 @@ class _Combination:
         """The tagger's names where nothing sure stands, longest first; on a headline line only sure ones."""
         by_tagger: list[Piece] = []
         for start, end, label, confidence in untyped:
-            if label not in _TAGGER_KINDS:  # MISC: an event, a nationality; the rules' guess yields to it
+            if label not in KINDS:  # MISC: an event, a nationality; the rules' guess yields to it
                 self.blocked.take(start, end)
                 continue
             if (headline[start] and confidence < _SURE) or not self.free(start, end):
                 continue
-            tokens = [t for t in tokenize(self.text, start, end) if t.word or t.text in ".&'’-"]
+            tokens = [t for t in rule_tokens(self.text, start, end) if t.word or t.text in ".&'’-"]
             if not tokens or not tokens[-1].word:
                 continue
-            by_tagger.append(Piece(tokens, Evidence.WEAK, _TAGGER_KINDS[label]))
+            by_tagger.append(Piece(tokens, Evidence.WEAK, KINDS[label]))
         for piece in sorted(by_tagger, key=lambda p: -len(p.tokens)):
             piece.kind = self.vocabulary.get(piece.keys) or piece.kind  # one name, one kind in one text
             self.vocabulary.learn(piece)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, cast
 
-from ingest.extract.tokens import NORMAL, STARTS_AFTER, UPPER, Sentence, tokenize_line
+from ingest.extract.tokens import NORMAL, STARTS_AFTER, UPPER, Sentence, tagger_tokens
 
 GAZETTEER_DIR = Path(__file__).resolve().parents[1] / "gazetteer"  # ingest/gazetteer/
 GAZETTEER_PREFIX = "tagger_"
@@ -32,7 +32,6 @@ class Gazetteer:
 
     def __init__(self, entries: dict[str, Iterable[str]] | None = None) -> None:
         self.index: dict[str, tuple[str, ...]] = {}
-        self.max_len = 0
         self.longest: dict[str, int] = {}  # the most words of an entry starting with each word
         for category, names in (entries or {}).items():
             self.add(category, names)
@@ -44,7 +43,7 @@ class Gazetteer:
                 key, length = name.lower(), 1
                 first = key
             else:
-                words = [norm_word(t.text) for t in tokenize_line(name)]
+                words = [norm_word(t.text) for t in tagger_tokens(name)]
                 if not words:
                     continue
                 key, length = " ".join(words), len(words)
@@ -54,8 +53,6 @@ class Gazetteer:
                 index[key] = (category,)
             elif category not in have:
                 index[key] = (*have, category)
-            if length > self.max_len:
-                self.max_len = length
             if length > self.longest.get(first, 0):
                 self.longest[first] = length
 

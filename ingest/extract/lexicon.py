@@ -77,6 +77,11 @@ LINK_HEADS = ORG_HEADS | ORG_SUFFIXES | PLACE_HEADS | TITLES | MODIFIERS  # what
 # Tokens
 # --------------------------------------------------------------------------------------------------
 
+# The rules' tokens: words kept whole as a reader looks them up (a possessive ’s marked, not split off),
+# each with its lookup key and case. The tagger reads the text in tokens of its own
+# (``tokens.tagger_tokens``: clitics split off, a line's last period apart), CoNLL-2003's, which its model
+# was trained on; the two are kept apart so that neither reader's tokens change under the other.
+
 # Dotted abbreviations (U.S.), words with inner apostrophes, hyphens or ampersands (O’Brien, AT&T,
 # Putin’s, 1996-08-30), then any other single character.
 _TOKEN_RE = re.compile(r"(?:[^\W\d_]\.){2,}|\w+(?:['’&-]\w+)*|\S")
@@ -84,7 +89,9 @@ SENTENCE_END = frozenset(".!?…")
 OPENERS = frozenset("\"'“‘([«•*")  # may stand before the first word of a sentence
 
 
-class Token(NamedTuple):
+class RuleToken(NamedTuple):
+    """One of the rules' tokens (``rule_tokens``)."""
+
     start: int
     end: int  # without a possessive ’s
     text: str  # without a possessive ’s
@@ -95,8 +102,8 @@ class Token(NamedTuple):
     possessive: bool
 
 
-# Token from a tuple, without NamedTuple's Python-level __new__: every word of every text is made here.
-_token = functools.partial(tuple.__new__, Token)
+# RuleToken from a tuple, without NamedTuple's Python-level __new__: every word of every text is made here.
+_token = functools.partial(tuple.__new__, RuleToken)
 
 
 # What a word as matched makes of a token: text, key, word, cap, upper, possessive. Words recur, in an
@@ -123,7 +130,8 @@ def _parts(word: str) -> _WordParts:
     return parts
 
 
-def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
+def rule_tokens(text: str, start: int = 0, end: int | None = None) -> list[RuleToken]:
+    """The rules' tokens of ``text[start:end]`` (offsets are into ``text``)."""
     tokens = []
     for match in _TOKEN_RE.finditer(text, start, len(text) if end is None else end):
         word = match.group()
@@ -188,7 +196,7 @@ def _load_gazetteer() -> tuple[
             names = [name.strip() for name in line.split("|")]
             aliases.setdefault((kind, names[0]), tuple(names))
             for alias in names:
-                keys = tuple(token.key for token in tokenize(alias))
+                keys = tuple(token.key for token in rule_tokens(alias))
                 known.setdefault(keys, Known(kind, names[0], alias.isupper()))
     longest: dict[str, int] = {}
     for keys in known:
@@ -206,10 +214,10 @@ def known_aliases(kind: EntityKind, name: str) -> tuple[str, ...]:
 
 # Towns and cities of the world, shared with the statistical tagger: evidence of a place for a name
 # nothing else types, never enough to override other evidence ("Reading", "Victoria", "Jordan").
-TOWNS = frozenset(tuple(t.key for t in tokenize(line) if t.word) for line in _lines("tagger_place.txt"))
+TOWNS = frozenset(tuple(t.key for t in rule_tokens(line) if t.word) for line in _lines("tagger_place.txt"))
 
 
-def known_at(tokens: list[Token], i: int, end: int) -> tuple[int, Known] | None:
+def known_at(tokens: list[RuleToken], i: int, end: int) -> tuple[int, Known] | None:
     """The longest gazetteer name in ``tokens[i:end]`` that starts at ``i``: its length and entry."""
     first = tokens[i]
     if not first.cap:
@@ -224,7 +232,7 @@ def known_at(tokens: list[Token], i: int, end: int) -> tuple[int, Known] | None:
     return None
 
 
-def known_kind(tokens: list[Token]) -> EntityKind | None:
+def known_kind(tokens: list[RuleToken]) -> EntityKind | None:
     """The kind of the gazetteer name the tokens make up exactly, if they do."""
     known = known_at(tokens, 0, len(tokens)) if tokens else None
     return known[1].kind if known and known[0] == len(tokens) else None
@@ -233,7 +241,7 @@ def known_kind(tokens: list[Token]) -> EntityKind | None:
 @functools.lru_cache(maxsize=16_384)  # an article names the same places and bodies again and again
 def canonical_name(kind: EntityKind, text: str) -> str:
     """The gazetteer's name for a place or organisation ("US" -> "United States"), else the text."""
-    known = KNOWN.get(tuple(token.key for token in tokenize(text)))
+    known = KNOWN.get(tuple(token.key for token in rule_tokens(text)))
     return known.name if known and known.kind is kind else spaced(text)
 
 

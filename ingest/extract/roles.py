@@ -16,7 +16,7 @@ from ingest.extract.lexicon import (
     SENTENCE_END,
     STOP,
     TITLES,
-    Token,
+    RuleToken,
     is_role_word,
     singular_title,
     spaced,
@@ -76,7 +76,7 @@ def _role_before(mention: Mention) -> tuple[str, bool] | None:
     return spaced(role), plural
 
 
-def _opens_sentence(tokens: list[Token], i: int) -> bool:
+def _opens_sentence(tokens: list[RuleToken], i: int) -> bool:
     """Whether ``tokens[i]`` opens a sentence, after a determiner at most: "His coach", "The minister"."""
     if i and tokens[i - 1].key in _DETERMINERS:
         i -= 1
@@ -110,7 +110,7 @@ def _role_in_apposition(mention: Mention) -> str | None:
     return spaced(match.group(1))
 
 
-def _is_role_phrase(words: list[Token], source: Field) -> bool:
+def _is_role_phrase(words: list[RuleToken], source: Field) -> bool:
     """A title word among the first five words, then only capitalised or title words up to a small word
     ("of", "at") that opens a longer phrase."""
     heads = [i for i, token in enumerate(words[:5]) if token.key in TITLES]
@@ -124,7 +124,7 @@ def _is_role_phrase(words: list[Token], source: Field) -> bool:
     return True
 
 
-def _place_at_end(phrase: list[Token], source: Field) -> int | None:
+def _place_at_end(phrase: list[RuleToken], source: Field) -> int | None:
     """Where, not what: where a trailing "in London", "based in Copenhagen", "near the Hague" starts in the
     phrase, if a title stands before it; else None."""
     k = len(phrase)
@@ -139,7 +139,7 @@ def _place_at_end(phrase: list[Token], source: Field) -> int | None:
     return None
 
 
-def _phrase(source: Field, start: int, end: int) -> list[Token]:
+def _phrase(source: Field, start: int, end: int) -> list[RuleToken]:
     """The tokens of ``source`` from offset ``start`` to ``end`` in its text."""
     first = bisect.bisect_left(source.token_starts, source.offset + start)
     last = bisect.bisect_left(source.token_starts, source.offset + end)

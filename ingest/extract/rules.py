@@ -38,7 +38,7 @@ from ingest.extract.lexicon import (
     THING_SUFFIXES,
     TIME,
     TOWNS,
-    Token,
+    RuleToken,
     is_demonym,
     is_role_word,
     known_at,
@@ -70,7 +70,7 @@ class Evidence(Enum):
 
 @dataclass(slots=True)
 class Piece:
-    tokens: list[Token]
+    tokens: list[RuleToken]
     evidence: Evidence
     kind: EntityKind | None = None  # None only while DEFERRED
     # What typed it: "known", "suffix", "title", "given", "text" (STRONG); "context" (the words
@@ -82,7 +82,7 @@ class Piece:
         return tuple(token.key for token in self.tokens)
 
 
-def _mode(tokens: list[Token]) -> _Mode:
+def _mode(tokens: list[RuleToken]) -> _Mode:
     words = [token for token in tokens if token.word]
     long_words = [token for token in words if len(token.text) > 1]
     if len(long_words) >= 2 and sum(token.upper for token in long_words) >= 0.8 * len(long_words):
@@ -97,7 +97,7 @@ def _mode(tokens: list[Token]) -> _Mode:
     return _Mode.TITLE if capitalised >= 2 and (has_minor or not has_figures) else _Mode.NORMAL
 
 
-def _is_name_word(tokens: list[Token], j: int, start: int) -> bool:
+def _is_name_word(tokens: list[RuleToken], j: int, start: int) -> bool:
     """Whether ``tokens[j]`` can stand in a name: not "However", "Sunday", "F-16" or "Kremlin-backed"."""
     token = tokens[j]
     text = token.text
@@ -111,13 +111,13 @@ def _is_name_word(tokens: list[Token], j: int, start: int) -> bool:
     return token.key not in TIME or (j > start and tokens[j - 1].key in FIRST_NAMES)
 
 
-def _is_particle_name(token: Token) -> bool:
+def _is_particle_name(token: RuleToken) -> bool:
     """A lower-case particle joined to a surname: al-Assad, bin-Salman."""
     particle, _, rest = token.text.partition("-")
     return not token.cap and particle.casefold() in PARTICLES and rest[:1].isupper()
 
 
-def _after_link(tokens: list[Token], j: int) -> int | None:
+def _after_link(tokens: list[RuleToken], j: int) -> int | None:
     """If ``tokens[j]`` starts small words inside a name (von der Leyen, Bank of the West, P & O,
     Offshore Workers’ Union), the index of the capitalised word after them."""
     token, previous, k = tokens[j], tokens[j - 1], j + 1
@@ -137,7 +137,7 @@ def _after_link(tokens: list[Token], j: int) -> int | None:
     return k if k < len(tokens) and tokens[k].word and tokens[k].cap else None
 
 
-def _run_end(tokens: list[Token], i: int) -> int:
+def _run_end(tokens: list[RuleToken], i: int) -> int:
     """Where the run of name words starting at ``tokens[i]`` ends (exclusive); ``i`` if none starts."""
     n, j = len(tokens), i
     end = i  # after the last name word: small words only stay in a name between two name words
@@ -162,7 +162,7 @@ def _run_end(tokens: list[Token], i: int) -> int:
     return end
 
 
-def _runs(tokens: list[Token]) -> Iterator[tuple[int, int, bool]]:
+def _runs(tokens: list[RuleToken]) -> Iterator[tuple[int, int, bool]]:
     """Runs of name words in one line: (start, end, whether the run opens a sentence)."""
     i, opens, n = 0, True, len(tokens)
     while i < n:
@@ -179,7 +179,7 @@ def _runs(tokens: list[Token]) -> Iterator[tuple[int, int, bool]]:
         i += 1
 
 
-def _pieces(tokens: list[Token], mode: _Mode) -> Iterator[Piece]:
+def _pieces(tokens: list[RuleToken], mode: _Mode) -> Iterator[Piece]:
     """The names in one line, written in ``mode``."""
     last: Piece | None = None
     for start, end, opens in _runs(tokens):
@@ -198,7 +198,7 @@ def _pieces(tokens: list[Token], mode: _Mode) -> Iterator[Piece]:
             yield piece
 
 
-def _facility_after(tokens: list[Token], end: int) -> bool:
+def _facility_after(tokens: list[RuleToken], end: int) -> bool:
     """Whether the lower-case words after a name make it a facility's: "the Sørvest wind farm"."""
     for token in tokens[end : end + 2]:
         if not token.word or token.cap:
@@ -209,9 +209,9 @@ def _facility_after(tokens: list[Token], end: int) -> bool:
 
 
 def _classify(
-    run: list[Token],
+    run: list[RuleToken],
     opens: bool = False,
-    before: Token | None = None,
+    before: RuleToken | None = None,
     partner: EntityKind | None = None,
     facility: bool = False,
 ) -> Iterator[Piece]:
@@ -230,7 +230,7 @@ def _classify(
         yield from _classify_by_context(run, words, keys, several, opens, before, partner, facility)
 
 
-def _classify_by_words(run: list[Token], keys: list[str], several: bool) -> list[Piece] | None:
+def _classify_by_words(run: list[RuleToken], keys: list[str], several: bool) -> list[Piece] | None:
     """The pieces the run's own words type (gazetteer names, suffixes, an event, a title); None if they
     type none, and the words around the run decide."""
     if kind := known_kind(run):
@@ -255,12 +255,12 @@ def _classify_by_words(run: list[Token], keys: list[str], several: bool) -> list
 
 
 def _classify_by_context(
-    run: list[Token],
-    words: list[Token],
+    run: list[RuleToken],
+    words: list[RuleToken],
     keys: list[str],
     several: bool,
     opens: bool,
-    before: Token | None,
+    before: RuleToken | None,
     partner: EntityKind | None,
     facility: bool,
 ) -> Iterator[Piece]:
@@ -288,7 +288,7 @@ def _classify_by_context(
         yield Piece(run, Evidence.WEAK, kind, "context" if contextual else "guess")
 
 
-def _is_person(run: list[Token], keys: list[str], several: bool, before: Token | None) -> bool:
+def _is_person(run: list[RuleToken], keys: list[str], several: bool, before: RuleToken | None) -> bool:
     """A given name first, or a title just before the run; but "Douglas & Lomason" is a firm."""
     return bool(
         ((several and keys[0] in FIRST_NAMES) or (before and singular_title(before.key)))
@@ -297,7 +297,7 @@ def _is_person(run: list[Token], keys: list[str], several: bool, before: Token |
 
 
 def _guess(
-    run: list[Token], several: bool, before: Token | None, partner: EntityKind | None, facility: bool
+    run: list[RuleToken], several: bool, before: RuleToken | None, partner: EntityKind | None, facility: bool
 ) -> EntityKind:
     """The kind of a capitalised name nothing else types.
 
@@ -333,7 +333,7 @@ def _suffix_kind(keys: list[str]) -> EntityKind | None:
     return None
 
 
-def _is_title_part(token: Token) -> bool:
+def _is_title_part(token: RuleToken) -> bool:
     """A token that may stand in a title before a name: US, President, of, the, Mr, "."."""
     key = token.key
     return (
@@ -346,7 +346,7 @@ def _is_title_part(token: Token) -> bool:
     )
 
 
-def _title_split(run: list[Token]) -> int | None:
+def _title_split(run: list[RuleToken]) -> int | None:
     """Where the name starts after a title or honorific: "US President | Donald Trump", "Mr | Putin".
 
     The name is the longest tail of other words (the period of an initial included); the part
@@ -361,13 +361,13 @@ def _title_split(run: list[Token]) -> int | None:
     return split if has_head else None
 
 
-def _is_initial_period(run: list[Token], i: int) -> bool:
+def _is_initial_period(run: list[RuleToken], i: int) -> bool:
     return run[i].text == "." and i > 0 and len(run[i - 1].text) == 1
 
 
-def _classify_title(title: list[Token]) -> Iterator[Piece]:
+def _classify_title(title: list[RuleToken]) -> Iterator[Piece]:
     """Names inside a title: "US" in "US President", "Bank of England" in "Bank of England Governor"."""
-    part: list[Token] = []
+    part: list[RuleToken] = []
     for token in [*title, None]:
         if token is not None and not (
             not token.word
@@ -389,7 +389,7 @@ def _classify_title(title: list[Token]) -> Iterator[Piece]:
         part = []
 
 
-def _known_pieces(run: list[Token], whole: bool, rest: bool = True) -> list[Piece]:
+def _known_pieces(run: list[RuleToken], whole: bool, rest: bool = True) -> list[Piece]:
     """Gazetteer names inside a run, and what stands between them typed on its own; with ``whole``,
     only if gazetteer names make up the whole run; without ``rest``, the gazetteer names alone.
     Empty if there are none."""
@@ -412,7 +412,7 @@ def _known_pieces(run: list[Token], whole: bool, rest: bool = True) -> list[Piec
     return pieces
 
 
-def _classify_headline(run: list[Token]) -> Iterator[Piece]:
+def _classify_headline(run: list[RuleToken]) -> Iterator[Piece]:
     """In a headline only gazetteer names, first name + surname and Mr/Mrs + surname are evidence;
     the rest waits for the text to establish it."""
     i = loose = 0
@@ -459,7 +459,7 @@ class Vocabulary:
     def get(self, keys: tuple[str, ...]) -> EntityKind | None:
         return self.full.get(keys) or self.partial.get(keys)
 
-    def find(self, run: list[Token]) -> Iterator[Piece]:
+    def find(self, run: list[RuleToken]) -> Iterator[Piece]:
         """The established names in a run of deferred words, longest first."""
         i = 0
         while i < len(run):
@@ -473,8 +473,8 @@ class Vocabulary:
                 i += 1
 
 
-def rule_pieces(text: str, tokens: list[Token]) -> tuple[list[Piece], bytearray]:
-    """What the rules find in each line of ``text`` (``tokens``: ``tokenize(text)``, no token crosses a
+def rule_pieces(text: str, tokens: list[RuleToken]) -> tuple[list[Piece], bytearray]:
+    """What the rules find in each line of ``text`` (``tokens``: ``rule_tokens(text)``, no token crosses a
     line), and a mask of the characters on headline lines (title case or capitals), where a capital
     letter proves nothing."""
     pieces: list[Piece] = []

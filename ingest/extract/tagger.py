@@ -18,22 +18,24 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingest.document import EntityKind
 from ingest.extract.features import Featurizer, Gazetteer, document_features, retagged
-from ingest.extract.tokens import Sentence, Token, sentences
+from ingest.extract.tokens import Sentence, TaggerToken, sentences
 
 if TYPE_CHECKING:
     from ingest.extract.crf import CRFModel
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "ner.crfsuite"  # ingest/models/
 
-KINDS = {"PER": "person", "ORG": "organization", "LOC": "place"}
+#: The entity kind of each CoNLL type the model labels; MISC (events, nationalities, ...) is none.
+KINDS = {"PER": EntityKind.PERSON, "ORG": EntityKind.ORGANIZATION, "LOC": EntityKind.PLACE}
 
 # --------------------------------------------------------------------------------------------------
 # Decoding and the tagger
 # --------------------------------------------------------------------------------------------------
 
 
-def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, int, str]]:
+def decode(tokens: Sequence[TaggerToken], labels: Sequence[str]) -> list[tuple[int, int, str]]:
     """BIO labels -> (start, end, type) spans; an ``I-`` without its ``B-`` opens an entity."""
     return [(start, stop, kind) for start, stop, kind, _first, _last in _label_runs(tokens, labels)]
 
@@ -41,11 +43,10 @@ def decode(tokens: Sequence[Token], labels: Sequence[str]) -> list[tuple[int, in
 class Tagger:
     """Finds people, organisations and places in plain text."""
 
-    def __init__(self, crf: CRFModel, featurizer: Featurizer, path: Path) -> None:
+    def __init__(self, crf: CRFModel, featurizer: Featurizer) -> None:
         self._crf = crf
         self._featurizer = featurizer
         self._lock = threading.Lock()  # a crfsuite tagger is not safe to share between threads
-        self.path = path
 
     @classmethod
     def load(cls, path: str | Path | None = None, gazetteer_dir: Path | None = None) -> Tagger:
@@ -56,7 +57,7 @@ class Tagger:
         if not model.is_file():
             raise FileNotFoundError(f"no NER model at {model}: train one with `python -m ingest.train`")
         crf = CRFModel(model)
-        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir), records=crf.records), model)
+        return cls(crf, Featurizer(Gazetteer.load(gazetteer_dir), records=crf.records))
 
     def labels(self, sents: Sequence[Sentence]) -> list[list[str]]:
         """BIO labels (PER, ORG, LOC, MISC) for each sentence."""
@@ -119,12 +120,14 @@ class Tagger:
             spans.extend(decode(sentence.tokens, labels))
         return spans
 
-    def tag(self, text: str) -> list[tuple[int, int, str]]:
-        """(start, end, kind) spans, kind one of person, organization, place."""
+    def tag(self, text: str) -> list[tuple[int, int, EntityKind]]:
+        """(start, end, kind) spans of people, organisations and places (``KINDS``)."""
         return [(s, e, KINDS[t]) for s, e, t in self.tag_all(text) if t in KINDS]
 
 
-def _label_runs(tokens: Sequence[Token], labels: Sequence[str]) -> Iterator[tuple[int, int, str, int, int]]:
+def _label_runs(
+    tokens: Sequence[TaggerToken], labels: Sequence[str]
+) -> Iterator[tuple[int, int, str, int, int]]:
     """(start, end, type, first token, last token + 1) of each labelled run."""
     index, count = 0, len(labels)
     while index < count:

@@ -1,10 +1,12 @@
 """Tokens and sentences as the statistical tagger reads them, in training and in tagging alike.
 
-``tokenize_line`` splits a line of plain text into tokens with exact character offsets (curly quotes,
+``tagger_tokens`` splits a line of plain text into tokens with exact character offsets (curly quotes,
 possessive and other clitics split off, hyphenated words kept whole, abbreviations such as ``U.S.`` and
 ``Inc.`` kept with their period, numbers such as ``1,250.5`` kept whole). ``sentences`` breaks each line
 into sentences and classifies the line as normal, title case (headline style) or all caps; the tagger's
 capitalisation features are conjoined with that mode, since a capital letter means little in a headline.
+These are CoNLL-2003's tokens, which the model was trained on; the rules read words whole, in tokens of
+their own (``lexicon.rule_tokens``).
 """
 
 from __future__ import annotations
@@ -146,20 +148,20 @@ ABBREVIATIONS = frozenset(
 _CLITICS = frozenset({"s", "re", "ve", "ll", "d", "m"})
 
 
-class Token(NamedTuple):
-    """A token: ``text[start:end] == token.text``."""
+class TaggerToken(NamedTuple):
+    """One of the tagger's tokens (``tagger_tokens``): ``text[start:end] == token.text``."""
 
     start: int
     end: int
     text: str
 
 
-# Token(start, end, text) straight from the tuple constructor, without NamedTuple's Python-level __new__:
-# most tokens of every text are made here.
-_token = functools.partial(tuple.__new__, Token)
+# TaggerToken(start, end, text) straight from the tuple constructor, without NamedTuple's Python-level
+# __new__: most tokens of every text are made here.
+_token = functools.partial(tuple.__new__, TaggerToken)
 
 
-def _split_word(text: str, start: int, end: int, out: list[Token]) -> None:
+def _split_word(text: str, start: int, end: int, out: list[TaggerToken]) -> None:
     """Split clitics off a word token: ``Putin’s`` -> ``Putin`` ``’s``; ``don't`` -> ``do`` ``n't``."""
     word = text[start:end]
     cut = max(word.rfind("'"), word.rfind("’"))
@@ -169,14 +171,14 @@ def _split_word(text: str, start: int, end: int, out: list[Token]) -> None:
         if (lower.endswith("n't") or lower.endswith("n’t")) and cut == len(word) - 2 and len(word) > 3:
             split = start + len(word) - 3
             _split_word(text, start, split, out)
-            out.append(Token(split, end, text[split:end]))
+            out.append(TaggerToken(split, end, text[split:end]))
             return
         if tail in _CLITICS:
             split = start + cut
             _split_word(text, start, split, out)
-            out.append(Token(split, end, text[split:end]))
+            out.append(TaggerToken(split, end, text[split:end]))
             return
-    out.append(Token(start, end, word))
+    out.append(TaggerToken(start, end, word))
 
 
 _LINE_END_RE = re.compile(r"""[\s"'’”)\]»]*""")
@@ -187,9 +189,9 @@ def _at_line_end(text: str, pos: int, stop: int) -> bool:
     return _LINE_END_RE.fullmatch(text, pos, stop) is not None
 
 
-def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Token]:
-    """Tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
-    out: list[Token] = []
+def tagger_tokens(text: str, start: int = 0, end: int | None = None) -> list[TaggerToken]:
+    """The tagger's tokens of ``text[start:end]``, a single line (offsets are into ``text``)."""
+    out: list[TaggerToken] = []
     stop = len(text) if end is None else end
     search = (_TOKEN_RE if text.find("@", start, stop) >= 0 else _TOKEN_NO_EMAIL_RE).search
     pos = start
@@ -203,8 +205,8 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
         pos = e
         if kind == "dotted" and _at_line_end(text, e, stop):
             # a period that ends the line also ends the sentence: "in the U.S." -> "U.S" "."
-            out.append(Token(s, e - 1, text[s : e - 1]))
-            out.append(Token(e - 1, e, "."))
+            out.append(TaggerToken(s, e - 1, text[s : e - 1]))
+            out.append(TaggerToken(e - 1, e, "."))
             continue
         if kind == "word":
             if e < stop and text[e] == ".":
@@ -216,7 +218,7 @@ def tokenize_line(text: str, start: int = 0, end: int | None = None) -> list[Tok
                 )
                 keeps = low in ABBREVIATIONS or single_initial or leading_number
                 if keeps and not _at_line_end(text, e + 1, stop):
-                    out.append(Token(s, e + 1, text[s : e + 1]))
+                    out.append(TaggerToken(s, e + 1, text[s : e + 1]))
                     pos = e + 1
                     continue
             if "'" in token or "’" in token:
@@ -309,11 +311,11 @@ NORMAL, TITLE, UPPER = "n", "t", "u"
 
 @dataclass(slots=True)
 class Sentence:
-    tokens: list[Token]
+    tokens: list[TaggerToken]
     mode: str  # NORMAL, TITLE or UPPER: the case style of the line the sentence is on
 
 
-def line_mode(tokens: Sequence[Token]) -> str:
+def line_mode(tokens: Sequence[TaggerToken]) -> str:
     """Is a line written normally, in title case (headline style) or in capitals?"""
     letters = upper = content = lower_content = 0
     for token in tokens:
@@ -345,8 +347,8 @@ def _mode_counts(word: str) -> tuple[int, int, int, int]:
     )
 
 
-def _split_sentences(tokens: list[Token]) -> list[list[Token]]:
-    out: list[list[Token]] = []
+def _split_sentences(tokens: list[TaggerToken]) -> list[list[TaggerToken]]:
+    out: list[list[TaggerToken]] = []
     begin = 0
     n = len(tokens)
     i = 0
@@ -372,7 +374,7 @@ def sentences(text: str) -> list[Sentence]:
     """Lines of ``text``, split into sentences, each with its line's case mode."""
     out: list[Sentence] = []
     for start, end in _line_spans(text):
-        tokens = tokenize_line(text, start, end)
+        tokens = tagger_tokens(text, start, end)
         if not tokens:
             continue
         mode = line_mode(tokens)

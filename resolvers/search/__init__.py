@@ -12,7 +12,7 @@ the headline first, then those with every word in the headline or standfirst, th
 the body); within each tier, newest id first. A hit's score is its tier (``HEADLINE``, ``LEAD``,
 ``BODY``), a property of the article alone, so keyset pages stay put while articles arrive, and each tier is
 read newest first from an index and cut off at the page: a word in 60% of a million articles costs what a
-rare one does. Ranking every match by ``ts_rank`` or ``bm25`` instead took 1.3 s for such a word on
+rare one does. Ranking every match by ``ts_rank`` or ``bm25`` instead took over a second for such a word on
 PostgreSQL (docs/benchmarks.md). Both engines rank the same way, ties broken by id.
 """
 
@@ -155,7 +155,7 @@ async def count_search_matches(connection: AsyncConnection, queries: Sequence[Se
 class _Slots:
     """A query's values as bound parameters, named for the query's place in the statement: a statement is
     built once for each shape of query (``_shape``) and run with each search's values (``_values``), since
-    building one cost more than PostgreSQL took to run a rare word's search (about 1 ms)."""
+    building one cost more than PostgreSQL took to run a rare word's search (docs/benchmarks.md)."""
 
     number: int
     terms: tuple[BindParameter[str], ...]  # PostgreSQL: each term's text for its tsquery function
@@ -398,7 +398,8 @@ class _Postgres:
         """A part of a search with a phrase, in two: its matches among the newest index entries, read in
         order, then the rest, found through the GIN index and sorted. PostgreSQL estimates a phrase as if its
         words were independent, so a phrase of common words that never stand together looks common, and
-        reading an index in order to find it read all of it (``"defence minister"`` by date at 1M: 29 s).
+        reading an index in order to find it read all of it (``"defence minister"`` by date at 1M: tens of
+        seconds; docs/benchmarks.md).
         Ordered by an expression no index returns in order, the rest costs at most the articles that hold
         every word of the phrase."""
         return [
