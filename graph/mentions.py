@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any
 
 import strawberry
 
 from graph.entities import EntityNode
 from graph.execution import PURE
+from models import TextField
 
-
-@strawberry.enum(description="A part of an article's text.")
-class ArticleTextField(Enum):
-    HEADLINE = "headline"
-    STANDFIRST = "standfirst"
-    BODY = "body"
+strawberry.enum(TextField, name="ArticleTextField", description="A part of an article's text.")
 
 
 @strawberry.type(description="Where one mention stands in the article's text.")
 class MentionLocation:
-    field: ArticleTextField = strawberry.field(description="Headline, standfirst or body.")
+    field: TextField = strawberry.field(description="Headline, standfirst or body.")
     block: int | None = strawberry.field(description="Index into `body` for body mentions; null otherwise.")
     start: int = strawberry.field(description="Offset of the first character, in that text.")
     end: int = strawberry.field(description="Offset just past the last character.")
@@ -41,6 +36,6 @@ class MentionNode:
     @strawberry.field(description="Every place the article mentions it, in reading order.", metadata=PURE)
     def locations(self) -> list[MentionLocation]:
         return [
-            MentionLocation(field=ArticleTextField(field), block=block, start=start, end=end)
+            MentionLocation(field=TextField(field), block=block, start=start, end=end)
             for field, block, start, end in self.raw_locations
         ]

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from models.entities import EntityKind  # the one definition; re-exported for the extractor's modules
+from models.mentions import TextField  # the same
 
 
 class BlockKind(StrEnum):
@@ -28,14 +29,6 @@ class Block:
 
     kind: BlockKind
     text: str = ""
-
-
-class TextField(StrEnum):
-    """The parts of an article a mention can be found in."""
-
-    HEADLINE = "headline"
-    STANDFIRST = "standfirst"
-    BODY = "body"
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from sqlmodel import SQLModel
 from models.articles import Article, ArticleStatus
 from models.cursor_secret import CursorSecret
 from models.entities import Entity, EntityAlias, EntityKind
-from models.mentions import Mention
+from models.mentions import Mention, TextField
 from models.sections import ROOT_PATH, Section
 
 metadata = SQLModel.metadata
@@ -20,5 +20,6 @@ __all__ = [
     "EntityKind",
     "Mention",
     "Section",
+    "TextField",
     "metadata",
 ]

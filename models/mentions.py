@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import JSONDocument, UTCDateTime
+
+
+class TextField(StrEnum):
+    """The parts of an article a mention can be found in: the first of each ``locations`` entry. The
+    extractor, the stored locations and the GraphQL enum ``ArticleTextField`` all use this one."""
+
+    HEADLINE = "headline"
+    STANDFIRST = "standfirst"
+    BODY = "body"
 
 
 class Mention(SQLModel, table=True):
