@@ -54,7 +54,8 @@ class ResponseCache:
         if entry is not None and entry[0] > now and entry[1] == generation:
             self._entries.move_to_end(key)
             _expires, _generation, status, headers, content = entry
-            await send({"type": "http.response.start", "status": status, "headers": headers})
+            # A copy: middleware above adds this answer's own headers (its request id) to the list it gets.
+            await send({"type": "http.response.start", "status": status, "headers": list(headers)})
             await send({"type": "http.response.body", "body": content})
             return
         if generation is None:  # changes cannot be seen: nothing kept can be trusted
@@ -77,7 +78,7 @@ class ResponseCache:
 
         async def record(message: Message) -> None:
             if message["type"] == "http.response.start":
-                start.update(message)
+                start.update(message, headers=list(message.get("headers", [])))  # before others add theirs
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):

@@ -36,6 +36,22 @@ async def test_identical_requests_are_served_from_memory(
     assert sql.count == 0
 
 
+async def test_a_kept_answer_is_sent_with_the_same_headers_every_time(
+    cached_app: Starlette, cached: httpx.AsyncClient
+) -> None:
+    """Each hit's request id and timing go on that hit's answer only, never into the kept header list (which
+    once grew by two headers a hit, until load generators could no longer read the answers)."""
+    query = {"query": "{ sections { name } }"}
+    await caught_up(cached_app)
+    first = await cached.post("/graphql", json=query)
+    names = sorted(name for name, _ in first.headers.multi_items())
+    for _ in range(5_000):
+        hit = await cached.post("/graphql", json=query)
+        assert sorted(name for name, _ in hit.headers.multi_items()) == names
+    assert hit.content == first.content
+    assert names.count("x-request-id") == names.count("server-timing") == 1
+
+
 async def test_responses_with_errors_are_not_kept(cached: httpx.AsyncClient, sql: StatementLog) -> None:
     query = '{ entities(first: 3) { edges { cursor } } entity(slug: " ") { name } }'
     await graphql(cached, "{ entities(first: 1) { edges { cursor } } }")  # the cursor secret, read once
