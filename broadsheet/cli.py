@@ -290,8 +290,8 @@ def keys_list() -> None:
         "rate",
         "cost",
         "queries",
-        "created",
-        "last used",
+        "created (UTC)",
+        "last used (UTC)",
         "status",
         "requests today",
         "cost today",
@@ -304,8 +304,8 @@ def keys_list() -> None:
             str(key.rate) if key.rate else "default",
             str(key.cost) if key.cost else "default",
             "persisted only" if key.persisted_only else "any",
-            _when(key.created_at),
-            _when(key.last_used_at) if key.last_used_at else "never",
+            _when(key.created_at, zone=False),
+            _when(key.last_used_at, zone=False) if key.last_used_at else "never",
             _status(key),
             "-",
             "-",
@@ -413,8 +413,9 @@ def _status(key: ApiKeyRow) -> str:
     return "active"
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+def _when(moment: datetime | None, *, zone: bool = True) -> str:
+    """To the minute, in UTC; ``zone`` False where the column's heading says so."""
+    return moment.strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else "")) if moment else "-"
 
 
 def _progress(label: str, count: ProgressColumn, *, quiet: bool) -> Progress:

@@ -118,7 +118,7 @@ async def test_list_shows_names_scopes_and_limits_never_keys_or_hashes(
     assert (acme["scopes"], acme["rate"], acme["cost"]) == ("read", "600/minute", "50000/minute")
     assert (globex["scopes"], globex["rate"], globex["cost"]) == ("drafts", "default", "default")
     assert (acme["queries"], globex["queries"]) == ("any", "persisted only")
-    assert acme["last used"] not in ("never", "-") and globex["last used"] == "never"
+    assert acme["last used (UTC)"] not in ("never", "-") and globex["last used (UTC)"] == "never"
     assert acme["requests today"] == acme["cost today"] == "-"
     for secret in (first, second, *(row["key_hash"] for row in await key_rows(engine))):
         assert secret not in listed.stdout
