@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +26,14 @@ from rich.progress import (
 from rich.table import Table
 
 from broadsheet.settings import Settings, SettingsError, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from models.api_keys import KeyScope, Limit
+    from resolvers.api_keys import ApiKeyRow
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Broadsheet: a GraphQL news backend.", no_args_is_help=True, add_completion=False)
 out = Console()
@@ -221,6 +231,191 @@ def export_schema(
 
     path.write_text(sdl(), encoding="utf-8")
     out.print(f"wrote {path}")
+
+
+keys_app = typer.Typer(
+    help="Partner API keys: create, list, rotate, revoke. Only a hash of each key is stored.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+#: `keys rotate`'s default: a day for a partner to deploy the new key everywhere, and a leaked old key is
+#: dead by tomorrow.
+DEFAULT_GRACE = "24h"
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="A name for the partner or app: letters, digits, . _ -")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="read (published content), drafts (unpublished articles), write; repeat for more."),
+    ] = None,
+    rate: Annotated[str | None, typer.Option(help="Requests allowed, e.g. 600/minute.")] = None,
+    cost: Annotated[str | None, typer.Option(help="Query cost allowed, e.g. 50000/minute.")] = None,
+    persisted_only: Annotated[
+        bool, typer.Option("--persisted-only", help="Allow only the trusted documents (persisted queries).")
+    ] = False,
+) -> None:
+    """Create a key and print it, once, alone on the last line: only its hash is kept. Without --scope the
+    key reads published content; without --rate or --cost it gets the server's limits for keys."""
+    from resolvers.api_keys import NAME_SHAPE, create_key
+
+    if not NAME_SHAPE.fullmatch(name):
+        raise typer.BadParameter(
+            "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", param_hint="NAME"
+        )
+    scopes = _scopes(scope or ["read"])
+    limits = _limit(rate, "--rate"), _limit(cost, "--cost")
+    created, key = _keys_run(
+        lambda connection, now: create_key(
+            connection, name, scopes, rate=limits[0], cost=limits[1], persisted_only=persisted_only, now=now
+        )
+    )
+    out.print(f"created key {created.name} ({_describe(created)}); store it now, it is not shown again:")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key (never the keys themselves, nor their hashes). Requests and cost used today show "-" until
+    the server counts them (the rate limiter); last use is recorded to within a minute."""
+    from resolvers.api_keys import list_keys
+
+    table = Table(title="API keys")
+    for column in (
+        "name",
+        "scopes",
+        "rate",
+        "cost",
+        "queries",
+        "created (UTC)",
+        "last used (UTC)",
+        "status",
+        "requests today",
+        "cost today",
+    ):
+        table.add_column(column)
+    for key in _keys_run(lambda connection, _now: list_keys(connection)):
+        table.add_row(
+            key.name,
+            ", ".join(key.scopes) or "-",
+            str(key.rate) if key.rate else "default",
+            str(key.cost) if key.cost else "default",
+            "persisted only" if key.persisted_only else "any",
+            _when(key.created_at, zone=False),
+            _when(key.last_used_at, zone=False) if key.last_used_at else "never",
+            _status(key),
+            "-",
+            "-",
+        )
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Refuse the key from now on (and the key before it, if it is being rotated); the name stays taken."""
+    from resolvers.api_keys import revoke_key
+
+    key, revoked = _keys_run(lambda connection, now: revoke_key(connection, name, now=now))
+    out.print(f"revoked key {key.name}" if revoked else f"key {key.name} was revoked already")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    name: Annotated[str, typer.Argument(help="The key's name.")],
+    grace: Annotated[
+        str,
+        typer.Option(help="How long the current key keeps working, e.g. 24h, 30m, 7d; 0 ends it now."),
+    ] = DEFAULT_GRACE,
+) -> None:
+    """Give the key a new value, printed once on the last line; the old one works for the grace period."""
+    from resolvers.api_keys import rotate_key
+
+    period = _duration(grace)
+    key, fresh = _keys_run(lambda connection, now: rotate_key(connection, name, grace=period, now=now))
+    until = f"until {_when(key.previous_until)}" if key.previous_until else "no longer"
+    out.print(f"rotated key {key.name}: the old key works {until}; store the new one, it is not shown again:")
+    typer.echo(fresh)
+
+
+def _keys_run(operation: Callable[[AsyncConnection, datetime], Awaitable[T]]) -> T:
+    """Run one key operation in a transaction of its own, on a migrated database; a refusal (an unknown or
+    taken name) is a usage error: its message and exit code 2."""
+    from models.db import create_engine
+    from models.types import utcnow
+    from resolvers.api_keys import KeyRefused
+
+    settings = _settings()
+    _run_migrations(settings)
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url, pool_size=1, pool_overflow=0)
+        try:
+            async with engine.begin() as connection:
+                return await operation(connection, utcnow())
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except KeyRefused as refused:
+        err.print(f"[red]{refused}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _scopes(given: list[str]) -> set[KeyScope]:
+    from models.api_keys import KeyScope
+
+    known = [scope.value for scope in KeyScope]
+    unknown = [scope for scope in given if scope not in known]
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r} is not one of {', '.join(known)}", param_hint="--scope")
+    return {KeyScope(scope) for scope in given}
+
+
+def _limit(text: str | None, option: str) -> Limit | None:
+    from models.api_keys import Limit
+
+    if text is None:
+        return None
+    try:
+        return Limit.parse(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint=option) from None
+
+
+def _duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``24h``, ``7d``, or ``0``."""
+    text = text.strip()
+    if text == "0":
+        return timedelta(0)
+    value, unit = text[:-1], text[-1:].lower()
+    if not value.isdigit() or unit not in _DURATION_UNITS:
+        raise typer.BadParameter(f"{text!r} is not a duration like 24h, 30m, 90s or 7d", param_hint="--grace")
+    return timedelta(seconds=int(value) * _DURATION_UNITS[unit])
+
+
+def _describe(key: ApiKeyRow) -> str:
+    scopes = ", ".join(key.scopes) or "no scopes"
+    rate = f"{key.rate} requests" if key.rate else "default rate"
+    cost = f"{key.cost} cost" if key.cost else "default cost"
+    only = "; persisted queries only" if key.persisted_only else ""
+    return f"{scopes}; {rate}, {cost}{only}"
+
+
+def _status(key: ApiKeyRow) -> str:
+    if key.revoked_at is not None:
+        return f"revoked {_when(key.revoked_at)}"
+    if key.previous_until is not None and key.previous_until > datetime.now(UTC):
+        return f"old key works until {_when(key.previous_until)}"
+    return "active"
+
+
+def _when(moment: datetime | None, *, zone: bool = True) -> str:
+    """To the minute, in UTC; ``zone`` False where the column's heading says so."""
+    return moment.strftime("%Y-%m-%d %H:%M" + (" UTC" if zone else "")) if moment else "-"
 
 
 def _progress(label: str, count: ProgressColumn, *, quiet: bool) -> Progress:

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         "`https://app.example.com,http://localhost:3000`, or `*` for any origin (then without "
         "credentials). Empty: no CORS headers at all.",
     )
+    require_api_key: bool = Field(
+        default=False,
+        description="Refuse GraphQL requests without an API key (401); false serves them anonymously. A bad "
+        "or revoked key is refused either way. Keys: `broadsheet keys`.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

@@ -32,6 +32,7 @@ from strawberry.types.graphql import OperationType
 
 from broadsheet.settings import Settings, get_settings
 from graph.articles import ArticleLists
+from graph.auth import ApiKeyAuth, KeyStore, authenticated
 from graph.cache import ResponseCache
 from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.errors import ErrorCode
@@ -104,6 +105,7 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             sections_cache=self._sections_cache,
             cursor_secret=self._cursor_secret,
             article_lists=ArticleLists(),
+            api_key=authenticated(request.scope),
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -240,6 +242,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     if engine is not None:
         state["engine"] = state["lookups"] = engine
     changes = ChangeWatcher(engine.url if engine is not None else make_url(settings.database_url))
+    keys = KeyStore(changes, lambda: state["lookups"])
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -261,6 +264,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         try:
             yield
         finally:
+            await keys.close()
             await changes.close()
             if owned:
                 await opened.dispose()
@@ -296,9 +300,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         exception_handlers={StarletteHTTPException: refused_by_router},
     )
     app.state.changes = changes  # what the server has heard of writes (tests wait on it)
-    # Outermost last: RequestId, CORS, LastResort, RequestLimits, ResponseCache, then the routes. So every
-    # answer carries a request id and (for allowed origins) CORS headers, 500s included; and the limits hold
-    # before the cache reads a body.
+    app.state.api_keys = keys
+    # Outermost last: RequestId, CORS, LastResort, ApiKeyAuth, RequestLimits, ResponseCache, then the routes.
+    # So every answer carries a request id and (for allowed origins) CORS headers, 500s included; a refused
+    # key is refused before anything reads the request or answers from the cache; and the limits hold before
+    # the cache reads a body.
     if settings.response_cache_seconds > 0:
         app.add_middleware(
             ResponseCache, path="/graphql", seconds=settings.response_cache_seconds, changes=changes
@@ -307,6 +313,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,
         max_query_bytes=min(MAX_QUERY_STRING_BYTES, settings.max_body_bytes),
+    )
+    app.add_middleware(
+        ApiKeyAuth, path="/graphql", keys=keys, required=settings.require_api_key, graphiql=settings.graphiql
     )
     app.add_middleware(LastResort)
     if settings.cors_origins:

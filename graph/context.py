@@ -17,7 +17,7 @@ from graph.relay import CursorSecret, ListCursors
 from models.changes import ChangeWatcher, Scope
 from models.cursor_secret import read_cursor_secret
 from models.db import StatementTimeout, reading
-from resolvers import articles, entities, mentions, search, sections
+from resolvers import api_keys, articles, entities, mentions, search, sections
 
 if TYPE_CHECKING:
     from graph.articles import ArticleLists
@@ -109,6 +109,7 @@ class Context:
     sections_cache: SectionTreeCache
     cursor_secret: CursorSecretCache
     article_lists: ArticleLists  # for the sections' and entities' article lists (graph.articles.ArticleLists)
+    api_key: api_keys.ApiKeyRow | None = None  # the key the request presented (graph/auth.py); None: none
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:

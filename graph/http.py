@@ -33,6 +33,7 @@ JSON = "application/json"
 #: ``extensions.code`` of a request refused before GraphQL ran, by HTTP status.
 HTTP_ERROR_CODES = {
     400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",

@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from models.api_keys import ApiKey, ApiKeySecret
 from models.articles import Article, ArticleStatus
 from models.cursor_secret import CursorSecret
 from models.entities import Entity, EntityAlias, EntityKind
@@ -12,6 +13,8 @@ metadata = SQLModel.metadata
 
 __all__ = [
     "ROOT_PATH",
+    "ApiKey",
+    "ApiKeySecret",
     "Article",
     "ArticleStatus",
     "CursorSecret",

@@ -1,0 +1,105 @@
+"""API keys for partners: what each key may do and how much, stored as a keyed hash, never as the key.
+
+A key is ``bs_`` and 32 random bytes (URL-safe base64): 256 bits, so no one guesses one and no one inverts
+its hash. A slow password hash (bcrypt, Argon2) exists to make guessing weak secrets expensive; for a key
+like this it would only cost every request milliseconds. So a key is stored as HMAC-SHA256 of the key,
+keyed by the *hashing secret*: one random value in the database (``api_key_secret``, written by migration
+0012), as the cursor secret is. There rather than in a setting: every server process and the `broadsheet
+keys` command (run on whatever host) must hash alike, with nothing to configure and nothing that a changed
+environment variable silently breaks (every key would stop working). The secret adds little beside 256 bits
+of entropy, and is not meant to: it keeps a copy of the ``api_key`` table alone (an export, a log of a
+query) from confirming a key someone holds. Changing it makes every key refused.
+
+Revoked keys stay, for the record, and their names stay taken.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import Field, SQLModel
+
+from models.types import JSONDocument, UTCDateTime, utcnow
+
+
+class KeyScope(StrEnum):
+    """What a key may do: read published content, read drafts, write (the mutations to come)."""
+
+    READ = "read"
+    DRAFTS = "drafts"
+    WRITE = "write"
+
+
+#: The periods a limit may be spelled in, in seconds.
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86_400}
+_LIMIT = re.compile(r"\s*(\d{1,9})\s*/\s*([a-z]+?)s?\s*")
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """So many (requests, or units of query cost) per period, as written: ``600/minute``."""
+
+    amount: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Limit:
+        """``<count>/<second|minute|hour|day>``; ValueError naming what is wrong otherwise."""
+        match = _LIMIT.fullmatch(text.lower())
+        if match is None or match.group(2) not in PERIODS:
+            raise ValueError(f"{text!r} is not a limit like 600/minute (per second, minute, hour or day)")
+        if int(match.group(1)) == 0:
+            raise ValueError(f"{text!r} allows nothing: a limit is at least 1")
+        return cls(int(match.group(1)), PERIODS[match.group(2)])
+
+    def __str__(self) -> str:
+        period = next((name for name, seconds in PERIODS.items() if seconds == self.seconds), None)
+        return f"{self.amount}/{period}" if period else f"{self.amount}/{self.seconds}s"
+
+
+class ApiKey(SQLModel, table=True):
+    """One partner key. ``key_hash`` is the hex HMAC of the key; while a rotation's grace period lasts,
+    ``previous_hash`` (the key before) is accepted too, until ``previous_until``. A limit left empty is the
+    server's default for keys."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    previous_hash: str | None = Field(default=None, max_length=64, index=True)
+    previous_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scopes: list[str] = Field(default_factory=list, sa_type=JSONDocument)
+    rate_amount: int | None = None
+    rate_seconds: int | None = None
+    cost_amount: int | None = None
+    cost_seconds: int | None = None
+    persisted_only: bool = False
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_type=UTCDateTime, sa_column_kwargs={"default": utcnow}
+    )
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiKeySecret(SQLModel, table=True):
+    """A single row (id 1): the hashing secret, 64 hex digits from the operating system's random source."""
+
+    __tablename__ = "api_key_secret"
+
+    id: int | None = Field(default=None, primary_key=True)
+    secret: str = Field(max_length=200)
+
+
+async def read_api_key_secret(connection: AsyncConnection) -> bytes:
+    """The hashing secret; a clear error when the database lacks it (not migrated to 0012)."""
+    table = ApiKeySecret.__table__  # type: ignore[attr-defined]
+    secret = await connection.scalar(select(table.c.secret).where(table.c.id == 1))
+    if not secret:
+        raise RuntimeError("the database holds no API key secret: run `broadsheet migrate`")
+    return str(secret).encode()
