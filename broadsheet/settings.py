@@ -76,6 +76,18 @@ class Settings(BaseSettings):
         description="Refuse GraphQL requests without an API key (401); false serves them anonymously. A bad "
         "or revoked key is refused either way. Keys: `broadsheet keys`.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for the state server processes and hosts share (rate limits, persisted queries, "
+        "the response cache), e.g. `redis://127.0.0.1:6379/0`. Unset: that state stays in each process, "
+        "which is right for one server process.",
+    )
+    redis_prefix: str = Field(
+        default="broadsheet:",
+        min_length=1,
+        max_length=100,
+        description="Prefix of every Redis key Broadsheet writes, so several sites can share one Redis.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
@@ -92,6 +104,13 @@ class Settings(BaseSettings):
         if driver is None:
             raise ValueError(f"unsupported database {scheme!r}: use SQLite or PostgreSQL")
         return f"{driver}://{rest}"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must look like redis://host:6379/0 (or rediss://, unix://)")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -58,6 +58,7 @@ from graph.http import (
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_server_engines
+from models.shared_state import create_redis
 from resolvers.health import ping
 
 log = logging.getLogger("broadsheet.app")
@@ -242,6 +243,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     if engine is not None:
         state["engine"] = state["lookups"] = engine
     changes = ChangeWatcher(engine.url if engine is not None else make_url(settings.database_url))
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
     keys = KeyStore(changes, lambda: state["lookups"])
 
     @asynccontextmanager
@@ -266,6 +268,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         finally:
             await keys.close()
             await changes.close()
+            if redis is not None:
+                await redis.aclose()
             if owned:
                 await opened.dispose()
                 state.clear()
@@ -301,6 +305,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.state.changes = changes  # what the server has heard of writes (tests wait on it)
     app.state.api_keys = keys
+    app.state.redis = redis  # None without BROADSHEET_REDIS_URL: shared state stays in this process
     # Outermost last: RequestId, CORS, LastResort, ApiKeyAuth, RequestLimits, ResponseCache, then the routes.
     # So every answer carries a request id and (for allowed origins) CORS headers, 500s included; a refused
     # key is refused before anything reads the request or answers from the cache; and the limits hold before

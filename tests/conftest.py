@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
@@ -91,6 +93,32 @@ async def engine(migrated: AsyncEngine) -> AsyncIterator[AsyncEngine]:
             await connection.execute(text("PRAGMA defer_foreign_keys = ON"))  # sections point at sections
             for table in TABLES:
                 await connection.execute(text(f"DELETE FROM {table}"))
+
+
+REDIS_SERVER = os.environ.get("BROADSHEET_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+async def redis_settings() -> AsyncIterator[dict[str, str]]:
+    """Settings for the test Redis, with a key prefix of this test's own (test runs may share a Redis);
+    its keys are deleted afterwards. Skips with a reason when no Redis answers, and fails under CI."""
+    prefix = f"broadsheet-test-{uuid.uuid4().hex[:12]}:"
+    client = Redis.from_url(REDIS_SERVER, socket_connect_timeout=1)
+    try:
+        await client.ping()
+    except RedisError as error:
+        await client.aclose()
+        message = f"Redis at {REDIS_SERVER} is not reachable ({error.__class__.__name__}: {error})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the Redis tests", pytrace=False)
+        pytest.skip(message)
+    try:
+        yield {"redis_url": REDIS_SERVER, "redis_prefix": prefix}
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
 
 
 @pytest.fixture

@@ -56,6 +56,8 @@ def test_plain_urls_get_async_drivers(monkeypatch: pytest.MonkeyPatch) -> None:
         ("BROADSHEET_GRAPHIQL", "perhaps", "BROADSHEET_GRAPHIQL"),
         ("BROADSHEET_STATEMENT_TIMEOUT_SECONDS", "0", "BROADSHEET_STATEMENT_TIMEOUT_SECONDS"),
         ("BROADSHEET_LOG_LEVEL", "LOUD", "BROADSHEET_LOG_LEVEL"),
+        ("BROADSHEET_REDIS_URL", "127.0.0.1:6379", "BROADSHEET_REDIS_URL: .*redis://host:6379/0"),
+        ("BROADSHEET_REDIS_PREFIX", "", "BROADSHEET_REDIS_PREFIX"),
         ("BROADSHEET_MAX_BODY_BYTES", "1023", "BROADSHEET_MAX_BODY_BYTES: .*greater than or equal to 1024"),
         ("BROADSHEET_MAX_BODY_BYTES", "104857601", "BROADSHEET_MAX_BODY_BYTES: .*less than or equal"),
         ("BROADSHEET_MAX_BODY_BYTES", "1MB", "BROADSHEET_MAX_BODY_BYTES"),
@@ -83,3 +85,10 @@ def test_bad_settings_name_the_variable(
             get_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_redis_is_optional_and_its_url_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BROADSHEET_REDIS_URL", raising=False)
+    assert Settings().redis_url is None and Settings().redis_prefix == "broadsheet:"
+    monkeypatch.setenv("BROADSHEET_REDIS_URL", "redis://127.0.0.1:6379/2")
+    assert Settings().redis_url == "redis://127.0.0.1:6379/2"
