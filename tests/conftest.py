@@ -99,7 +99,7 @@ REDIS_SERVER = os.environ.get("BROADSHEET_TEST_REDIS", "redis://127.0.0.1:6379/0
 
 
 @pytest.fixture
-async def redis_settings() -> AsyncIterator[dict[str, str]]:
+async def redis_settings() -> AsyncIterator[dict[str, Any]]:
     """Settings for the test Redis, with a key prefix of this test's own (test runs may share a Redis);
     its keys are deleted afterwards. Skips with a reason when no Redis answers, and fails under CI."""
     prefix = f"broadsheet-test-{uuid.uuid4().hex[:12]}:"

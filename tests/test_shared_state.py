@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from broadsheet.settings import Settings
@@ -9,7 +11,7 @@ from graph.app import create_app
 
 
 async def test_the_app_talks_to_the_configured_redis(
-    engine: AsyncEngine, database_url: str, redis_settings: dict[str, str]
+    engine: AsyncEngine, database_url: str, redis_settings: dict[str, Any]
 ) -> None:
     app = create_app(Settings(database_url=database_url, **redis_settings), engine=engine)
     async with app.router.lifespan_context(app):
