@@ -483,6 +483,7 @@ class ArticleFields:
     word_count: int
     content_hash: str | None = None
     search_document: IndexDocument | None = None  # the search index's row, when made already
+    status: ArticleStatus = ArticleStatus.PUBLISHED
 
 
 #: How a new version of an article finds the stored one: a column and its value.
@@ -511,7 +512,7 @@ async def _index(
             orjson.loads(fields.body) if isinstance(fields.body, bytes) else fields.body,
             fields.section_id,
             published_at,
-            published=True,  # what ingestion writes is published (``_writable``)
+            published=fields.status is ArticleStatus.PUBLISHED,
             document=fields.search_document,
         )
         for article_id, fields, published_at in articles
@@ -526,7 +527,7 @@ def _writable(fields: ArticleFields) -> dict[str, Any]:
         "standfirst": fields.standfirst,
         "body": orjson.Fragment(fields.body) if isinstance(fields.body, bytes) else fields.body,
         "section_id": fields.section_id,
-        "status": ArticleStatus.PUBLISHED,
+        "status": fields.status,
         "source_format": fields.source_format,
         "source_id": fields.source_id,
         "canonical_url": fields.canonical_url,
