@@ -153,6 +153,10 @@ def article_row(values: Sequence[Any], with_body: bool = False) -> ArticleRow:
     return row
 
 
+#: Every status but published, as an IN list an index on status can serve.
+UNPUBLISHED = [status.value for status in ArticleStatus if status is not ArticleStatus.PUBLISHED]
+
+
 def visible(statement: Select[Any], drafts: bool) -> Select[Any]:
     """Only published articles, unless ``drafts``: the one condition every read of articles applies."""
     return statement if drafts else statement.where(_article.c.status == ArticleStatus.PUBLISHED)

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, Entity, EntityAlias, EntityKind, Mention
 from models.db import insert_rows
-from resolvers.articles import visible
+from resolvers.articles import UNPUBLISHED, visible
 from resolvers.keys import storable
 
 _entity = Entity.__table__  # type: ignore[attr-defined]
@@ -110,16 +110,28 @@ async def aliases_by_entity_ids(connection: AsyncConnection, ids: Sequence[int])
 
 
 async def article_counts_by_entity_ids(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, int]:
-    """How many published articles mention each entity: a draft is counted nowhere, whoever asks."""
-    statement = visible(
-        select(_mention.c.entity_id, func.count())
-        .join(_article, _article.c.id == _mention.c.article_id)
+    """How many published articles mention each entity: a draft is counted nowhere, whoever asks.
+
+    Every mention, counted from the entity's index alone, less the mentions in unpublished articles, found
+    from those few articles (ix_article_status_published): joining each mention to its article read the
+    whole published index instead (PostgreSQL, three entities of the 10,000-article bench archive, EXPLAIN
+    ANALYZE: 0.8 against 9.6 ms)."""
+    mentions = (
+        select(_mention.c.entity_id, func.count().label("mentions"))
         .where(_mention.c.entity_id.in_(ids))
-        .group_by(_mention.c.entity_id),
-        drafts=False,
+        .group_by(_mention.c.entity_id)
     )
+    unpublished = (
+        select(_mention.c.entity_id, (-func.count()).label("mentions"))
+        .select_from(_article)
+        .join(_mention, _mention.c.article_id == _article.c.id)
+        .where(_article.c.status.in_(UNPUBLISHED), _mention.c.entity_id.in_(ids))
+        .group_by(_mention.c.entity_id)
+    )
+    both = union_all(mentions, unpublished).subquery("counted")
+    statement = select(both.c.entity_id, func.sum(both.c.mentions)).group_by(both.c.entity_id)
     counts = dict.fromkeys(ids, 0)
-    counts.update({entity_id: count for entity_id, count in await connection.execute(statement)})
+    counts.update({entity_id: int(count) for entity_id, count in await connection.execute(statement)})
     return counts
 
 
