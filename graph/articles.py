@@ -19,6 +19,7 @@ from graph.execution import PURE
 from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
 from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_objects
+from models import ArticleStatus
 from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
 
@@ -58,6 +59,11 @@ def _block(index: int, block: dict[str, Any]) -> BodyBlock:
     return Paragraph(index=index, text=block.get("text", ""))
 
 
+# The models' enum itself is the GraphQL enum, as EntityKind is.
+strawberry.enum(ArticleStatus, description="Whether an article is published or still a draft.")
+_STATUSES = {status.value: status for status in ArticleStatus}
+
+
 @strawberry.type(description="Where an article came from.")
 class ArticleSource:
     format: str = strawberry.field(description="How it arrived: `captured` (page text) or `json`.")
@@ -80,6 +86,9 @@ class ArticleNode(Node):
     )
     authors: list[str] = strawberry.field(description="Bylines, in order; empty when the source gives none.")
     url: str | None = strawberry.field(description="Canonical URL, if known.")
+    status: ArticleStatus = strawberry.field(
+        description="PUBLISHED, or DRAFT: drafts reach only API keys with the `drafts` scope."
+    )
     # Ready values rather than resolvers: a front page asks for these on every article, and an attribute
     # costs the executor far less than a call (see graph/execution.py).
     section: SectionNode = strawberry.field(description="The section it is filed in.")
@@ -219,6 +228,7 @@ async def article_nodes(
                 reading_time_minutes=max(1, math.ceil(row.word_count / WORDS_PER_MINUTE)),
                 authors=row.authors,
                 url=row.canonical_url,
+                status=_STATUSES[row.status],
                 section=sections.node(tree.by_id[row.section_id]),
                 breadcrumbs=article_breadcrumbs(sections, row),
                 people=people,
@@ -247,8 +257,9 @@ async def article_node(info: strawberry.Info, row: ArticleRow | None) -> Article
 
 
 async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | None:
-    """The published article with this slug. When its mentions are selected they are read in the same
-    statement as the article: one round trip, not two."""
+    """The article with this slug (a draft only for a key with the drafts scope: ``Context.sees_drafts``).
+    When its mentions are selected they are read in the same statement as the article: one round trip, not
+    two."""
     context = get_context(info)
     if not selects(info, _MENTION_FIELDS):
         return await article_node(info, await context.article_by_slug.load(slug))

@@ -4,8 +4,9 @@ A front page asked for hundreds of times a second is the same bytes for all of t
 a few seconds spares the server from resolving thousands of fields per request, as a CDN in front of a news
 API would. Off unless ``BROADSHEET_RESPONSE_CACHE_SECONDS`` is above 0. Only successful responses without
 errors are kept, keyed by the whole request (method, query string, body and the headers that change the
-answer), never longer than the setting, and only while the data is unchanged (``models.changes``): a write
-by an ingest or another server shows at once.
+answer) and by what its API key may do (its scopes: a key with drafts sees drafts where others see null, a
+key without read is refused), never longer than the setting, and only while the data is unchanged
+(``models.changes``): a write by an ingest or another server shows at once.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from collections import OrderedDict
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.auth import authenticated
 from models.changes import ChangeWatcher
 from models.changes import Scope as ChangeScope
+from resolvers.api_keys import granted_scopes
 
 #: Responses larger than this are served but not kept.
 MAX_BODY_BYTES = 2_000_000
@@ -70,6 +73,8 @@ class ResponseCache:
         headers = dict(scope["headers"])
         for name in _KEY_HEADERS:
             digest.update(b"\0" + headers.get(name, b""))
+        # Set by ApiKeyAuth, outside this middleware: keys with the same scopes share answers.
+        digest.update(b"\0" + ",".join(granted_scopes(authenticated(scope))).encode())
         return digest.digest()
 
     def _recording(self, send: Send, key: bytes, now: float, generation: int) -> Send:

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 
 from graph.errors import ClientError, ErrorCode
 from graph.relay import CursorSecret, ListCursors
+from models.api_keys import KeyScope
 from models.changes import ChangeWatcher, Scope
 from models.cursor_secret import read_cursor_secret
 from models.db import StatementTimeout, reading
@@ -112,6 +113,17 @@ class Context:
     api_key: api_keys.ApiKeyRow | None = None  # the key the request presented (graph/auth.py); None: none
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
+    def may(self, scope: KeyScope) -> bool:
+        """Whether the request may act within ``scope``: a key, as its scopes say; anonymous requests (let in
+        when ``BROADSHEET_REQUIRE_API_KEY`` is false) may read published content, nothing else. The
+        permission classes (graph/scopes.py) and ``sees_drafts`` ask it."""
+        return scope in api_keys.granted_scopes(self.api_key)
+
+    @cached_property
+    def sees_drafts(self) -> bool:
+        """Lookups by slug or id find drafts too: the request's key has the drafts scope."""
+        return self.may(KeyScope.DRAFTS)
+
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:
         """Run one read on a pooled connection; each batch gets its own, so batches may overlap. ``lookup``:
         a read by unique key, on the engine whose plans PostgreSQL may keep.
@@ -159,7 +171,9 @@ class Context:
     @cached_property
     def article_by_slug(self) -> DataLoader[str, articles.ArticleRow | None]:
         async def batch(connection: AsyncConnection, slugs: list[str]) -> list[articles.ArticleRow | None]:
-            found = await articles.articles_by_slugs(connection, slugs, with_body=True)
+            found = await articles.articles_by_slugs(
+                connection, slugs, with_body=True, drafts=self.sees_drafts
+            )
             return [found.get(slug) for slug in slugs]
 
         return self._loader(batch, lookup=True)
@@ -167,7 +181,7 @@ class Context:
     @cached_property
     def article_by_id(self) -> DataLoader[int, articles.ArticleRow | None]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[articles.ArticleRow | None]:
-            found = await articles.articles_by_ids(connection, ids, with_body=True)
+            found = await articles.articles_by_ids(connection, ids, with_body=True, drafts=self.sees_drafts)
             return [found.get(key) for key in ids]
 
         return self._loader(batch, lookup=True)
@@ -175,7 +189,7 @@ class Context:
     @cached_property
     def body_by_article(self) -> DataLoader[int, list[dict[str, Any]]]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[list[dict[str, Any]]]:
-            found = await articles.articles_by_ids(connection, ids, with_body=True)
+            found = await articles.articles_by_ids(connection, ids, with_body=True, drafts=self.sees_drafts)
             return [(found[key].body or []) if key in found else [] for key in ids]
 
         return self._loader(batch, lookup=True)
@@ -231,7 +245,7 @@ class Context:
             connection: AsyncConnection, slugs: list[str]
         ) -> list[tuple[articles.ArticleRow, list[mentions.MentionRow]] | None]:
             found = await mentions.articles_with_mentions_by_slugs(
-                connection, slugs, with_locations=with_locations
+                connection, slugs, with_locations=with_locations, drafts=self.sees_drafts
             )
             return [found.get(slug) for slug in slugs]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.permission import PermissionExtension
 
 from graph.context import MAX_RELATED, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
+from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked
 from models import EntityKind
 from resolvers.entities import EntitiesQuery, EntityRow
 from resolvers.mentions import EntityArticleOrder, EntityArticleRow, EntityArticlesQuery
@@ -25,9 +27,13 @@ _KINDS = {kind.value: kind for kind in EntityKind}  # a dict lookup is cheaper t
 strawberry.enum(EntityArticleOrder, description="How an entity's articles are ordered.")
 
 
-def entity_articles_list(entity_id: int, order: EntityArticleOrder) -> tuple[object, ...]:
-    """What the cursors of an entity's articles bind (``graph.relay.CursorSecret.for_list``)."""
-    return ("entity-articles", entity_id, order.value)
+def entity_articles_list(
+    entity_id: int, order: EntityArticleOrder, drafts: bool = False
+) -> tuple[object, ...]:
+    """What the cursors of an entity's articles bind (``graph.relay.CursorSecret.for_list``); published
+    lists' as before drafts could be listed."""
+    described = ("entity-articles", entity_id, order.value)
+    return (*described, "drafts") if drafts else described
 
 
 def _edge_cursor(cursors: ListCursors, order: EntityArticleOrder, row: EntityArticleRow) -> str:
@@ -66,12 +72,16 @@ class EntityNode(Node):
     async def aliases(self, info: strawberry.Info) -> list[str]:
         return await get_context(info).aliases_by_entity.load(self.row.id)
 
-    @strawberry.field(description="How many articles mention it.")
+    @strawberry.field(description="How many published articles mention it (drafts are never counted).")
     async def article_count(self, info: strawberry.Info) -> int:
         return await get_context(info).article_count_by_entity.load(self.row.id)
 
     @strawberry.field(
-        description="Published articles that mention it, newest first, with the role each gives."
+        description=(
+            "Published articles that mention it, newest first, with the role each gives (drafts too with "
+            "`includeDrafts`)."
+        ),
+        extensions=[PermissionExtension([DraftsWhenAsked()])],
     )
     async def articles(
         self,
@@ -83,15 +93,16 @@ class EntityNode(Node):
         order_by: Annotated[
             EntityArticleOrder, strawberry.argument(description="Newest first, or most prominent first.")
         ] = EntityArticleOrder.NEWEST,
+        include_drafts: Annotated[bool, strawberry.argument(description=INCLUDE_DRAFTS)] = False,
     ) -> EntityArticleConnection:
         size = page_size(first)
         context = get_context(info)
-        cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by))
+        cursors = await context.list_cursors(*entity_articles_list(self.row.id, order_by, include_drafts))
         if order_by is EntityArticleOrder.NEWEST:
             key: Any = cursors.parse_time(after)
         else:
             key = cursors.parse_prominence(after)
-        query = EntityArticlesQuery(self.row.id, size + 1, order_by, key)
+        query = EntityArticlesQuery(self.row.id, size + 1, order_by, key, drafts=include_drafts)
         rows = await context.entity_articles_page.load(query)
         page = rows[:size]
         nodes = await context.article_lists.nodes(info, [row.article for row in page])

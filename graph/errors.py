@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"  # a variable or an argument refused
     OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"  # no operation of that name, or no name
     TIMEOUT = "TIMEOUT"  # the database stopped the request's statement (statement timeout)
+    FORBIDDEN = "FORBIDDEN"  # the request's key lacks the scope a field needs (graph/scopes.py)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"  # ours: masked as "Unexpected error." and logged
 
 

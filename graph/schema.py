@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated, Any
 
 import strawberry
@@ -16,6 +17,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.permission import PermissionExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -39,14 +41,21 @@ from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_cod
 from graph.execution import FastExecutionContext
 from graph.filters import FilterArguments, FilterArgumentsExtension, article_filters
 from graph.relay import Node, parse_global_id
+from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked, RequireScope
 from graph.search import SearchConnection, SearchOrder, search_connection
 from graph.sections import SectionNode, section_by_path, section_objects
+from models.api_keys import KeyScope
 
 log = logging.getLogger("broadsheet.graphql")
 
 # Arguments `articles` and `search` share besides their filters (graph.filters), described once.
 FirstArgument = Annotated[int, strawberry.argument(description="Page size, 1 to 100.")]
 AfterArgument = Annotated[str | None, strawberry.argument(description="`endCursor` of the previous page.")]
+IncludeDraftsArgument = Annotated[bool, strawberry.argument(description=INCLUDE_DRAFTS)]
+
+#: What every root field serving content has: the `read` scope (graph/scopes.py). One instance for them all:
+#: it holds no state of a request.
+READ = PermissionExtension([RequireScope(KeyScope.READ)])
 
 
 #: The types `node(id:)` fetches.
@@ -55,7 +64,13 @@ NODE_TYPES = frozenset({"Article", "Entity", "Section"})
 
 @strawberry.type(description="Read the newsroom's articles, sections and the entities they mention.")
 class Query:
-    @strawberry.field(description="Any object by its global id (Relay).")
+    @strawberry.field(
+        description=(
+            "Any object by its global id (Relay). A draft article is found only with an API key with the "
+            "`drafts` scope, and is null otherwise, as for an id that names nothing."
+        ),
+        extensions=[READ],
+    )
     async def node(
         self,
         info: strawberry.Info,
@@ -76,7 +91,14 @@ class Query:
         row = tree.by_id.get(key)
         return None if row is None else section_objects(tree).node(row)
 
-    @strawberry.field(description="A published article by its slug; null when there is none.")
+    @strawberry.field(
+        description=(
+            "An article by its slug; null when there is none. Published articles only, unless the API key "
+            "has the `drafts` scope: then drafts too (`status` tells them apart). Without it a draft's slug "
+            "is null, as a slug that names nothing: whether an unpublished article exists is not told."
+        ),
+        extensions=[READ],
+    )
     async def article(
         self,
         info: strawberry.Info,
@@ -85,8 +107,14 @@ class Query:
         return await article_by_slug(info, require(slug, "slug"))
 
     @strawberry.field(
-        description="Published articles, newest first, optionally by section, date and who they mention.",
-        extensions=[FilterArgumentsExtension()],
+        description=(
+            "Published articles, newest first, optionally by section, date and who they mention; drafts "
+            "too with `includeDrafts: true` (an API key with the `drafts` scope)."
+        ),
+        extensions=[
+            FilterArgumentsExtension(),
+            PermissionExtension([RequireScope(KeyScope.READ), DraftsWhenAsked()]),
+        ],
     )
     async def articles(
         self,
@@ -97,8 +125,9 @@ class Query:
         ),
         first: FirstArgument = 20,
         after: AfterArgument = None,
+        include_drafts: IncludeDraftsArgument = False,
     ) -> ArticleConnection:
-        resolved = await article_filters(info, filters)
+        resolved = replace(await article_filters(info, filters), drafts=include_drafts)
         return await article_connection(info, first=first, after=after, filters=resolved, order=order_by)
 
     @strawberry.field(
@@ -107,9 +136,10 @@ class Query:
             "all the words in the headline, then in the headline or standfirst, then the rest, newest first "
             "within each. "
             'Words must all appear (stemmed: "sanctions" finds "sanction"); "quoted phrases"; '
-            'prefixes: sanct*; exclusions: -football or -"world cup".'
+            'prefixes: sanct*; exclusions: -football or -"world cup". '
+            "Drafts are never searched, whatever the key."
         ),
-        extensions=[FilterArgumentsExtension()],
+        extensions=[FilterArgumentsExtension(), READ],
     )
     async def search(
         self,
@@ -127,7 +157,9 @@ class Query:
             info, text=query, filters=resolved, order=order_by, first=first, after=after
         )
 
-    @strawberry.field(description='A section by path ("" or "/" for Home, "europe", "news/business").')
+    @strawberry.field(
+        description='A section by path ("" or "/" for Home, "europe", "news/business").', extensions=[READ]
+    )
     async def section(
         self,
         info: strawberry.Info,
@@ -136,14 +168,15 @@ class Query:
         return await section_by_path(info, path)
 
     @strawberry.field(
-        description="Every section, in tree order (Home first, each parent before its children)."
+        description="Every section, in tree order (Home first, each parent before its children).",
+        extensions=[READ],
     )
     async def sections(self, info: strawberry.Info) -> list[SectionNode]:
         tree = await get_context(info).section_tree()
         objects = section_objects(tree)
         return [objects.node(row) for row in tree.walk()]
 
-    @strawberry.field(description="An entity by its slug; null when there is none.")
+    @strawberry.field(description="An entity by its slug; null when there is none.", extensions=[READ])
     async def entity(
         self,
         info: strawberry.Info,
@@ -152,7 +185,7 @@ class Query:
         row = await get_context(info).entity_by_slug.load(require(slug, "slug"))
         return None if row is None else EntityNode.of(row)
 
-    @strawberry.field(description="Entities by name, optionally of one kind.")
+    @strawberry.field(description="Entities by name, optionally of one kind.", extensions=[READ])
     async def entities(
         self,
         info: strawberry.Info,

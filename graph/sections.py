@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import weakref
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.permission import PermissionExtension
 
 from graph.context import get_context
 from graph.execution import PURE
 from graph.relay import Node, global_id
+from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked
 from resolvers.articles import NO_FILTERS, ArticleFilters
 from resolvers.sections import SectionRow, SectionTree, normalize_path
 
@@ -105,7 +108,10 @@ class SectionNode(Node):
     def children(self) -> list[SectionNode]:
         return [self.objects.node(child) for child in self.row.children]
 
-    @strawberry.field(description="Published articles in this section, newest first.")
+    @strawberry.field(
+        description="Published articles in this section, newest first (drafts too with `includeDrafts`).",
+        extensions=[PermissionExtension([DraftsWhenAsked()])],
+    )
     async def articles(
         self,
         info: strawberry.Info,
@@ -116,8 +122,9 @@ class SectionNode(Node):
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
+        include_drafts: Annotated[bool, strawberry.argument(description=INCLUDE_DRAFTS)] = False,
     ) -> Annotated[ArticleConnection, strawberry.lazy("graph.articles")]:
-        filters = section_filters(self, include_subsections)
+        filters = replace(section_filters(self, include_subsections), drafts=include_drafts)
         return await get_context(info).article_lists.connection(
             info, filters=filters, first=first, after=after
         )

@@ -24,6 +24,7 @@ from ingest.errors import IngestError
 from ingest.extract.lexicon import known_aliases
 from ingest.extract.mentions import find_mentions
 from ingest.sources import Lines
+from models.articles import ArticleStatus
 from models.search import IndexDocument, index_document
 
 SLUG_MAX = 120
@@ -70,6 +71,7 @@ class Prepared:
     authors: list[str]
     word_count: int
     search_document: IndexDocument  # made here, in a worker, not in the one process that writes
+    status: ArticleStatus
 
     @property
     def keys(self) -> set[tuple[str, str]]:
@@ -121,6 +123,7 @@ def prepare(draft: ArticleDraft) -> Prepared | IngestError:
         authors=list(draft.authors),
         word_count=word_count(draft),
         search_document=index_document(draft.headline, draft.standfirst, blocks),
+        status=draft.status,
     )
 
 
@@ -260,4 +263,6 @@ def content_hash(draft: ArticleDraft) -> str:
         "source_format": draft.source_format,
         "masthead": draft.masthead,
     }
+    if draft.status is not ArticleStatus.PUBLISHED:  # so publishing a draft unchanged is a change; and
+        canonical["status"] = draft.status.value  # published records keep the hashes they had
     return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()

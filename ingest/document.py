@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from models.articles import ArticleStatus
 from models.entities import EntityKind  # the one definition; re-exported for the extractor's modules
 from models.mentions import TextField  # the same
 
@@ -47,6 +48,9 @@ class ArticleDraft:
     source_id: str | None = None
     source_format: str = "captured"
     masthead: str | None = None
+    # A draft is stored but served only to keys with the drafts scope; ingesting it again published
+    # publishes it.
+    status: ArticleStatus = ArticleStatus.PUBLISHED
     # Where it came from, for error messages: "pages/a.txt" or "wire.jsonl:12".
     origin: str = ""
 

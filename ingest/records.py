@@ -6,7 +6,8 @@ naming its line (JSON Lines) or record (JSON array) and the field, and the other
 Fields: ``headline`` (required), ``section`` (a path under Home: ``"Europe"``, ``"News/Business"``),
 ``standfirst``, ``body`` (paragraphs separated by blank lines), ``published_at`` (ISO 8601, naive
 means UTC), ``url`` (absolute http/https), ``authors`` (list of names), ``source_id`` (string or
-integer), ``slug`` (lowercase letters, digits, hyphens). Unknown fields are ignored.
+integer), ``slug`` (lowercase letters, digits, hyphens), ``draft`` (a boolean: true stores it unpublished,
+served only to keys with the drafts scope). Unknown fields are ignored.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import BaseModel, ConfigDict, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from ingest.captured import is_subheading, normalise, read_text
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.errors import IngestError, location
+from models.articles import ArticleStatus
 
 JSON_SUFFIXES = frozenset({".json"})
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -63,6 +65,7 @@ class _Record(BaseModel):
     authors: tuple[str, ...] = ()
     source_id: StrictStr | None = None
     slug: StrictStr | None = None
+    draft: StrictBool = False
 
     @field_validator("headline")
     @classmethod
@@ -185,6 +188,7 @@ class _Record(BaseModel):
             authors=self.authors,
             source_id=self.source_id,
             source_format="json",
+            status=ArticleStatus.DRAFT if self.draft else ArticleStatus.PUBLISHED,
             origin=origin,
         )
 
@@ -232,6 +236,8 @@ def _message(issue: ErrorDetails) -> str:
         return "required field is missing"
     if issue["type"] == "string_type":
         return f"expected a string, got {_json_type(issue['input'])}"
+    if issue["type"] == "bool_type":
+        return f"expected true or false, got {_json_type(issue['input'])}"
     return str(issue["msg"])
 
 

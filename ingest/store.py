@@ -110,6 +110,7 @@ def _fields(record: Prepared, section_id: int) -> ArticleFields:
         word_count=record.word_count,
         content_hash=record.content_hash,
         search_document=record.search_document,
+        status=record.status,
     )
 
 

@@ -89,6 +89,15 @@ class PresentedKey:
         return self.until is None or now < self.until
 
 
+#: What a request without a key may do, when the server lets it in (BROADSHEET_REQUIRE_API_KEY false).
+ANONYMOUS_SCOPES = (KeyScope.READ,)
+
+
+def granted_scopes(key: ApiKeyRow | None) -> tuple[KeyScope, ...]:
+    """What a request presenting ``key`` (None: no key) may do, in KeyScope's order."""
+    return ANONYMOUS_SCOPES if key is None else key.scopes
+
+
 def new_key() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 

@@ -59,6 +59,7 @@ LIST_COLUMNS = (
     _article.c.canonical_url,
     _article.c.source_format,
     _article.c.source_id,
+    _article.c.status,
 )
 NEWEST_FIRST = (_article.c.published_at.desc(), _article.c.id.desc())
 OLDEST_FIRST = (_article.c.published_at, _article.c.id)
@@ -78,6 +79,7 @@ class ArticleRow:
     canonical_url: str | None
     source_format: str
     source_id: str | None
+    status: str  # an ArticleStatus value: DRAFT only where the request may see drafts
     body: list[dict[str, Any]] | None = None
 
 
@@ -87,8 +89,9 @@ ArticleKey = tuple[datetime, int]
 
 @dataclass(frozen=True, slots=True)
 class ArticleFilters:
-    """Which published articles a list or a search holds: in any of ``section_ids``, mentioning each of
-    ``entity_ids`` and at least one entity of ``entity_kind``, published ``since <= published_at < until``.
+    """Which articles a list or a search holds: in any of ``section_ids``, mentioning each of ``entity_ids``
+    and at least one entity of ``entity_kind``, published ``since <= published_at < until``; published ones
+    only, unless ``drafts`` (a list asked for drafts, and allowed them: graph/scopes.py; searches never do).
 
     ``section`` is the section asked for and whether its subsections count, as a list's cursors bind it
     (``described``): ``section_ids`` grows when a subsection is added, and the list's cursors must stay good
@@ -100,12 +103,14 @@ class ArticleFilters:
     entity_kind: EntityKind | None = None
     since: datetime | None = None
     until: datetime | None = None
+    drafts: bool = False
     section: tuple[int, bool] | None = field(default=None, compare=False)
 
     def described(self) -> tuple[object, ...]:
         """The filters as a list's cursors bind them: equal for equivalent arguments (entities in any
         order, times in UTC, a section by any spelling of its path)."""
-        return (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
+        described = (self.section, sorted(self.entity_ids), self.entity_kind, self.since, self.until)
+        return (*described, "drafts") if self.drafts else described  # published lists keep their cursors
 
     def shape(self) -> tuple[Any, ...]:
         """Which filters are set: what the text of a statement depends on (their values are parameters)."""
@@ -115,6 +120,7 @@ class ArticleFilters:
             self.entity_kind is not None,
             self.since is not None,
             self.until is not None,
+            self.drafts,
         )
 
 
@@ -124,7 +130,7 @@ NO_FILTERS = ArticleFilters()
 
 @dataclass(frozen=True, slots=True)
 class ArticleQuery:
-    """One page of published articles passing ``filters``. ``limit`` rows are returned at most.
+    """One page of the articles passing ``filters``. ``limit`` rows are returned at most.
 
     Newest first unless ``oldest_first``; ``after`` is the (published_at, id) of the last row seen.
     """
@@ -147,30 +153,44 @@ def article_row(values: Sequence[Any], with_body: bool = False) -> ArticleRow:
     return row
 
 
-def _published_by(key: str, with_body: bool) -> Select[Any]:
-    """Published articles whose ``key`` column is in the list bound as ``keys``."""
-    return select(*_columns(with_body)).where(
-        _article.c[key].in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
+#: Every status but published, as an IN list an index on status can serve.
+UNPUBLISHED = [status.value for status in ArticleStatus if status is not ArticleStatus.PUBLISHED]
+
+
+def visible(statement: Select[Any], drafts: bool) -> Select[Any]:
+    """Only published articles, unless ``drafts``: the one condition every read of articles applies."""
+    return statement if drafts else statement.where(_article.c.status == ArticleStatus.PUBLISHED)
+
+
+def _by(key: str, with_body: bool, drafts: bool) -> Select[Any]:
+    """Articles whose ``key`` column is in the list bound as ``keys``: published ones, drafts too if
+    ``drafts``."""
+    return visible(
+        select(*_columns(with_body)).where(_article.c[key].in_(bindparam("keys", expanding=True))), drafts
     )
 
 
 # Built once: the lookups every article page makes, so a request spends nothing on building them.
-_BY_SLUG = {with_body: _published_by("slug", with_body) for with_body in (False, True)}
-_BY_ID = {with_body: _published_by("id", with_body) for with_body in (False, True)}
+_CASES = [(with_body, drafts) for with_body in (False, True) for drafts in (False, True)]
+_BY_SLUG = {case: _by("slug", *case) for case in _CASES}
+_BY_ID = {case: _by("id", *case) for case in _CASES}
 
 
 async def articles_by_slugs(
-    connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool
+    connection: AsyncConnection, slugs: Sequence[str], *, with_body: bool, drafts: bool = False
 ) -> dict[str, ArticleRow]:
-    result = await connection.execute(_BY_SLUG[with_body], {"keys": list(filter(storable, slugs))})
+    """The articles of these slugs: published ones, drafts too if ``drafts``."""
+    statement = _BY_SLUG[(with_body, drafts)]
+    result = await connection.execute(statement, {"keys": list(filter(storable, slugs))})
     rows = [article_row(values, with_body) for values in result.all()]
     return {row.slug: row for row in rows}
 
 
 async def articles_by_ids(
-    connection: AsyncConnection, ids: Sequence[int], *, with_body: bool
+    connection: AsyncConnection, ids: Sequence[int], *, with_body: bool, drafts: bool = False
 ) -> dict[int, ArticleRow]:
-    result = await connection.execute(_BY_ID[with_body], {"keys": list(ids)})
+    """The articles of these ids: published ones, drafts too if ``drafts``."""
+    result = await connection.execute(_BY_ID[(with_body, drafts)], {"keys": list(ids)})
     rows = [article_row(values, with_body) for values in result.all()]
     return {row.id: row for row in rows}
 
@@ -190,6 +210,7 @@ class _PageSlots:
     since: BindParameter[datetime] | None
     until: BindParameter[datetime] | None
     after: tuple[BindParameter[datetime], BindParameter[int]] | None
+    drafts: bool  # drafts too (not a parameter: it decides the statement's conditions)
 
     @classmethod
     def of(cls, query: ArticleQuery, number: int, *, lateral: bool) -> _PageSlots:
@@ -214,6 +235,7 @@ class _PageSlots:
             after=None
             if query.after is None
             else (slot("after_time", UTCDateTime()), slot("after_id", Integer())),
+            drafts=query.filters.drafts,
         )
 
 
@@ -288,9 +310,10 @@ def _filtered(
     sections: ColumnElement[bool] | None,
     entity_ids: Sequence[BindParameter[int]],
 ) -> Select[Any]:
-    """Published articles in ``sections`` (a condition, or any section), mentioning each of ``entity_ids``,
-    and passing the query's other filters."""
-    statement = select(*columns).where(_article.c.status == ArticleStatus.PUBLISHED)
+    """Published articles (drafts too, if the query says so) in ``sections`` (a condition, or any section),
+    mentioning each of ``entity_ids``, and passing the query's other filters."""
+    # FROM named: with drafts, a count may have no condition to bring the table in.
+    statement = visible(select(*columns).select_from(_article), slots.drafts)
     if sections is not None:
         statement = statement.where(sections)
     for entity_id in entity_ids:
@@ -483,6 +506,7 @@ class ArticleFields:
     word_count: int
     content_hash: str | None = None
     search_document: IndexDocument | None = None  # the search index's row, when made already
+    status: ArticleStatus = ArticleStatus.PUBLISHED
 
 
 #: How a new version of an article finds the stored one: a column and its value.
@@ -511,7 +535,7 @@ async def _index(
             orjson.loads(fields.body) if isinstance(fields.body, bytes) else fields.body,
             fields.section_id,
             published_at,
-            published=True,  # what ingestion writes is published (``_writable``)
+            published=fields.status is ArticleStatus.PUBLISHED,
             document=fields.search_document,
         )
         for article_id, fields, published_at in articles
@@ -526,7 +550,7 @@ def _writable(fields: ArticleFields) -> dict[str, Any]:
         "standfirst": fields.standfirst,
         "body": orjson.Fragment(fields.body) if isinstance(fields.body, bytes) else fields.body,
         "section_id": fields.section_id,
-        "status": ArticleStatus.PUBLISHED,
+        "status": fields.status,
         "source_format": fields.source_format,
         "source_id": fields.source_id,
         "canonical_url": fields.canonical_url,

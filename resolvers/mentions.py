@@ -27,9 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models import Article, ArticleStatus, Entity, Mention
+from models import Article, Entity, Mention
 from models.db import insert_rows
-from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, query_slot
+from resolvers.articles import LIST_COLUMNS, ArticleKey, ArticleRow, article_row, query_slot, visible
 from resolvers.entities import ENTITY_COLUMNS, EntityRow, entity_row
 from resolvers.keys import storable
 from resolvers.statements import cached_statement
@@ -62,16 +62,16 @@ async def mentions_by_article_ids(
 
 
 async def articles_with_mentions_by_slugs(
-    connection: AsyncConnection, slugs: Sequence[str], *, with_locations: bool
+    connection: AsyncConnection, slugs: Sequence[str], *, with_locations: bool, drafts: bool = False
 ) -> dict[str, tuple[ArticleRow, list[MentionRow]]]:
-    """Published articles by slug, body included, each with its mentions (entities joined in, most prominent
-    first), in one statement: the mentions come along as a JSON array, so an article page waits for one
-    round trip and pays for one statement."""
+    """Published articles (drafts too, if ``drafts``) by slug, body included, each with its mentions
+    (entities joined in, most prominent first), in one statement: the mentions come along as a JSON array,
+    so an article page waits for one round trip and pays for one statement."""
     dialect = connection.dialect.name
-    statement = _WITH_MENTIONS_BY_SLUG.get((dialect, with_locations))
+    statement = _WITH_MENTIONS_BY_SLUG.get((dialect, with_locations, drafts))
     if statement is None:
-        statement = _WITH_MENTIONS_BY_SLUG[(dialect, with_locations)] = _with_mentions_by_slug(
-            dialect, with_locations
+        statement = _WITH_MENTIONS_BY_SLUG[(dialect, with_locations, drafts)] = _with_mentions_by_slug(
+            dialect, with_locations, drafts
         )
     found: dict[str, tuple[ArticleRow, list[MentionRow]]] = {}
     for values in (await connection.execute(statement, {"keys": list(filter(storable, slugs))})).all():
@@ -85,7 +85,7 @@ async def articles_with_mentions_by_slugs(
     return found
 
 
-def _with_mentions_by_slug(dialect: str, with_locations: bool) -> Select[Any]:
+def _with_mentions_by_slug(dialect: str, with_locations: bool, drafts: bool) -> Select[Any]:
     locations: Any = _mention.c.locations if with_locations else null()
     if dialect == "postgresql":
         item = func.json_build_array(
@@ -113,12 +113,11 @@ def _with_mentions_by_slug(dialect: str, with_locations: bool) -> Select[Any]:
         .where(_mention.c.article_id == _article.c.id)
         .scalar_subquery()
     )
-    return select(*LIST_COLUMNS, _article.c.body, type_coerce(mentions, JSON)).where(
-        _article.c.slug.in_(bindparam("keys", expanding=True)), _article.c.status == ArticleStatus.PUBLISHED
-    )
+    statement = select(*LIST_COLUMNS, _article.c.body, type_coerce(mentions, JSON))
+    return visible(statement.where(_article.c.slug.in_(bindparam("keys", expanding=True))), drafts)
 
 
-_WITH_MENTIONS_BY_SLUG: dict[tuple[str, bool], Select[Any]] = {}
+_WITH_MENTIONS_BY_SLUG: dict[tuple[str, bool, bool], Select[Any]] = {}
 
 
 def _mention_row(values: Sequence[Any]) -> MentionRow:
@@ -175,13 +174,14 @@ class EntityArticlesQuery:
     """One page of the articles that mention an entity.
 
     ``after`` is the sort key of the last row seen: (published_at, id) for NEWEST, (salience, published_at,
-    id) for PROMINENCE.
+    id) for PROMINENCE. Published articles only, unless ``drafts``.
     """
 
     entity_id: int
     limit: int
     order: EntityArticleOrder = EntityArticleOrder.NEWEST
     after: ArticleKey | tuple[float, datetime, int] | None = None
+    drafts: bool = False
 
 
 async def list_entity_articles(
@@ -193,7 +193,7 @@ async def list_entity_articles(
         pages = [_entity_page(query, number) for number, query in enumerate(queries)]
         return pages[0] if len(pages) == 1 else union_all(*(select(page.subquery()) for page in pages))
 
-    key = ("entity articles", *((query.order, query.after is not None) for query in queries))
+    key = ("entity articles", *((query.order, query.after is not None, query.drafts) for query in queries))
     parameters: dict[str, Any] = {}
     for number, query in enumerate(queries):
         parameters[f"q{number}_entity"], parameters[f"q{number}_limit"] = query.entity_id, query.limit
@@ -212,14 +212,12 @@ async def list_entity_articles(
 def _entity_page(query: EntityArticlesQuery, number: int) -> Select[Any]:
     """The statement of one page, its values bound by name (``q<number>_entity``, ``_limit``, ``_after<i>``)
     so that it is built once for each order, with a cursor or without."""
-    page = (
+    page = visible(
         select(*LIST_COLUMNS, _mention.c.role, _mention.c.count, _mention.c.salience)
         .add_columns(literal(number).label("query_number"))
         .join(_article, _article.c.id == _mention.c.article_id)
-        .where(
-            _mention.c.entity_id == query_slot(number, "entity", Integer()),
-            _article.c.status == ArticleStatus.PUBLISHED,
-        )
+        .where(_mention.c.entity_id == query_slot(number, "entity", Integer())),
+        query.drafts,
     )
     key = _order_key(query.order)
     if query.after is not None:
