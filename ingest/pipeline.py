@@ -38,7 +38,7 @@ from ingest.errors import IngestError
 from ingest.sources import Lines, iter_inputs
 from ingest.store import Interdependent, Written, match_of, write_batch
 from models.db import create_engine
-from resolvers.articles import ArticleMatch, StoredArticle, find_articles
+from resolvers.articles.writes import ArticleMatch, StoredArticle, find_articles
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 5_000  # keeps every IN list of a batch's statements under the drivers' limits

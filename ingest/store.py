@@ -17,7 +17,7 @@ from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft
 from ingest.errors import IngestError
 from ingest.extract.mentions import find_mentions
-from resolvers.articles import (
+from resolvers.articles.writes import (
     ArticleFields,
     ArticleMatch,
     StoredArticle,

@@ -28,7 +28,7 @@ from ingest.extract.mentions import find_mentions
 from ingest.pipeline import ingest_paths, slug_family, write_claims
 from ingest.reextract import reextract
 from ingest.store import StoreError, match_of, store_article
-from resolvers.articles import StoredArticle
+from resolvers.articles.writes import StoredArticle
 from tests.conftest import ROOT, TABLES
 from tests.shared import iter_drafts
 from tests.test_cli import broadsheet, summary
