@@ -4,8 +4,9 @@ A front page asked for hundreds of times a second is the same bytes for all of t
 a few seconds spares the server from resolving thousands of fields per request, as a CDN in front of a news
 API would. Off unless ``BROADSHEET_RESPONSE_CACHE_SECONDS`` is above 0. Only successful responses without
 errors are kept, keyed by the whole request (method, query string, body and the headers that change the
-answer), never longer than the setting, and only while the data is unchanged (``models.changes``): a write
-by an ingest or another server shows at once.
+answer, and whether the key may run trusted documents only, so that such a key is never served an answer
+to a document it may not run), never longer than the setting, and only while the data is unchanged
+(``models.changes``): a write by an ingest or another server shows at once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections import OrderedDict
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.auth import authenticated
 from models.changes import ChangeWatcher
 from models.changes import Scope as ChangeScope
 
@@ -70,6 +72,8 @@ class ResponseCache:
         headers = dict(scope["headers"])
         for name in _KEY_HEADERS:
             digest.update(b"\0" + headers.get(name, b""))
+        key = authenticated(scope)
+        digest.update(b"\0persisted-only" if key is not None and key.persisted_only else b"\0")
         return digest.digest()
 
     def _recording(self, send: Send, key: bytes, now: float, generation: int) -> Send:

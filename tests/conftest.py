@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 PG_SERVER = os.environ.get("BROADSHEET_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432")
-TABLES = ("mention", "entity_alias", "entity", "article", "section", "api_key")
+TABLES = ("mention", "entity_alias", "entity", "article", "section", "api_key", "persisted_document")
 
 
 async def _postgres_engine() -> tuple[AsyncEngine, str]:
