@@ -129,12 +129,27 @@ async def test_a_registered_document_runs_by_hash_over_get_from_every_process(
         assert await stored(engine) == {sha(FRONT): False}
         return
     assert await stored(engine) == {}  # with Redis, the database keeps only trusted documents
+    key = f"{storage['redis_prefix']}apq:{sha(FRONT)}"
     redis = Redis.from_url(storage["redis_url"])
     try:
-        ttl = await redis.ttl(f"{storage['redis_prefix']}apq:{sha(FRONT)}")
+        assert 0 < await redis.ttl(key) <= Settings().persisted_query_ttl_seconds
+        # Each use from a process that has not kept it renews its time: used documents stay.
+        await redis.expire(key, 100)
+        async with running(engine, database_url, **storage) as (_app, third):
+            assert answered(await by_hash(third, FRONT)) == SECTIONS
+        assert await redis.ttl(key) > 100
     finally:
         await redis.aclose()
-    assert 0 < ttl <= Settings().persisted_query_ttl_seconds
+
+
+async def test_without_its_redis_the_api_serves_documents_sent_and_keeps_none(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    nowhere = {"redis_url": "redis://127.0.0.1:1/0"}  # nothing listens on port 1
+    async with running(engine, database_url, **nowhere) as (_app, client):
+        only_error(await by_hash(client, FRONT), 200, "PERSISTED_QUERY_NOT_FOUND")
+        assert answered(await register(client, FRONT)) == {"sections": []}
+    assert await stored(engine) == {}
 
 
 async def test_a_hash_that_is_not_the_documents_is_refused_and_nothing_kept(
