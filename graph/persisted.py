@@ -19,8 +19,9 @@ clients fall back to sending documents, and the API keeps serving.
 A key created with ``--persisted-only`` runs trusted documents only, and by hash only, as Apollo's
 safelisting with ``require_id`` does: a request of such a key with a document's text is refused with
 ``PERSISTED_QUERY_ID_REQUIRED`` (registering included), and a hash not trusted with
-``PERSISTED_QUERY_NOT_IN_LIST`` (Apollo Router's codes). Both are 403, for either media type: the key is
-refused, not the GraphQL request, which GraphQL over HTTP leaves to HTTP's own status codes.
+``PERSISTED_QUERY_NOT_IN_LIST`` (Apollo Router's codes). Both are 403, for either media type: GraphQL over
+HTTP says a client not permitted to issue the request should get 403, 401 or the like; the key is known (not
+a 401), and refused.
 
 What a hash names never changes, so each server process keeps the documents it met by hash (least recently
 used go first) and asks Redis or the database only for hashes it has not met; the parser's cache
