@@ -1,4 +1,4 @@
-"""The `broadsheet` command: migrate, ingest, serve, export the schema.
+"""The `broadsheet` command: migrate, ingest, serve, export the schema, API keys, trusted documents.
 
 Each command imports the layers it uses inside itself, so that `broadsheet --help` or a mistyped setting
 answers at once rather than after loading the server, the database drivers and the extractor (a second).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -340,9 +341,65 @@ def keys_rotate(
     typer.echo(fresh)
 
 
+documents_app = typer.Typer(
+    help="Trusted documents (persisted queries): the only ones keys made with --persisted-only may run.",
+    no_args_is_help=True,
+)
+app.add_typer(documents_app, name="documents")
+
+
+@documents_app.command("add")
+def documents_add(
+    manifest: Annotated[
+        Path,
+        typer.Argument(
+            help='A JSON manifest {"<sha256>": "<document>"}, as relay-compiler and GraphQL Code Generator '
+            "write them; keys plain hex or sha256:-prefixed.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+) -> None:
+    """Trust every document of a manifest, each hash checked against its document first: one wrong, and
+    nothing is added."""
+    import orjson
+
+    from resolvers.persisted_documents import ManifestRefused, add_trusted, manifest_documents
+
+    try:
+        documents = manifest_documents(orjson.loads(manifest.read_bytes()))
+    except orjson.JSONDecodeError as error:
+        err.print(f"[red]{manifest} is not JSON: {error}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    except ManifestRefused as refused:
+        err.print(f"[red]{manifest}: {refused}; nothing was added[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    added = _keys_run(lambda connection, now: add_trusted(connection, documents, now=now))
+    already = len(documents) - added
+    out.print(f"{len(documents)} documents in {manifest}: {added} newly trusted, {already} trusted already")
+
+
+@documents_app.command("list")
+def documents_list() -> None:
+    """Every trusted document: its hash, its operations, when it was added."""
+    from resolvers.persisted_documents import list_trusted
+
+    table = Table(title="Trusted documents")
+    for column in ("sha256", "operations", "added (UTC)"):
+        table.add_column(column, overflow="fold")
+    for document in _keys_run(lambda connection, _now: list_trusted(connection)):
+        operations = ", ".join(_OPERATION.findall(document.document)) or "(anonymous)"
+        table.add_row(document.sha256, operations, _when(document.created_at, zone=False))
+    out.print(table)
+
+
+#: An operation's name, as `documents list` shows it.
+_OPERATION = re.compile(r"\b(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
 def _keys_run(operation: Callable[[AsyncConnection, datetime], Awaitable[T]]) -> T:
-    """Run one key operation in a transaction of its own, on a migrated database; a refusal (an unknown or
-    taken name) is a usage error: its message and exit code 2."""
+    """Run one key or document operation in a transaction of its own, on a migrated database; a refusal (an
+    unknown or taken name) is a usage error: its message and exit code 2."""
     from models.db import create_engine
     from models.types import utcnow
     from resolvers.api_keys import KeyRefused

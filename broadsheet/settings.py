@@ -88,6 +88,20 @@ class Settings(BaseSettings):
         max_length=100,
         description="Prefix of every Redis key Broadsheet writes, so several sites can share one Redis.",
     )
+    persisted_query_ttl_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="With Redis: how long an automatic persisted query is kept after its last use, in "
+        "seconds (a minute to 30 days). A client that finds its hash gone sends the document again.",
+    )
+    persisted_query_max_documents: int = Field(
+        default=10_000,
+        ge=10,
+        le=1_000_000,
+        description="Without Redis: how many automatic persisted queries the database keeps; past that the "
+        "oldest go. Trusted documents (`broadsheet documents add`) do not count and never go.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 

@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -55,6 +56,7 @@ from graph.http import (
     require_json_body,
     response_media_type,
 )
+from graph.persisted import PersistedDocuments, PersistedQueryNotFound
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_server_engines
@@ -76,12 +78,14 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
         engines: dict[str, AsyncEngine],
         sections_cache: SectionTreeCache,
         cursor_secret: CursorSecretCache,
+        persisted: PersistedDocuments,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._engines = engines
         self._sections_cache = sections_cache
         self._cursor_secret = cursor_secret
+        self._persisted = persisted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +99,10 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
                 {"allow": "GET, POST"} if refused.status_code == 405 else None
             )
             accept = request.headers.get("accept")
-            response = error_response(refused.status_code, refused.reason, accept=accept, headers=headers)
+            code = getattr(refused, "code", None)
+            response = error_response(
+                refused.status_code, refused.reason, accept=accept, headers=headers, code=code
+            )
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -108,6 +115,10 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             article_lists=ArticleLists(),
             api_key=authenticated(request.scope),
         )
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        # A GET with a persisted query's hash alone runs it: the playground is for a GET naming no document.
+        return super().should_render_graphql_ide(request) and not request.query_params.get("extensions")
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -149,7 +160,7 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
-    async def execute_single(  # Strawberry's, with its refusals as the spec's answers
+    async def execute_single(  # Strawberry's, with persisted queries, and its refusals as the spec's answers
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,
@@ -163,8 +174,13 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
         if method == "GET" and not self.allow_queries_via_get:
             allowed -= {OperationType.QUERY}
         try:
-            return await self.schema.execute(
-                request_data.query,
+            query, register = await self._persisted.document(request_data, context.api_key)
+        except PersistedQueryNotFound as missing:
+            sub_response.status_code = 200  # Apollo Server's status, which its clients expect
+            return missing.result()
+        try:
+            result = await self.schema.execute(
+                query,
                 root_value=root_value,
                 variable_values=request_data.variables,
                 context_value=context,
@@ -180,6 +196,9 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             )
         except MissingQueryError:
             raise RequestRefused(400, "The request has no `query` (a GraphQL document)") from None
+        if register is not None and not is_request_error(result):  # kept only once it parsed and validated
+            await self._persisted.register(*register)
+        return result
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
@@ -286,10 +305,18 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
 
+    persisted = PersistedDocuments(
+        lambda: state["lookups"],
+        redis,
+        prefix=settings.redis_prefix,
+        ttl_seconds=settings.persisted_query_ttl_seconds,
+        max_documents=settings.persisted_query_max_documents,
+    )
     graphql = GraphQLEndpoint(
         state,
         SectionTreeCache(changes),
         CursorSecretCache(),
+        persisted,
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=True,

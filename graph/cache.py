@@ -5,8 +5,9 @@ a few seconds spares the server from resolving thousands of fields per request, 
 API would. Off unless ``BROADSHEET_RESPONSE_CACHE_SECONDS`` is above 0. Only successful responses without
 errors are kept, keyed by the whole request (method, query string, body and the headers that change the
 answer) and by what its API key may do (its scopes: a key with drafts sees drafts where others see null, a
-key without read is refused), never longer than the setting, and only while the data is unchanged
-(``models.changes``): a write by an ingest or another server shows at once.
+key without read is refused; and whether it may run trusted documents only, so that such a key is never
+served an answer to a document it may not run), never longer than the setting, and only while the data is
+unchanged (``models.changes``): a write by an ingest or another server shows at once.
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ class ResponseCache:
         headers = dict(scope["headers"])
         for name in _KEY_HEADERS:
             digest.update(b"\0" + headers.get(name, b""))
-        # Set by ApiKeyAuth, outside this middleware: keys with the same scopes share answers.
-        digest.update(b"\0" + ",".join(granted_scopes(authenticated(scope))).encode())
+        # Set by ApiKeyAuth, outside this middleware: keys that may do the same share answers.
+        key = authenticated(scope)
+        digest.update(b"\0" + ",".join(granted_scopes(key)).encode())
+        digest.update(b"\0persisted-only" if key is not None and key.persisted_only else b"\0")
         return digest.digest()
 
     def _recording(self, send: Send, key: bytes, now: float, generation: int) -> Send:

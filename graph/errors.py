@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"  # against the schema, or past depth/alias limits
     BAD_USER_INPUT = "BAD_USER_INPUT"  # a variable or an argument refused
     OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"  # no operation of that name, or no name
+    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # a hash alone, of no document known: send it
     TIMEOUT = "TIMEOUT"  # the database stopped the request's statement (statement timeout)
     FORBIDDEN = "FORBIDDEN"  # the request's key lacks the scope a field needs (graph/scopes.py)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"  # ours: masked as "Unexpected error." and logged

@@ -34,6 +34,7 @@ JSON = "application/json"
 HTTP_ERROR_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     406: "NOT_ACCEPTABLE",
@@ -54,11 +55,20 @@ _QUALITY = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
 
 
 class RequestRefused(HTTPException):
-    """A request refused before GraphQL ran (Strawberry's HTTPException, with response headers)."""
+    """A request refused before GraphQL ran (Strawberry's HTTPException, with response headers, and an
+    ``extensions.code`` more precise than the status's when given)."""
 
-    def __init__(self, status_code: int, reason: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        reason: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        code: str | None = None,
+    ) -> None:
         super().__init__(status_code, reason)
         self.headers = dict(headers or {})
+        self.code = code
 
 
 @lru_cache(maxsize=256)
@@ -94,10 +104,16 @@ def response_media_type(accept: str | None) -> str | None:
 
 
 def error_response(
-    status: int, message: str, *, accept: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    *,
+    accept: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
-    """A GraphQL-over-HTTP error body (no ``data``: nothing ran) in the media type the client accepts."""
-    code = HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
+    """A GraphQL-over-HTTP error body (no ``data``: nothing ran) in the media type the client accepts; its
+    code is the status's unless given."""
+    code = code or HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     media_type = response_media_type(accept) or JSON
     return Response(

@@ -7,6 +7,7 @@ from models.articles import Article, ArticleStatus
 from models.cursor_secret import CursorSecret
 from models.entities import Entity, EntityAlias, EntityKind
 from models.mentions import Mention, TextField
+from models.persisted_documents import PersistedDocument
 from models.sections import ROOT_PATH, Section
 
 metadata = SQLModel.metadata
@@ -22,6 +23,7 @@ __all__ = [
     "EntityAlias",
     "EntityKind",
     "Mention",
+    "PersistedDocument",
     "Section",
     "TextField",
     "metadata",

@@ -44,10 +44,12 @@ class Example:
     query: str
     variables: dict[str, Any] = field(default_factory=dict)
     method: str = "POST"
+    extensions: dict[str, Any] | None = None  # a persisted query's hash (then ``query`` may be empty)
 
 
 def readme_examples() -> list[Example]:
-    """Every ```graphql block (with the ```json block after it as its variables) and every curl request."""
+    """Every ```graphql block (with the ```json block after it as its variables) and every curl request, in
+    that order: a curl registering a persisted query comes before the curl that runs it by hash alone."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     examples: list[Example] = []
     blocks = re.finditer(r"```graphql\n(.+?)\n```(?:\s*```json\n(.+?)\n```)?", readme, re.DOTALL)
@@ -55,9 +57,14 @@ def readme_examples() -> list[Example]:
         variables = json.loads(block[2]) if block[2] else {}
         examples.append(Example(readme.count("\n", 0, block.start()) + 1, block[1], variables))
     for curl in re.finditer(r"-d '(\{\"query\".+?\})'", readme):
-        examples.append(Example(readme.count("\n", 0, curl.start()) + 1, json.loads(curl[1])["query"]))
+        body = json.loads(curl[1])
+        line = readme.count("\n", 0, curl.start()) + 1
+        examples.append(Example(line, body["query"], extensions=body.get("extensions")))
     for curl in re.finditer(r"curl -sG \S+ --data-urlencode 'query=(.+?)'", readme):
         examples.append(Example(readme.count("\n", 0, curl.start()) + 1, curl[1], method="GET"))
+    for curl in re.finditer(r"curl -sG \S+ --data-urlencode 'extensions=(.+?)'", readme):
+        line = readme.count("\n", 0, curl.start()) + 1
+        examples.append(Example(line, "", method="GET", extensions=json.loads(curl[1])))
     return examples
 
 
@@ -81,6 +88,7 @@ def test_the_readme_shows_its_examples() -> None:
     shown = readme.count("```graphql") + len(re.findall(r"^curl .*graphql", readme, re.MULTILINE))
     assert len(examples) == shown >= 7, examples  # the parser finds every one
     assert any(example.variables for example in examples) and any(e.method == "GET" for e in examples)
+    assert any(e.extensions and not e.query for e in examples)  # a persisted query run by its hash alone
 
 
 async def test_every_readme_example_answers_on_the_readme_set_up(
@@ -98,9 +106,12 @@ async def test_every_readme_example_answers_on_the_readme_set_up(
     )
     assert done.returncode == 0, done.stderr
     for example in readme_examples():
-        payload = {"query": example.query, "variables": example.variables}
+        payload = {"query": example.query, "variables": example.variables, "extensions": example.extensions}
         if example.method == "GET":
-            response = await client.get("/graphql", params={"query": example.query})
+            params = {"query": example.query} if example.query else {}
+            if example.extensions:
+                params["extensions"] = json.dumps(example.extensions)
+            response = await client.get("/graphql", params=params)
         else:
             response = await client.post("/graphql", json=payload)
         assert response.status_code == 200, (example.line, response.text)
