@@ -40,7 +40,9 @@ HTTP_ERROR_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
     500: "INTERNAL_SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 #: Longest query string accepted (GET requests), unless the body limit is lower.
@@ -48,7 +50,7 @@ MAX_QUERY_STRING_BYTES = 32_768
 
 # Headers a partner's browser app may send, and read, across origins.
 CORS_REQUEST_HEADERS = ("Content-Type", "Authorization", "X-API-Key", "X-Request-ID")
-CORS_EXPOSED_HEADERS = ("X-Request-ID", "Server-Timing")
+CORS_EXPOSED_HEADERS = ("X-Request-ID", "Server-Timing", "RateLimit", "RateLimit-Policy", "Retry-After")
 
 _QUALITY = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
 
@@ -94,10 +96,16 @@ def response_media_type(accept: str | None) -> str | None:
 
 
 def error_response(
-    status: int, message: str, *, accept: str | None = None, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    *,
+    accept: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    code: str | None = None,
 ) -> Response:
-    """A GraphQL-over-HTTP error body (no ``data``: nothing ran) in the media type the client accepts."""
-    code = HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
+    """A GraphQL-over-HTTP error body (no ``data``: nothing ran) in the media type the client accepts; its
+    code is the status's unless given."""
+    code = code or HTTP_ERROR_CODES.get(status, "BAD_REQUEST")
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
     media_type = response_media_type(accept) or JSON
     return Response(
