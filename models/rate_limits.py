@@ -122,6 +122,18 @@ def today() -> str:
     return time.strftime("%Y-%m-%d", time.gmtime())
 
 
+async def key_usage_today(redis: Redis, prefix: str, key_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Requests and query cost each key used today (UTC), as counted by the servers sharing ``redis``."""
+    if not key_ids:
+        return {}
+    day = today()
+    names = [
+        usage_key(prefix, day, f"{kind}:key:{key_id}") for key_id in key_ids for kind in ("rate", "cost")
+    ]
+    values = [int(value or 0) for value in await redis.mget(names)]
+    return {key_id: (values[2 * i], values[2 * i + 1]) for i, key_id in enumerate(key_ids)}
+
+
 class RedisLimits:
     """GCRA in Redis (``GCRA_SCRIPT``, run by EVALSHA), shared by every process using the same prefix."""
 

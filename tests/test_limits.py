@@ -23,6 +23,7 @@ from models.rate_limits import RETRY_SECONDS
 from models.types import utcnow
 from resolvers.api_keys import create_key
 from tests.helpers import free_port, serving
+from tests.test_cli import broadsheet
 
 QUERY = {"query": "{ __typename }"}
 
@@ -202,3 +203,35 @@ async def test_redis_away_fails_open_or_closed_logs_once_and_recovers_by_itself(
         assert await shared.exists(f"{redis_settings['redis_prefix']}rate:address:192.0.2.9")
     finally:
         await shared.aclose()
+
+
+async def test_keys_list_shows_the_requests_and_cost_a_key_used_today(
+    engine: AsyncEngine, database_url: str, redis_settings: dict[str, Any]
+) -> None:
+    key = await limited_key(engine, Limit(100, 60))
+    settings = Settings(database_url=database_url, **redis_settings)
+    async with started(settings, engine) as app, client_from(app, "192.0.2.3") as http:
+        for _ in range(3):  # 10 each: a list of 10 sections
+            answered = await http.post(
+                "/graphql", json={"query": "{ sections { name } }"}, headers={"x-api-key": key}
+            )
+            assert answered.status_code == 200
+        await http.post("/graphql", json=QUERY)  # anonymous: counted for no key
+    env = {
+        "BROADSHEET_REDIS_URL": redis_settings["redis_url"],
+        "BROADSHEET_REDIS_PREFIX": redis_settings["redis_prefix"],
+    }
+    listed = await listed_keys(database_url, **env)
+    assert (listed["name"], listed["requests today"], listed["cost today"]) == ("partner", "3", "30")
+    unknown = await listed_keys(database_url)  # without Redis the servers' counts are not known here
+    assert unknown["requests today"] == unknown["cost today"] == "-"
+
+
+async def listed_keys(database_url: str, **env: str) -> dict[str, str]:
+    """The one row of `broadsheet keys list`, by column."""
+    listed = await broadsheet("keys", "list", database_url=database_url, **env)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    header = next([cell.strip() for cell in line.split("┃")[1:-1]] for line in lines if "┃" in line)
+    (row,) = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines if "│" in line]
+    return dict(zip(header, row, strict=True))
