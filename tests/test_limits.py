@@ -55,8 +55,9 @@ async def test_the_101st_request_of_a_key_limited_to_100_a_minute_is_429_across_
     engine: AsyncEngine, database_url: str, redis_settings: dict[str, Any]
 ) -> None:
     """Two `broadsheet serve` processes sharing one Redis, requests alternating between them: the key's 100
-    pass and the 101st does not. GCRA refills one request each 0.6 s, so the burst is sent well within that
-    (checked); without Redis each process would let 100 through."""
+    pass and the 101st does not. GCRA also refills one request each 0.6 s, so a request passes past the 100th
+    only for each 0.6 s the burst took (on a busy machine, one or two); without Redis each process would let
+    its own 100 through, 200 in all."""
     key = await limited_key(engine, Limit(100, 60))
     other = await limited_key(engine, Limit(100, 60), "another")
     env = {
@@ -75,7 +76,7 @@ async def test_the_101st_request_of_a_key_limited_to_100_a_minute_is_429_across_
             warm = await http.post("/graphql", json=QUERY, headers={"x-api-key": other})
             assert warm.status_code == 200
         started_at = time.monotonic()
-        answers = []
+        answers: list[httpx.Response] = []
         for wave in range(0, 100, 20):
             answers += await asyncio.gather(
                 *(
@@ -83,14 +84,18 @@ async def test_the_101st_request_of_a_key_limited_to_100_a_minute_is_429_across_
                     for i in range(wave, wave + 20)
                 )
             )
-        last = await second.post("/graphql", json=QUERY, headers=headers)
+        for extra in range(10):  # until the first refusal
+            answers.append(await clients[extra % 2].post("/graphql", json=QUERY, headers=headers))
+            if answers[-1].status_code != 200:
+                break
         elapsed = time.monotonic() - started_at
-    assert elapsed < 0.6, f"101 requests took {elapsed:.2f} s: too slow to see a per-minute burst"
-    assert [answer.status_code for answer in answers] == [200] * 100
-    assert sorted(
-        int(answer.headers["ratelimit"].split("r=")[1].split(";")[0]) for answer in answers
-    ) == list(range(100))
-    assert all(answer.headers["ratelimit-policy"] == '"default";q=100;w=60' for answer in [*answers, last])
+    *passed, last = answers
+    refills = int(elapsed / 0.6)
+    assert [answer.status_code for answer in passed] == [200] * len(passed)
+    assert 100 <= len(passed) <= 100 + refills, (len(passed), elapsed)  # 100 exactly when it took < 0.6 s
+    remaining = [int(answer.headers["ratelimit"].split("r=")[1].split(";")[0]) for answer in passed]
+    assert max(remaining) == 99 and min(remaining) == 0
+    assert all(answer.headers["ratelimit-policy"] == '"default";q=100;w=60' for answer in answers)
     status, code, retry_after = refusal(last)
     assert (status, code) == (429, "RATE_LIMITED")
     assert retry_after == "1"  # the next refill is under 0.6 s away
