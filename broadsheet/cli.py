@@ -280,8 +280,9 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Every key (never the keys themselves, nor their hashes). Requests and cost used today show "-" until
-    the server counts them (the rate limiter); last use is recorded to within a minute."""
+    """Every key (never the keys themselves, nor their hashes). Requests and cost used today (UTC) are the
+    servers' counts in Redis ("-" without BROADSHEET_REDIS_URL, or while it is unreachable); last use is
+    recorded to within a minute."""
     from resolvers.api_keys import list_keys
 
     table = Table(title="API keys")
@@ -298,7 +299,10 @@ def keys_list() -> None:
         "cost today",
     ):
         table.add_column(column)
-    for key in _keys_run(lambda connection, _now: list_keys(connection)):
+    keys = _keys_run(lambda connection, _now: list_keys(connection))
+    usage = _usage_today([key.id for key in keys])
+    for key in keys:
+        requests, cost = (str(figure) for figure in usage[key.id]) if key.id in usage else ("-", "-")
         table.add_row(
             key.name,
             ", ".join(key.scopes) or "-",
@@ -308,10 +312,36 @@ def keys_list() -> None:
             _when(key.created_at, zone=False),
             _when(key.last_used_at, zone=False) if key.last_used_at else "never",
             _status(key),
-            "-",
-            "-",
+            requests,
+            cost,
         )
     out.print(table)
+
+
+def _usage_today(key_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """What the servers counted for each key today, from Redis; nothing without it or while it is away."""
+    from redis.exceptions import RedisError
+
+    from models.rate_limits import key_usage_today
+    from models.shared_state import create_redis
+
+    settings = _settings()
+    if settings.redis_url is None:
+        return {}
+    redis_url, prefix = settings.redis_url, settings.redis_prefix
+
+    async def main() -> dict[int, tuple[int, int]]:
+        redis = create_redis(redis_url)
+        try:
+            return await key_usage_today(redis, prefix, key_ids)
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(main())
+    except (RedisError, OSError) as error:
+        err.print(f"[yellow]Redis is unreachable ({error}): usage today not shown[/yellow]", highlight=False)
+        return {}
 
 
 @keys_app.command("revoke")

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.api_keys import Limit
+
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+aiosqlite": "sqlite+aiosqlite",
@@ -102,6 +104,34 @@ class Settings(BaseSettings):
         description="Without Redis: how many automatic persisted queries the database keeps; past that the "
         "oldest go. Trusted documents (`broadsheet documents add`) do not count and never go.",
     )
+    key_rate: Annotated[Limit, NoDecode] = Field(
+        default=Limit(600, 60),
+        description="Requests a key may make, like `600/minute` (per second, minute, hour or day), unless "
+        "the key has a rate of its own (`broadsheet keys create --rate`).",
+    )
+    key_cost: Annotated[Limit, NoDecode] = Field(
+        default=Limit(50_000, 60),
+        description="Query cost a key may spend (a leaky bucket refilled at this rate), unless the key has a "
+        "budget of its own (`--cost`). The README's \"Limits and cost\" says how a query's cost is counted.",
+    )
+    anonymous_rate: Annotated[Limit, NoDecode] = Field(
+        default=Limit(60, 60), description="Requests without a key may make, per client address."
+    )
+    anonymous_cost: Annotated[Limit, NoDecode] = Field(
+        default=Limit(10_000, 60),
+        description="Query cost requests without a key may spend, per client address.",
+    )
+    max_query_cost: int = Field(
+        default=10_000,
+        ge=1,
+        le=10_000_000,
+        description="A query whose static cost is higher is refused before it runs (QUERY_TOO_COSTLY).",
+    )
+    limits_fail_open: bool = Field(
+        default=True,
+        description="While Redis is unreachable, keep serving with each process limiting on its own (true), "
+        "or refuse requests with 503 (false).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
 
@@ -125,6 +155,11 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must look like redis://host:6379/0 (or rediss://, unix://)")
         return value
+
+    @field_validator("key_rate", "key_cost", "anonymous_rate", "anonymous_cost", mode="before")
+    @classmethod
+    def _limit(cls, value: object) -> object:
+        return Limit.parse(value) if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

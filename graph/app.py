@@ -56,10 +56,12 @@ from graph.http import (
     require_json_body,
     response_media_type,
 )
+from graph.limits import RateLimits, budget_of
 from graph.persisted import PersistedDocuments, PersistedQueryNotFound
 from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_server_engines
+from models.rate_limits import Limits
 from models.shared_state import create_redis
 from resolvers.health import ping
 
@@ -114,6 +116,8 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             cursor_secret=self._cursor_secret,
             article_lists=ArticleLists(),
             api_key=authenticated(request.scope),
+            budget=budget_of(request.scope),
+            response=response,
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -333,10 +337,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.state.changes = changes  # what the server has heard of writes (tests wait on it)
     app.state.api_keys = keys
     app.state.redis = redis  # None without BROADSHEET_REDIS_URL: shared state stays in this process
-    # Outermost last: RequestId, CORS, LastResort, ApiKeyAuth, RequestLimits, ResponseCache, then the routes.
-    # So every answer carries a request id and (for allowed origins) CORS headers, 500s included; a refused
-    # key is refused before anything reads the request or answers from the cache; and the limits hold before
-    # the cache reads a body.
+    # Outermost last: RequestId, CORS, LastResort, ApiKeyAuth, RateLimits, RequestLimits, ResponseCache, then
+    # the routes. So every answer carries a request id and (for allowed origins) CORS headers, 500s included;
+    # a refused key is refused before anything reads the request or answers from the cache; every request
+    # of a key counts against its rate, cached answers too; and the size limits hold before the cache reads
+    # a body.
     if settings.response_cache_seconds > 0:
         app.add_middleware(
             ResponseCache, path="/graphql", seconds=settings.response_cache_seconds, changes=changes
@@ -345,6 +350,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,
         max_query_bytes=min(MAX_QUERY_STRING_BYTES, settings.max_body_bytes),
+    )
+    app.add_middleware(
+        RateLimits,
+        path="/graphql",
+        limits=Limits(redis, settings.redis_prefix, fail_open=settings.limits_fail_open),
+        key_rate=settings.key_rate,
+        key_cost=settings.key_cost,
+        anonymous_rate=settings.anonymous_rate,
+        anonymous_cost=settings.anonymous_cost,
     )
     app.add_middleware(
         ApiKeyAuth, path="/graphql", keys=keys, required=settings.require_api_key, graphiql=settings.graphiql

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from graph.errors import ClientError, ErrorCode
+from graph.limits import Budget
 from graph.relay import CursorSecret, ListCursors
 from models.api_keys import KeyScope
 from models.changes import ChangeWatcher, Scope
@@ -22,6 +24,10 @@ from resolvers import api_keys, articles, entities, mentions, search, sections
 
 if TYPE_CHECKING:
     from graph.articles import ArticleLists
+
+#: Keys one batch reads at most: each is a bound parameter of one statement, and SQLite builds before 3.32
+#: refuse more than 999 of them; past a few hundred, one statement is no cheaper than two anyway.
+MAX_BATCH_SIZE = 500
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -111,6 +117,8 @@ class Context:
     cursor_secret: CursorSecretCache
     article_lists: ArticleLists  # for the sections' and entities' article lists (graph.articles.ArticleLists)
     api_key: api_keys.ApiKeyRow | None = None  # the key the request presented (graph/auth.py); None: none
+    budget: Budget | None = None  # the query-cost budget it spends (graph/limits.py); None: not over HTTP
+    response: Response | None = field(default=None, repr=False)  # its status and headers, for refusals
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     def may(self, scope: KeyScope) -> bool:
@@ -123,6 +131,12 @@ class Context:
     def sees_drafts(self) -> bool:
         """Lookups by slug or id find drafts too: the request's key has the drafts scope."""
         return self.may(KeyScope.DRAFTS)
+
+    def refuse(self, status: int, retry_after: int) -> None:
+        """Answer with ``status`` and a ``Retry-After`` (graph/cost.py's refusals)."""
+        if self.response is not None:
+            self.response.status_code = status
+            self.response.headers["retry-after"] = str(retry_after)
 
     async def read(self, query: Callable[[AsyncConnection], Awaitable[V]], *, lookup: bool = False) -> V:
         """Run one read on a pooled connection; each batch gets its own, so batches may overlap. ``lookup``:
@@ -166,7 +180,7 @@ class Context:
         async def load(keys: list[K]) -> Sequence[V]:
             return await self.read(lambda connection: batch(connection, keys), lookup=lookup)
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, max_batch_size=MAX_BATCH_SIZE)
 
     @cached_property
     def article_by_slug(self) -> DataLoader[str, articles.ArticleRow | None]:

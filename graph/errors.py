@@ -26,6 +26,9 @@ class ErrorCode(StrEnum):
     BAD_USER_INPUT = "BAD_USER_INPUT"  # a variable or an argument refused
     OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"  # no operation of that name, or no name
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"  # a hash alone, of no document known: send it
+    RATE_LIMITED = "RATE_LIMITED"  # over the key's (or address's) request rate: 429 with Retry-After
+    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # the document's static cost is over the maximum (or the budget)
+    QUERY_BUDGET_EXCEEDED = "QUERY_BUDGET_EXCEEDED"  # the cost budget is spent for now: 429 with Retry-After
     TIMEOUT = "TIMEOUT"  # the database stopped the request's statement (statement timeout)
     FORBIDDEN = "FORBIDDEN"  # the request's key lacks the scope a field needs (graph/scopes.py)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"  # ours: masked as "Unexpected error." and logged

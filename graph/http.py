@@ -41,7 +41,9 @@ HTTP_ERROR_CODES = {
     413: "PAYLOAD_TOO_LARGE",
     414: "URI_TOO_LONG",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
     500: "INTERNAL_SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 #: Longest query string accepted (GET requests), unless the body limit is lower.
@@ -49,7 +51,7 @@ MAX_QUERY_STRING_BYTES = 32_768
 
 # Headers a partner's browser app may send, and read, across origins.
 CORS_REQUEST_HEADERS = ("Content-Type", "Authorization", "X-API-Key", "X-Request-ID")
-CORS_EXPOSED_HEADERS = ("X-Request-ID", "Server-Timing")
+CORS_EXPOSED_HEADERS = ("X-Request-ID", "Server-Timing", "RateLimit", "RateLimit-Policy", "Retry-After")
 
 _QUALITY = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")
 

@@ -36,6 +36,7 @@ from graph.articles import (
     require,
 )
 from graph.context import get_context
+from graph.cost import QueryCost
 from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
 from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_code, present
 from graph.execution import FastExecutionContext
@@ -277,6 +278,7 @@ def build_schema(
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             ValidationErrorCodes,
+            lambda: QueryCost(max_cost=settings.max_query_cost),
         ],
     )
 

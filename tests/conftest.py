@@ -26,6 +26,11 @@ from broadsheet.settings import Settings
 from graph.app import create_app
 from models.db import create_engine, ensure_database, upgrade
 
+# Tests make thousands of requests from one address, with and without keys, well past the default limits;
+# tests/test_limits.py and tests/test_cost.py set figures of their own. Servers the tests start inherit these.
+for _name in ("KEY_RATE", "ANONYMOUS_RATE", "KEY_COST", "ANONYMOUS_COST"):
+    os.environ.setdefault(f"BROADSHEET_{_name}", "100000000/second")
+
 
 def pytest_report_header() -> str:
     executor = "fast (graph/execution.py)" if Settings().fast_execution else "Strawberry's stock"

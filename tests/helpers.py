@@ -6,7 +6,7 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -34,8 +34,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def serving(database_url: str) -> AsyncIterator[str]:
-    """`broadsheet serve` on a free port, until it answers its health check; yields its base URL."""
+async def serving(database_url: str, env: Mapping[str, str] | None = None) -> AsyncIterator[str]:
+    """`broadsheet serve` on a free port, until it answers its health check; yields its base URL. ``env``:
+    more environment for it (``BROADSHEET_REDIS_URL``, ...)."""
     port = free_port()
     server = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -44,7 +45,7 @@ async def serving(database_url: str) -> AsyncIterator[str]:
         "serve",
         "--port",
         str(port),
-        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url},
+        env={**os.environ, "BROADSHEET_DATABASE_URL": database_url, **(env or {})},
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,

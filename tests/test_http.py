@@ -115,7 +115,7 @@ async def test_json_with_an_explicit_utf8_charset_is_fine(client: httpx.AsyncCli
     body = '{"query": "{ __type(name: \\"Run🏃\\") { name } }"}'.encode()
     for content_type in ("application/json; charset=utf-8", "Application/JSON; charset=UTF-8"):
         response = await client.post("/graphql", content=body, headers={"content-type": content_type})
-        assert response.status_code == 200 and response.json() == {"data": {"__type": None}}
+        assert response.status_code == 200 and response.json()["data"] == {"__type": None}
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ async def test_the_named_operation_runs_and_an_unknown_name_is_a_request_error(
     client: httpx.AsyncClient,
 ) -> None:
     named = await client.post("/graphql", json={"query": TWO_OPERATIONS, "operationName": "B"})
-    assert named.json() == {"data": {"__typename": "Query"}}
+    assert named.json()["data"] == {"__typename": "Query"}
     unknown = await client.post(
         "/graphql", json={"query": TWO_OPERATIONS, "operationName": "C"}, headers={"accept": NEWER}
     )
@@ -234,9 +234,9 @@ async def test_a_failure_of_ours_before_any_field_is_a_500_not_a_400(
         with caplog.at_level(logging.ERROR, logger="broadsheet"):
             newer = await http.post("/graphql", json={"query": "{ __typename }"}, headers={"accept": NEWER})
     assert newer.status_code == 500
-    assert newer.json() == {
-        "errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
-    }
+    assert newer.json()["errors"] == [
+        {"message": "Unexpected error.", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}
+    ]
     assert "hunter2" not in newer.text
 
 
@@ -270,9 +270,8 @@ async def test_the_body_limit_is_exact_and_configurable(engine: AsyncEngine, dat
             document = b'{"query": "{ __typename }", "variables": {"pad": "'
             return document + b"x" * (size - len(document) - 3) + b'"}}'
 
-        assert (await http.post("/graphql", content=body(1024), headers={"content-type": JSON})).json() == {
-            "data": {"__typename": "Query"}
-        }
+        exact = await http.post("/graphql", content=body(1024), headers={"content-type": JSON})
+        assert exact.json()["data"] == {"__typename": "Query"}
         declared = await http.post("/graphql", content=body(1025), headers={"content-type": JSON})
         _refusal(declared, 413, "PAYLOAD_TOO_LARGE")
         pulled: list[int] = []
@@ -288,7 +287,7 @@ async def test_the_body_limit_is_exact_and_configurable(engine: AsyncEngine, dat
 
 async def test_get_query_strings_are_limited(client: httpx.AsyncClient) -> None:
     near = await client.get("/graphql", params={"query": "{ __typename }" + " " * 30_000})
-    assert near.json() == {"data": {"__typename": "Query"}}
+    assert near.json()["data"] == {"__typename": "Query"}
     too_long = await client.get("/graphql", params={"query": "{ __typename }" + " " * 33_000})
     assert "POST the request instead" in _refusal(too_long, 414, "URI_TOO_LONG")
 
@@ -354,11 +353,13 @@ async def test_cors_for_listed_origins_with_credentials(engine: AsyncEngine, dat
         answer = await http.post(
             "/graphql", json={"query": "{ __typename }"}, headers={"origin": "https://app.example.com"}
         )
-        assert answer.json() == {"data": {"__typename": "Query"}}
+        assert answer.json()["data"] == {"__typename": "Query"}
         assert _cors_headers(answer) == {
             "access-control-allow-origin": "https://app.example.com",
             "access-control-allow-credentials": "true",
-            "access-control-expose-headers": "X-Request-ID, Server-Timing",
+            "access-control-expose-headers": (
+                "X-Request-ID, Server-Timing, RateLimit, RateLimit-Policy, Retry-After"
+            ),
         }
         assert "Origin" in answer.headers["vary"]
         refused = await http.post(
