@@ -266,30 +266,18 @@ async def test_key_range_is_what_the_id_columns_hold(engine: AsyncEngine) -> Non
     assert (KEY_RANGE.start, KEY_RANGE.stop) == (-(2**31), 2**31)
 
 
-async def test_a_statement_past_the_time_limit_is_a_timeout(engine: AsyncEngine, database_url: str) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the time limit is PostgreSQL's statement_timeout; SQLite has none")
-    limited = create_engine(database_url, pool_size=1, statement_timeout=0.2)
-    app = create_app(Settings(database_url=database_url), engine=limited)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://t") as client,
-        engine.connect() as blocker,
-    ):
-        await blocker.execute(
-            text("LOCK TABLE article IN ACCESS EXCLUSIVE MODE")
-        )  # the page waits past the limit
-        body = await graphql(client, f"{{ articles(first: 1) {{ {PAGE} }} }}")
-        await blocker.rollback()
-    await limited.dispose()
-    error = only_error(body)
-    assert error["message"] == STATEMENT_TIMEOUT_MESSAGE and code_of(error) == "TIMEOUT"
-
-
-async def test_the_section_tree_read_past_the_time_limit_is_a_timeout(
-    engine: AsyncEngine, database_url: str
+@pytest.mark.parametrize(
+    ("table", "document"),
+    [
+        ("article", f"{{ articles(first: 1) {{ {PAGE} }} }}"),
+        # The section tree is read apart from the loaders (one read for many requests), and still says why.
+        ("section", "{ sections { name } }"),
+    ],
+    ids=["a page", "the section tree"],
+)
+async def test_a_statement_past_the_time_limit_is_a_timeout(
+    engine: AsyncEngine, database_url: str, table: str, document: str
 ) -> None:
-    """The section tree is read apart from the loaders (one read for many requests), and still says why."""
     if engine.dialect.name != "postgresql":
         pytest.skip("the time limit is PostgreSQL's statement_timeout; SQLite has none")
     limited = create_engine(database_url, pool_size=1, statement_timeout=0.2)
@@ -299,8 +287,8 @@ async def test_the_section_tree_read_past_the_time_limit_is_a_timeout(
         httpx.AsyncClient(transport=transport, base_url="http://t") as client,
         engine.connect() as blocker,
     ):
-        await blocker.execute(text("LOCK TABLE section IN ACCESS EXCLUSIVE MODE"))
-        body = await graphql(client, "{ sections { name } }")
+        await blocker.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))  # the read waits past it
+        body = await graphql(client, document)
         await blocker.rollback()
     await limited.dispose()
     error = only_error(body)
