@@ -31,7 +31,7 @@ from graph.http import error_response
 from models.api_keys import read_api_key_secret
 from models.changes import ChangeWatcher
 from models.changes import Scope as ChangeScope
-from models.db import reading
+from models.db import DatabaseUnavailable, reading
 from models.types import utcnow
 from resolvers.api_keys import KEY_SHAPE, ApiKeyRow, PresentedKey, key_by_digest, key_digest, record_use
 
@@ -45,6 +45,7 @@ USE_RECORDED_EVERY = 60.0
 NO_KEY = 'Bearer realm="broadsheet"'
 BAD_KEY = 'Bearer realm="broadsheet", error="invalid_token"'
 KEY_REQUIRED = "An API key is required: send it as `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+DATABASE_AWAY = "The API key cannot be checked now: the database is unreachable. Try again shortly"
 REFUSED_KEY = (
     "The API key is not valid: unknown, revoked, or replaced by a rotation whose grace period is over"
 )
@@ -167,6 +168,12 @@ class ApiKeyAuth:
         except Unauthenticated as refused:
             challenge = {"www-authenticate": refused.challenge}
             response = error_response(401, str(refused), accept=headers.get("accept"), headers=challenge)
+            await response(scope, receive, send)
+            return
+        except DatabaseUnavailable:
+            log.warning("API key not checked: the database is unreachable", exc_info=True)
+            retry = {"retry-after": "1"}
+            response = error_response(503, DATABASE_AWAY, accept=headers.get("accept"), headers=retry)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

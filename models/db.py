@@ -71,11 +71,16 @@ class StatementTimeout(Exception):
     """PostgreSQL stopped a statement for running past ``statement_timeout``."""
 
 
+class DatabaseUnavailable(Exception):
+    """No connection to the database could be made (refused, or timed out)."""
+
+
 @asynccontextmanager
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection for reads, each statement in its own transaction (autocommit: no BEGIN and
     COMMIT around a request's few reads). A statement stopped at the time limit raises ``StatementTimeout``,
-    so callers above need not know the drivers' errors."""
+    a server that cannot be reached ``DatabaseUnavailable``, so callers above need not know the drivers'
+    errors."""
     try:
         async with engine.connect() as connection:
             # SQLite's driver begins no transaction for reads anyway; switching its mode is a call into its
@@ -88,6 +93,8 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         if getattr(error.orig, "sqlstate", None) == STATEMENT_TIMED_OUT:
             raise StatementTimeout from error
         raise
+    except OSError as error:  # the driver could not reach the server (asyncpg raises these as they are)
+        raise DatabaseUnavailable(str(error)) from error
 
 
 def _server_settings(statement_timeout: float | None, lookups: bool) -> dict[str, str]:

@@ -20,6 +20,7 @@ from broadsheet.settings import Settings
 from graph.app import create_app
 from graph.auth import SCOPE_ENTRY
 from models.api_keys import KeyScope, Limit
+from models.db import create_engine
 from models.types import utcnow
 from resolvers.api_keys import KEY_SHAPE, create_key, list_keys
 from tests.conftest import caught_up
@@ -271,3 +272,23 @@ def test_limits_are_spelled_count_per_period() -> None:
     for bad in ("600", "600/min", "0/minute", "-1/minute", "ten/minute", "600/minute/2"):
         with pytest.raises(ValueError, match="limit"):
             Limit.parse(bad)
+
+
+async def test_a_key_while_the_database_is_away_is_503_not_a_server_error() -> None:
+    """The key cannot be checked, so it is neither let in nor called bad: try again, says the answer. (The
+    app is not started: its change watcher would need the database too; this is the database going away
+    under a running server.)"""
+    away = "postgresql+asyncpg://postgres@127.0.0.1:9/broadsheet"  # the discard port: nothing listens
+    engine = create_engine(away)
+    app = create_app(Settings(database_url=away), engine=engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ sections { name } }"},
+            headers={"authorization": f"Bearer bs_{'A' * 43}"},
+        )
+    await engine.dispose()
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+    assert "database is unreachable" in error["message"] and "Traceback" not in response.text
