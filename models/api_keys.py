@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
+from models.cursor_secret import read_one_row_secret
 from models.types import JSONDocument, UTCDateTime, utcnow
 
 
@@ -99,7 +99,4 @@ class ApiKeySecret(SQLModel, table=True):
 async def read_api_key_secret(connection: AsyncConnection) -> bytes:
     """The hashing secret; a clear error when the database lacks it (not migrated to 0012)."""
     table = ApiKeySecret.__table__  # type: ignore[attr-defined]
-    secret = await connection.scalar(select(table.c.secret).where(table.c.id == 1))
-    if not secret:
-        raise RuntimeError("the database holds no API key secret: run `broadsheet migrate`")
-    return str(secret).encode()
+    return (await read_one_row_secret(connection, table, "API key secret")).encode()

@@ -7,7 +7,7 @@ every cursor handed out before refused: clients start their lists again from the
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import Field, SQLModel
 
@@ -23,8 +23,13 @@ class CursorSecret(SQLModel, table=True):
 
 async def read_cursor_secret(connection: AsyncConnection) -> str:
     """The secret; a clear error when the database lacks it (not migrated to 0010, or the row deleted)."""
-    table = CursorSecret.__table__  # type: ignore[attr-defined]
+    return await read_one_row_secret(connection, CursorSecret.__table__, "cursor secret")  # type: ignore[attr-defined]
+
+
+async def read_one_row_secret(connection: AsyncConnection, table: Table, what: str) -> str:
+    """The ``secret`` of a table holding one row (id 1), as the cursor and API key secrets are kept; a clear
+    error naming ``what`` when the database lacks it."""
     secret = await connection.scalar(select(table.c.secret).where(table.c.id == 1))
     if not secret:
-        raise RuntimeError("the database holds no cursor secret: run `broadsheet migrate`")
+        raise RuntimeError(f"the database holds no {what}: run `broadsheet migrate`")
     return str(secret)
