@@ -175,21 +175,25 @@ def reextract(
     from ingest.reextract import ReextractSummary
     from ingest.reextract import reextract as run
     from models.db import create_engine
+    from models.response_cache import Purger
 
     settings = _settings()
     _run_migrations(settings)
 
     async def main() -> ReextractSummary:
         engine = create_engine(settings.database_url, pool_size=1, pool_overflow=0)
+        purge = Purger(settings.redis_url, settings.redis_prefix)
         try:
             return await run(
                 engine,
                 batch_size=batch_size,
                 on_total=lambda total: progress.update(task, total=total),
                 on_progress=lambda done: progress.advance(task, done),
+                purge=purge,
             )
         finally:
             await engine.dispose()
+            await purge.close()
 
     with _progress("re-extracting", MofNCompleteColumn(), quiet=quiet) as progress:
         task = progress.add_task("reextract", total=None)

@@ -38,6 +38,7 @@ from ingest.errors import IngestError
 from ingest.sources import Lines, iter_inputs
 from ingest.store import Interdependent, Written, match_of, write_batch
 from models.db import create_engine
+from models.response_cache import Purger
 from resolvers.articles.writes import ArticleMatch, StoredArticle, find_articles
 
 DEFAULT_BATCH_SIZE = 500
@@ -132,8 +133,10 @@ async def ingest_paths(
     writers = _CONCURRENT_WRITES if not extract and not settings.is_sqlite else 1
     # One more connection than writers: the next batch is looked up while the others are written.
     engine = create_engine(settings.database_url, pool_size=writers + 1, pool_overflow=0)
+    purge = Purger(settings.redis_url, settings.redis_prefix)
     run = _Run(
         engine,
+        purge,
         workers or os.cpu_count() or 1,
         writers=writers,
         batch_size=batch_size,
@@ -150,6 +153,7 @@ async def ingest_paths(
         if run.pool is not None:
             run.pool.shutdown(cancel_futures=True)
         await engine.dispose()
+        await purge.close()
     return run.summary
 
 
@@ -157,6 +161,7 @@ class _Run:
     def __init__(
         self,
         engine: AsyncEngine,
+        purge: Purger,
         workers: int,
         *,
         writers: int,
@@ -165,7 +170,7 @@ class _Run:
         on_progress: Callable[[int], None],
         on_error: Callable[[str], None],
     ) -> None:
-        self.engine, self.workers, self.writers = engine, workers, writers
+        self.engine, self.purge, self.workers, self.writers = engine, purge, workers, writers
         self.writing: deque[_Writing] = deque()  # batches being written at once, oldest first
         self.settled_sections: set[tuple[str, ...]] = set()  # known to exist: written by an earlier batch
         self.pool: ProcessPoolExecutor | None = None
@@ -299,12 +304,13 @@ class _Run:
     async def _store(self, ready: list[tuple[Prepared, list[Link] | None]]) -> Written:
         try:
             async with self.engine.begin() as connection:
-                return await write_batch(connection, ready)
+                written = await write_batch(connection, ready)
         except (SQLAlchemyError, Interdependent):
             written = Written()
             for one in ready:
                 written.add(await self._write_one(one))
-            return written
+        await self.purge(written.tags)  # committed: the next request, to any server, must see it
+        return written
 
     def _count(self, written: Written, records: int) -> None:
         self.summary.created += written.created

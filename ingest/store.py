@@ -17,6 +17,7 @@ from ingest.bulk import Link, Prepared, StoreError, mention_links, prepare
 from ingest.document import ArticleDraft
 from ingest.errors import IngestError
 from ingest.extract.mentions import find_mentions
+from models.response_cache import ARTICLES, ENTITIES, SECTIONS, article_tag, entity_tag
 from resolvers.articles.writes import (
     ArticleFields,
     ArticleMatch,
@@ -49,6 +50,7 @@ class Stored:
     slug: str
     created: bool
     entities_created: int
+    tags: frozenset[str]  # what cached answers it changed: for a caller with a shared cache to purge
 
 
 async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
@@ -67,7 +69,13 @@ async def store_article(engine: AsyncEngine, draft: ArticleDraft) -> Stored:
     if written.failures:
         raise StoreError(written.failures[0].message)
     ((article_id, slug),) = written.articles
-    return Stored(article_id, slug, created=written.created == 1, entities_created=written.entities_created)
+    return Stored(
+        article_id,
+        slug,
+        created=written.created == 1,
+        entities_created=written.entities_created,
+        tags=frozenset(written.tags),
+    )
 
 
 def merge_mention(by_entity: dict[int, dict[str, Any]], entity_id: int, link: Link) -> None:
@@ -124,6 +132,8 @@ class Written:
     entities_created: int = 0
     failures: list[IngestError] = field(default_factory=list)
     articles: list[tuple[int, str]] = field(default_factory=list)  # (id, slug) of each written or unchanged
+    #: What cached answers it changed (models/response_cache.py), for the caller to purge once committed.
+    tags: set[str] = field(default_factory=set)
 
     def add(self, other: Written) -> None:
         self.created += other.created
@@ -132,6 +142,7 @@ class Written:
         self.entities_created += other.entities_created
         self.failures += other.failures
         self.articles += other.articles
+        self.tags |= other.tags
 
 
 class Interdependent(Exception):
@@ -211,6 +222,7 @@ class _BatchPlan:
         self.slugs = slugs
         self.held = held
         self.sections: dict[tuple[str, ...], int] = {}
+        self.new_sections: list[int] = []
         self.seen: set[int] = set()
         self.inserts: list[tuple[ArticleFields, str]] = []
         self.updates: list[tuple[int, ArticleFields, str, datetime]] = []
@@ -261,7 +273,7 @@ class _BatchPlan:
                 return
         if record.section_path not in self.sections:
             self.sections[record.section_path] = await ensure_section_path(
-                self.connection, record.section_path
+                self.connection, record.section_path, self.new_sections
             )
         fields = _fields(record, self.sections[record.section_path])
         if existing is None:
@@ -301,18 +313,28 @@ async def _write_plan(connection: AsyncConnection, plan: _BatchPlan) -> None:
     linked: list[tuple[int, datetime, list[Link]]] = []
     relinked: list[int] = []
     moved: list[tuple[int, datetime]] = []
+    written = plan.written
     for target, slug, links in plan.targets:
         article_id, published_at = next(new) if target is None else target
-        plan.written.articles.append((article_id, slug))
+        written.articles.append((article_id, slug))
+        written.tags.add(article_tag(article_id))
         if links is not None:
             linked.append((article_id, published_at, links))
             if target is not None:
                 relinked.append(article_id)
         elif target is not None:
             moved.append(target)
+    entities: set[int] = set()
     if linked:
-        plan.written.entities_created = await relink(connection, linked, replacing=relinked)
-    await move_mentions(connection, moved)
+        written.entities_created = await relink(connection, linked, replacing=relinked, entities=entities)
+    entities |= await move_mentions(connection, moved)
+    if plan.targets:
+        written.tags.add(ARTICLES)
+        written.tags.update(entity_tag(entity_id) for entity_id in entities)
+    if written.entities_created:
+        written.tags.add(ENTITIES)
+    if plan.new_sections:  # new children of sections already cached; sections' lists are tagged so
+        written.tags.add(SECTIONS)
 
 
 async def relink(
@@ -320,11 +342,16 @@ async def relink(
     articles: Sequence[tuple[int, datetime, list[Link]]],
     *,
     replacing: Sequence[int],
+    entities: set[int] | None = None,
 ) -> int:
     """Make (article id, publication time, links) articles' mentions exactly their links, the stored
-    mentions of the ``replacing`` ids going; how many entities are new."""
+    mentions of the ``replacing`` ids going; how many entities are new. The entities mentioned before or
+    after are added to ``entities``, when given."""
     rows, entities_created = await link_batch(connection, articles)
-    await replace_mentions_of(connection, replacing, rows)
+    before = await replace_mentions_of(connection, replacing, rows)
+    if entities is not None:
+        entities |= before
+        entities.update(row["entity_id"] for row in rows)
     return entities_created
 
 

@@ -235,17 +235,30 @@ def _order_key(order: EntityArticleOrder) -> tuple[Any, ...]:
 
 async def replace_mentions_of(
     connection: AsyncConnection, article_ids: Sequence[int], rows: Sequence[dict[str, Any]]
-) -> None:
-    """Make these articles' mentions exactly ``rows`` (full Mention column mappings), in two statements."""
+) -> set[int]:
+    """Make these articles' mentions exactly ``rows`` (full Mention column mappings), in two statements;
+    the entities they mentioned before."""
+    before: set[int] = set()
     if article_ids:
-        await connection.execute(delete(_mention).where(_mention.c.article_id.in_(article_ids)))
-    await insert_rows(connection, _mention, rows)
-
-
-async def move_mentions(connection: AsyncConnection, moves: Sequence[tuple[int, datetime]]) -> None:
-    """Give (article id, publication time) articles' mentions the article's new publication time."""
-    if moves:
-        await connection.execute(
-            update(_mention).where(_mention.c.article_id == bindparam("key")),
-            [{"key": article_id, "published_at": published_at} for article_id, published_at in moves],
+        deleted = await connection.execute(
+            delete(_mention).where(_mention.c.article_id.in_(article_ids)).returning(_mention.c.entity_id)
         )
+        before = set(deleted.scalars())
+    await insert_rows(connection, _mention, rows)
+    return before
+
+
+async def move_mentions(connection: AsyncConnection, moves: Sequence[tuple[int, datetime]]) -> set[int]:
+    """Give (article id, publication time) articles' mentions the article's new publication time; the
+    entities they mention."""
+    if not moves:
+        return set()
+    await connection.execute(
+        update(_mention).where(_mention.c.article_id == bindparam("key")),
+        [{"key": article_id, "published_at": published_at} for article_id, published_at in moves],
+    )
+    moved = [article_id for article_id, _ in moves]
+    found = await connection.execute(
+        select(_mention.c.entity_id).distinct().where(_mention.c.article_id.in_(moved))
+    )
+    return set(found.scalars())

@@ -91,24 +91,32 @@ def normalize_path(path: str) -> str:
     return "/".join(slugify(part) for part in path.strip().strip("/").split("/") if part.strip())
 
 
-async def ensure_section_path(connection: AsyncConnection, names: Sequence[str]) -> int:
-    """The id of the section at ``names`` below Home, creating Home and any missing level."""
-    parent_id = await _ensure(connection, None, ROOT_NAME, ROOT_PATH)
+async def ensure_section_path(
+    connection: AsyncConnection, names: Sequence[str], created: list[int] | None = None
+) -> int:
+    """The id of the section at ``names`` below Home, creating Home and any missing level (their ids are
+    added to ``created``, when given)."""
+    parent_id = await _ensure(connection, None, ROOT_NAME, ROOT_PATH, created)
     path = ROOT_PATH
     for name in names:
         slug = slugify(name)
         path = f"{path}/{slug}" if path else slug
-        parent_id = await _ensure(connection, parent_id, name, path)
+        parent_id = await _ensure(connection, parent_id, name, path, created)
     return parent_id
 
 
-async def _ensure(connection: AsyncConnection, parent_id: int | None, name: str, path: str) -> int:
+async def _ensure(
+    connection: AsyncConnection, parent_id: int | None, name: str, path: str, created: list[int] | None
+) -> int:
     existing = await connection.scalar(select(_table.c.id).where(_table.c.path == path))
     if existing is not None:
         return int(existing)
     slug = path.rsplit("/", 1)[-1] if path else slugify(name)
-    return int(
+    section_id = int(
         await connection.scalar(
             insert(_table).values(parent_id=parent_id, slug=slug, name=name, path=path).returning(_table.c.id)
         )
     )
+    if created is not None:
+        created.append(section_id)
+    return section_id
