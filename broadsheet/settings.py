@@ -52,9 +52,43 @@ class Settings(BaseSettings):
     response_cache_seconds: float = Field(
         default=0.0,
         ge=0,
-        le=300,
-        description="Serve identical successful GraphQL responses from memory for this long (0: off), "
-        "while the data is unchanged.",
+        le=86_400,
+        description="Keep successful GraphQL answers this long (0: off) and serve them to the same query "
+        "with the same variables and scopes. With Redis they are shared by every server process and purged "
+        "by what a write changed; without it each process keeps its own until anything changes.",
+    )
+    response_cache_local_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="With Redis: how long a process also keeps, in its own memory, an answer it got from "
+        "Redis (0: never). Any write to the database clears these at once.",
+    )
+    http_max_age: int = Field(
+        default=30,
+        ge=0,
+        le=31_536_000,
+        description="`max-age` of public GET answers' Cache-Control: seconds a browser may reuse one.",
+    )
+    http_s_maxage: int = Field(
+        default=60,
+        ge=0,
+        le=31_536_000,
+        description="`s-maxage`: seconds a shared cache (a CDN) may reuse one; purge it sooner by the "
+        "surrogate-key header's tags.",
+    )
+    http_stale_while_revalidate: int = Field(
+        default=30,
+        ge=0,
+        le=31_536_000,
+        description="`stale-while-revalidate`: seconds a cache may serve an expired answer while it fetches "
+        "a fresh one.",
+    )
+    surrogate_key_header: str = Field(
+        default="Surrogate-Key",
+        pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="The header naming what an answer contains (its cache tags, space-separated), e.g. "
+        "`Cache-Tag` for Cloudflare, `xkey` for Varnish.",
     )
     fast_execution: bool = Field(
         default=True,

@@ -34,7 +34,7 @@ from strawberry.types.graphql import OperationType
 from broadsheet.settings import Settings, get_settings
 from graph.articles import ArticleLists
 from graph.auth import ApiKeyAuth, KeyStore, authenticated
-from graph.cache import ResponseCache
+from graph.cache import HttpCaching, ResponseCache, answer_tags
 from graph.context import Context, CursorSecretCache, SectionTreeCache
 from graph.errors import ErrorCode
 from graph.graphiql import OfflineGraphiQL, graphiql_asset_routes
@@ -62,6 +62,7 @@ from graph.schema import build_schema
 from models.changes import ChangeWatcher
 from models.db import create_server_engines
 from models.rate_limits import Limits
+from models.response_cache import SharedResponses
 from models.shared_state import create_redis
 from resolvers.health import ping
 
@@ -118,6 +119,7 @@ class GraphQLEndpoint(OfflineGraphiQL, GraphQL[Context, None]):
             api_key=authenticated(request.scope),
             budget=budget_of(request.scope),
             response=response,
+            tags=answer_tags(request.scope),
         )
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
@@ -342,10 +344,20 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     # a refused key is refused before anything reads the request or answers from the cache; every request
     # of a key counts against its rate, cached answers too; and the size limits hold before the cache reads
     # a body.
-    if settings.response_cache_seconds > 0:
-        app.add_middleware(
-            ResponseCache, path="/graphql", seconds=settings.response_cache_seconds, changes=changes
-        )
+    app.add_middleware(
+        ResponseCache,
+        path="/graphql",
+        http=HttpCaching(
+            max_age=settings.http_max_age,
+            s_maxage=settings.http_s_maxage,
+            stale_while_revalidate=settings.http_stale_while_revalidate,
+            surrogate_key_header=settings.surrogate_key_header,
+        ),
+        changes=changes,
+        seconds=settings.response_cache_seconds,
+        shared=SharedResponses(redis, settings.redis_prefix) if redis is not None else None,
+        local_seconds=settings.response_cache_local_seconds,
+    )
     app.add_middleware(
         RequestLimits,
         max_body_bytes=settings.max_body_bytes,

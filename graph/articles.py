@@ -20,6 +20,7 @@ from graph.mentions import MentionNode
 from graph.relay import Node, PageInfo, global_id, page_info, page_size
 from graph.sections import BreadcrumbItem, SectionNode, SectionObjects, section_objects
 from models import ArticleStatus
+from models.response_cache import ARTICLES, article_tag, entity_tag, section_tag
 from resolvers.articles import NO_FILTERS, ArticleFilters, ArticleQuery, ArticleRow
 from resolvers.mentions import MentionRow
 
@@ -190,6 +191,7 @@ async def article_nodes(
     sections = section_objects(tree)
     nodes = []
     entity_nodes: dict[int, EntityNode] = {}  # one per entity, however many articles mention it
+    tags = context.tags
     for index, row in enumerate(rows):
         if bodies is not None:  # a copy: the row is the loader's, cached for the rest of the request
             row = replace(row, body=bodies[index])
@@ -216,6 +218,8 @@ async def article_nodes(
         }
         for mention_node in loaded or ():
             by_kind[mention_node.entity.row.kind].append(mention_node)
+        tags.add(article_tag(row.id))
+        tags.add(section_tag(row.section_id))
         nodes.append(
             ArticleNode(
                 id=strawberry.ID(global_id("Article", row.id)),
@@ -238,6 +242,7 @@ async def article_nodes(
                 loaded_mentions=loaded,
             )
         )
+    tags.update(map(entity_tag, entity_nodes))
     return nodes
 
 
@@ -253,7 +258,10 @@ async def _nothing() -> None:
 
 
 async def article_node(info: strawberry.Info, row: ArticleRow | None) -> ArticleNode | None:
-    return None if row is None else (await article_nodes(info, [row]))[0]
+    if row is None:  # found nothing: an article written later may be what was looked for
+        get_context(info).tags.add(ARTICLES)
+        return None
+    return (await article_nodes(info, [row]))[0]
 
 
 async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | None:
@@ -270,6 +278,7 @@ async def article_by_slug(info: strawberry.Info, slug: str) -> ArticleNode | Non
     )
     found = await loader.load(slug)
     if found is None:
+        context.tags.add(ARTICLES)
         return None
     row, mentions = found
     return (await article_nodes(info, [row], read_mentions=[mentions]))[0]
@@ -297,6 +306,7 @@ async def article_connection(
         after=cursors.parse_time(after),
     )
     rows = await get_context(info).articles_page.load(query)
+    get_context(info).tags.add(ARTICLES)
     nodes = await article_nodes(info, rows[:size])
     edges = [ArticleEdge(cursor=cursors.time(node.published_at, node.row.id), node=node) for node in nodes]
     return ArticleConnection(

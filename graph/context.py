@@ -119,6 +119,8 @@ class Context:
     api_key: api_keys.ApiKeyRow | None = None  # the key the request presented (graph/auth.py); None: none
     budget: Budget | None = None  # the query-cost budget it spends (graph/limits.py); None: not over HTTP
     response: Response | None = field(default=None, repr=False)  # its status and headers, for refusals
+    #: What the answer contains, as cache tags (models/response_cache.py), for the cache and CDNs.
+    tags: set[str] = field(default_factory=set, repr=False)
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
 
     def may(self, scope: KeyScope) -> bool:

@@ -172,7 +172,7 @@ class QueryCost(SchemaExtension):
                 ErrorCode.QUERY_BUDGET_EXCEEDED,
                 cost,
             )
-        self.figures.update(_figures(verdict))
+        self.figures.update(cost_figures(verdict))
         if verdict.allowed:
             return None
         wait = seconds(verdict.retry_after)
@@ -185,7 +185,7 @@ class QueryCost(SchemaExtension):
         return {} if self.figures is None else {"cost": self.figures}
 
 
-def _figures(verdict: Decision) -> dict[str, Any]:
+def cost_figures(verdict: Decision) -> dict[str, Any]:
     reset_at = datetime.now(UTC) + timedelta(seconds=verdict.reset_after)
     return {
         "remaining": verdict.remaining,

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry.permission import PermissionExtension
 
-from graph.context import MAX_RELATED, get_context
+from graph.context import MAX_RELATED, Context, get_context
 from graph.relay import ListCursors, Node, PageInfo, global_id, page_info, page_size
 from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked
 from models import EntityKind
+from models.response_cache import ARTICLES, ENTITIES, entity_tag
 from resolvers.entities import EntitiesQuery, EntityRow
 from resolvers.mentions import EntityArticleOrder, EntityArticleRow, EntityArticlesQuery
 
@@ -104,6 +105,7 @@ class EntityNode(Node):
             key = cursors.parse_prominence(after)
         query = EntityArticlesQuery(self.row.id, size + 1, order_by, key, drafts=include_drafts)
         rows = await context.entity_articles_page.load(query)
+        context.tags.add(ARTICLES)
         page = rows[:size]
         nodes = await context.article_lists.nodes(info, [row.article for row in page])
         edges = [
@@ -128,6 +130,7 @@ class EntityNode(Node):
     ) -> list[CoMentionedEntity]:
         size = page_size(first, maximum=MAX_RELATED)
         related = await get_context(info).co_mentioned_by_entity.load(self.row.id)
+        get_context(info).tags.update(entity_tag(item.entity.id) for item in related[:size])
         return [
             CoMentionedEntity(entity=EntityNode.of(item.entity), shared_articles=item.shared_articles)
             for item in related[:size]
@@ -175,6 +178,15 @@ def _page_info(
     return page_info([edge.cursor for edge in edges], has_next=has_next, after=after)
 
 
+def entity_node(context: Context, row: EntityRow | None) -> EntityNode | None:
+    """The entity's node, its cache tag noted; a miss notes the entities' list tag (one may be added)."""
+    if row is None:
+        context.tags.add(ENTITIES)
+        return None
+    context.tags.add(entity_tag(row.id))
+    return EntityNode.of(row)
+
+
 async def entity_connection(
     info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None
 ) -> EntityConnection:
@@ -182,6 +194,8 @@ async def entity_connection(
     context = get_context(info)
     cursors = await context.list_cursors("entities", None if kind is None else kind.value)
     rows = await context.entities_page.load(EntitiesQuery(kind, cursors.parse_name(after), size + 1))
+    context.tags.add(ENTITIES)
+    context.tags.update(entity_tag(row.id) for row in rows[:size])
     edges = [
         EntityEdge(cursor=cursors.name(row.name, row.id), node=EntityNode.of(row)) for row in rows[:size]
     ]

@@ -37,15 +37,16 @@ from graph.articles import (
 )
 from graph.context import get_context
 from graph.cost import QueryCost
-from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection
+from graph.entities import EntityConnection, EntityKind, EntityNode, entity_connection, entity_node
 from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_code, present
 from graph.execution import FastExecutionContext
 from graph.filters import FilterArguments, FilterArgumentsExtension, article_filters
 from graph.relay import Node, parse_global_id
 from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked, RequireScope
 from graph.search import SearchConnection, SearchOrder, search_connection
-from graph.sections import SectionNode, section_by_path, section_objects
+from graph.sections import SectionNode, section_by_path, section_node, section_objects
 from models.api_keys import KeyScope
+from models.response_cache import SECTIONS
 
 log = logging.getLogger("broadsheet.graphql")
 
@@ -86,11 +87,9 @@ class Query:
         if type_name == "Article":
             return await article_node(info, await context.article_by_id.load(key))
         if type_name == "Entity":
-            entity = await context.entity_by_id.load(key)
-            return None if entity is None else EntityNode.of(entity)
+            return entity_node(context, await context.entity_by_id.load(key))
         tree = await context.section_tree(missing_id=key)  # a Section
-        row = tree.by_id.get(key)
-        return None if row is None else section_objects(tree).node(row)
+        return section_node(context, tree, tree.by_id.get(key))
 
     @strawberry.field(
         description=(
@@ -175,6 +174,7 @@ class Query:
     async def sections(self, info: strawberry.Info) -> list[SectionNode]:
         tree = await get_context(info).section_tree()
         objects = section_objects(tree)
+        get_context(info).tags.add(SECTIONS)
         return [objects.node(row) for row in tree.walk()]
 
     @strawberry.field(description="An entity by its slug; null when there is none.", extensions=[READ])
@@ -183,8 +183,8 @@ class Query:
         info: strawberry.Info,
         slug: Annotated[str, strawberry.argument(description="The entity's slug.")],
     ) -> EntityNode | None:
-        row = await get_context(info).entity_by_slug.load(require(slug, "slug"))
-        return None if row is None else EntityNode.of(row)
+        context = get_context(info)
+        return entity_node(context, await context.entity_by_slug.load(require(slug, "slug")))
 
     @strawberry.field(description="Entities by name, optionally of one kind.", extensions=[READ])
     async def entities(

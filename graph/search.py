@@ -14,6 +14,7 @@ from graph.context import get_context, selects
 from graph.errors import ClientError
 from graph.execution import PURE
 from graph.relay import PageInfo, page_info, page_size
+from models.response_cache import ARTICLES
 from resolvers.articles import ArticleFilters
 from resolvers.search import TIERS, SearchHit, SearchOrder, SearchQuery
 from resolvers.search.language import SearchExpression, SearchSyntaxError, parse_search
@@ -139,6 +140,7 @@ async def search_connection(
     )
     hits: list[SearchHit] = await get_context(info).search_page.load(query)
     page = hits[:size]
+    get_context(info).tags.add(ARTICLES)
     nodes = await article_nodes(info, [hit.article for hit in page])
     edges = [
         SearchEdge(

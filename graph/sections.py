@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.permission import PermissionExtension
 
-from graph.context import get_context
+from graph.context import Context, get_context
 from graph.execution import PURE
 from graph.relay import Node, global_id
 from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked
+from models.response_cache import SECTIONS, section_tag
 from resolvers.articles import NO_FILTERS, ArticleFilters
 from resolvers.sections import SectionRow, SectionTree, normalize_path
 
@@ -104,8 +105,9 @@ class SectionNode(Node):
         parent_id = self.row.parent_id
         return None if parent_id is None else self.objects.node(self.tree.by_id[parent_id])
 
-    @strawberry.field(description="Sections directly below this one, by name.", metadata=PURE)
-    def children(self) -> list[SectionNode]:
+    @strawberry.field(description="Sections directly below this one, by name.")
+    def children(self, info: strawberry.Info) -> list[SectionNode]:
+        get_context(info).tags.add(SECTIONS)  # a section added below this one changes the list
         return [self.objects.node(child) for child in self.row.children]
 
     @strawberry.field(
@@ -132,9 +134,18 @@ class SectionNode(Node):
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
     normalized = normalize_path(path)
-    tree = await get_context(info).section_tree(missing_path=normalized)
-    row = tree.by_path.get(normalized)
-    return None if row is None else section_objects(tree).node(row)
+    context = get_context(info)
+    tree = await context.section_tree(missing_path=normalized)
+    return section_node(context, tree, tree.by_path.get(normalized))
+
+
+def section_node(context: Context, tree: SectionTree, row: SectionRow | None) -> SectionNode | None:
+    """The section's node, its cache tag noted; a miss notes the sections' list tag (one may be added)."""
+    if row is None:
+        context.tags.add(SECTIONS)
+        return None
+    context.tags.add(section_tag(row.id))
+    return section_objects(tree).node(row)
 
 
 def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:
