@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -245,7 +245,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        request_id = given if 0 < len(given) <= 64 and given.isprintable() else os.urandom(16).hex()
         scope["request_id"] = request_id
         started = time.perf_counter()
 

@@ -59,6 +59,9 @@ POLL_SECONDS = 0.01
 #: Longer surrogate-key headers are not sent (CDNs refuse them: Fastly's limit is 16 KiB); the answer is
 #: then ``private``, since a CDN could not purge it.
 MAX_SURROGATE_KEY_BYTES = 16_000
+#: Requests whose cache key a process remembers (parsing a request for its key costs more than serving it).
+MAX_REMEMBERED_KEYS = 4096
+MAX_REMEMBERED_BODY_BYTES = 8192
 #: Where the request's answer tags are collected (``graph.context.Context.tags``).
 TAGS_ENTRY = "broadsheet.tags"
 VARY = b"Accept, Authorization, X-API-Key"
@@ -166,6 +169,7 @@ class ResponseCache:
         # digest -> (expiry, data generation, answer)
         self._local: OrderedDict[bytes, tuple[float, int, Kept]] = OrderedDict()
         self._computing: dict[bytes, asyncio.Future[None]] = {}
+        self._digests: dict[tuple[object, ...], bytes | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope.get("method")
@@ -179,7 +183,7 @@ class ResponseCache:
         cache_control = b"private, no-store" if KeyScope.DRAFTS in scopes else self._public
         digest = None
         if self.seconds > 0:
-            digest = _digest(scope, body, headers, scopes, key is not None and key.persisted_only)
+            digest = self._digest(scope, body, headers, scopes, key is not None and key.persisted_only)
         if digest is not None:
             if await self._serve_kept(scope, send, digest, headers):
                 return
@@ -192,6 +196,27 @@ class ResponseCache:
                 await self._compute(scope, body, send, headers, digest, cache_control)
                 return
         await self.app(scope, _replay(body), self._decorating(scope, send, headers, cache_control, None))
+
+    def _digest(
+        self,
+        scope: Scope,
+        body: bytes,
+        headers: dict[bytes, bytes],
+        scopes: tuple[str, ...],
+        persisted_only: bool,
+    ) -> bytes | None:
+        """The request's cache key (``_digest``), remembered for the exact bytes of the request."""
+        if len(body) > MAX_REMEMBERED_BODY_BYTES:
+            return _digest(scope, body, headers, scopes, persisted_only)
+        accept = headers.get(b"accept")
+        raw = (scope["method"], scope.get("query_string"), body, accept, scopes, persisted_only)
+        try:
+            return self._digests[raw]
+        except KeyError:
+            if len(self._digests) >= MAX_REMEMBERED_KEYS:
+                self._digests.clear()
+            digest = self._digests[raw] = _digest(scope, body, headers, scopes, persisted_only)
+            return digest
 
     async def _serve_kept(self, scope: Scope, send: Send, digest: bytes, headers: dict[bytes, bytes]) -> bool:
         """Serve the kept answer, if there is one this request may have; whether it did."""

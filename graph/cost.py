@@ -14,8 +14,9 @@ Introspection (``__schema``, ``__type``) is free: it reads no data.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -186,8 +187,10 @@ class QueryCost(SchemaExtension):
 
 
 def cost_figures(verdict: Decision) -> dict[str, Any]:
-    reset_at = datetime.now(UTC) + timedelta(seconds=verdict.reset_after)
-    return {
-        "remaining": verdict.remaining,
-        "resetAt": reset_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
-    }
+    return {"remaining": verdict.remaining, "resetAt": _utc(int(time.time() + verdict.reset_after))}
+
+
+@lru_cache(maxsize=256)
+def _utc(epoch_seconds: int) -> str:
+    """ISO 8601 in UTC to the second, as ``2026-12-07T22:15:03Z`` (made once per second: on every answer)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_seconds))

@@ -220,6 +220,9 @@ class RequestLimits:
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, receive, send, accept)
             return
+        if scope["method"] == "GET" and not declared and "transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body to limit (the common GET: served from a cache)
+            return
         received = 0
         started = False
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,10 +61,17 @@ def seconds(value: float) -> int:
 
 
 def rate_headers(verdict: Decision) -> list[tuple[bytes, bytes]]:
-    limit = verdict.limit
-    policy = f'"{POLICY}";q={limit.amount};w={limit.seconds}'
-    state = f'"{POLICY}";r={verdict.remaining};t={seconds(verdict.reset_after)}'
-    return [(b"ratelimit-policy", policy.encode()), (b"ratelimit", state.encode())]
+    return [_policy(verdict.limit), _state(verdict.remaining, seconds(verdict.reset_after))]
+
+
+@lru_cache(maxsize=64)
+def _policy(limit: Limit) -> tuple[bytes, bytes]:
+    return b"ratelimit-policy", f'"{POLICY}";q={limit.amount};w={limit.seconds}'.encode()
+
+
+@lru_cache(maxsize=4096)
+def _state(remaining: int, reset_seconds: int) -> tuple[bytes, bytes]:
+    return b"ratelimit", f'"{POLICY}";r={remaining};t={reset_seconds}'.encode()
 
 
 class RateLimits:
@@ -99,21 +107,10 @@ class RateLimits:
             who, usage = f"address:{client[0] if client else 'unknown'}", None
             rate, cost = self.anonymous_rate, self.anonymous_cost
         verdict = await self.limits.take(f"rate:{who}", rate, 1, f"rate:{usage}" if usage else None)
-        accept = Headers(scope=scope).get("accept")
-        if verdict is None:
-            refused = error_response(503, UNAVAILABLE, accept=accept, headers={"retry-after": "1"})
-            await refused(scope, receive, send)
+        if verdict is None or not verdict.allowed:
+            await self._refuse(scope, receive, send, verdict, rate)
             return
         headers = rate_headers(verdict)
-        if not verdict.allowed:
-            wait = seconds(verdict.retry_after)
-            message = f"Rate limit of {rate} exceeded: retry in {wait} s"
-            refused = error_response(
-                429, message, accept=accept, headers={"retry-after": str(wait)}, code=ErrorCode.RATE_LIMITED
-            )
-            refused.raw_headers.extend(headers)
-            await refused(scope, receive, send)
-            return
         scope[SCOPE_ENTRY] = Budget(self.limits, f"cost:{who}", cost, f"cost:{usage}" if usage else None)
 
         async def send_with_headers(message: Message) -> None:
@@ -122,3 +119,19 @@ class RateLimits:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, verdict: Decision | None, rate: Limit
+    ) -> None:
+        accept = Headers(scope=scope).get("accept")
+        if verdict is None:
+            refused = error_response(503, UNAVAILABLE, accept=accept, headers={"retry-after": "1"})
+            await refused(scope, receive, send)
+            return
+        wait = seconds(verdict.retry_after)
+        message = f"Rate limit of {rate} exceeded: retry in {wait} s"
+        refused = error_response(
+            429, message, accept=accept, headers={"retry-after": str(wait)}, code=ErrorCode.RATE_LIMITED
+        )
+        refused.raw_headers.extend(rate_headers(verdict))
+        await refused(scope, receive, send)
