@@ -126,6 +126,7 @@ class Kept:
                 "cost": self.cost,
                 "cc": self.cache_control.decode(),
                 "tags": self.tags.decode(),
+                "etag": self.etag.decode(),
             }
         )
         return len(meta).to_bytes(4, "big") + meta + self.data
@@ -136,9 +137,8 @@ class Kept:
         meta = orjson.loads(value[4 : 4 + size])
         data = value[4 + size :]
         cost = meta["cost"]
-        plain = _plain(data, cost)
-        etag = b'"%s"' % hashlib.blake2b(data, digest_size=16).hexdigest().encode()
-        return cls(data, meta["type"].encode(), etag, cost, meta["cc"].encode(), meta["tags"].encode(), plain)
+        media_type, cache_control, tags = meta["type"].encode(), meta["cc"].encode(), meta["tags"].encode()
+        return cls(data, media_type, meta["etag"].encode(), cost, cache_control, tags, _plain(data, cost))
 
 
 class ResponseCache:
@@ -421,11 +421,16 @@ def _http_headers(cache: ResponseCache, kept: Kept) -> list[tuple[bytes, bytes]]
 
 
 def _successful(content: bytes) -> bool:
+    """Whether the body is a GraphQL result with data and no errors, whose only extension is its cost (the
+    one extension a kept answer knows how to fill in anew)."""
     try:
         document = orjson.loads(content)
     except orjson.JSONDecodeError:
         return False  # GraphiQL's page, or anything else that is not a GraphQL result
-    return isinstance(document, dict) and "errors" not in document and document.get("data") is not None
+    if not isinstance(document, dict) or "errors" in document or document.get("data") is None:
+        return False
+    extensions = document.get("extensions")
+    return extensions is None or (set(extensions) == {"cost"} and content.endswith(b"}}}"))
 
 
 def _matches(if_none_match: bytes | None, etag: bytes) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
@@ -322,3 +323,43 @@ async def test_after_an_ingest_the_front_page_of_every_process_shows_the_new_art
             after = await client.get("/graphql", params=params)
             assert headlines(after)[0] == "Fresh news from Vilnius"
             assert after.headers["etag"] != before.headers["etag"]
+
+
+async def test_a_write_names_what_it_changed_as_cache_tags(engine: AsyncEngine) -> None:
+    """An update names the article, every entity it mentioned before or mentions now (their pages and
+    counts change), the article lists, and the entity and section lists when it added to them."""
+    first = await store_article(engine, draft("riga", "In Riga", "Angela Merkel spoke in Riga.", 8))
+    entities = await entity_ids(engine)
+    assert first.tags >= {f"article:{first.article_id}", "articles", "entities", "sections"}
+    assert {f"entity:{entity_id}" for entity_id in entities.values()} <= first.tags
+
+    moved = ArticleDraft(
+        headline="In Riga",
+        blocks=[Block(BlockKind.PARAGRAPH, "Olaf Scholz spoke in Riga.")],
+        section_path=("World", "Europe"),
+        slug="riga",
+        published_at=datetime(2026, 5, 1, 8, tzinfo=UTC),
+        source_id="riga",
+        source_format="json",
+    )
+    second = await store_article(engine, moved)
+    after = await entity_ids(engine)
+    assert second.article_id == first.article_id
+    assert {
+        f"entity:{entities['Angela Merkel']}",  # mentioned no more
+        f"entity:{after['Olaf Scholz']}",  # new
+        f"entity:{entities['Riga']}",  # still
+        f"article:{first.article_id}",
+        "articles",
+        "entities",
+    } <= second.tags
+    assert "sections" not in second.tags  # its section existed already
+
+    unchanged = await store_article(engine, moved)
+    assert unchanged.tags == frozenset()
+
+
+async def entity_ids(engine: AsyncEngine) -> dict[str, int]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT name, id FROM entity"))
+        return {name: entity_id for name, entity_id in rows}
