@@ -31,6 +31,8 @@ from tests.helpers import serving
 from tests.test_cli import broadsheet
 from tests.test_scopes import new_key
 
+pytestmark = pytest.mark.api  # over HTTP: CI runs these on both executors (tags are collected by resolvers)
+
 FRONT = """query Front($n: Int!) { articles(first: $n) { edges { node { slug headline section { name }
   breadcrumbs { name } mentions(first: 10) { role entity { name kind } } } } } }"""
 #: A budget that refills slowly enough for two requests in a row to show what each spent.
