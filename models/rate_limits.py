@@ -20,7 +20,8 @@ process, for ``lease_lifetime`` (1 s, or 1% of a shorter period's). A process as
 last lease's lifetime (its pace), at most 1% of the limit (``lease_ceiling``), and at least what the request
 needs; Redis grants what the count has room for, up to that. So a key of 100/minute leases one unit, the
 request's own: it is counted in Redis request by request, exactly, as before; one of 600/minute leases up
-to 6, and a busy key of 100,000,000/minute goes to Redis about twice a second per process.
+to 6, and a busy key of 1,000,000/minute goes to Redis a few times a second per process (a lease lasts
+0.6 s and holds up to 10,000).
 
 A lease never lets a key exceed its limit: every unit spent was charged in Redis first, and the script
 charges a lease that may be spent up to its lifetime later as if the count could not drain before then
