@@ -185,7 +185,8 @@ class Lease:
         if now >= self.ends_at or self.left < quantity:
             return None
         self.left -= quantity
-        self.unreported += quantity
+        if self.usage is not None:
+            self.unreported += quantity
         return decision(True, self.limit, self.full_at - now, 0.0, spare=self.left)
 
     def wanted(self, now: float, need: int) -> int:
