@@ -28,7 +28,9 @@ charges a lease that may be spent up to its lifetime later as if the count could
 (it lifts the TAT to at least now + the lifetime), so the shared count never drains units a process still
 holds and the spending itself keeps to GCRA. The price is the other way: a key may get fewer than its
 limit, by the units of leases whose time ran out unspent (at most one lease per process each time its pace
-drops) and by the lift (at most the lifetime's worth of refill: 1% of the limit).
+drops) and by the lift (at most the lifetime's worth of refill: 1% of the limit). A refusal is kept too:
+until the retry time Redis gave, a request for as many units or more is refused in the process, as Redis
+would refuse it, so a client over its limit that keeps asking costs no round trips either.
 
 What a key used today (``broadsheet keys list``) counts what was spent, not what was leased: a lease's
 unspent units were never used. A process adds what it spent from a lease when it next asks Redis for that
@@ -179,15 +181,23 @@ class Lease:
     full_at: float = 0.0  # when Redis's count is whole again, as of its last answer
     unreported: int = 0  # units spent since Redis last heard from this process, not yet in the usage counter
     renewing: asyncio.Event | None = None  # set when the one question in flight for it is answered
+    # Redis refused this many units (spare included) until then: so would it as many or more until a new
+    # lease, the count only fills meanwhile (a client over its limit that keeps asking costs no round trip).
+    refused: int = 0
+    refused_until: float = 0.0
 
     def spend(self, now: float, quantity: int) -> Decision | None:
-        """A decision without Redis, or None when the lease cannot pay for ``quantity``."""
-        if now >= self.ends_at or self.left < quantity:
-            return None
-        self.left -= quantity
-        if self.usage is not None:
-            self.unreported += quantity
-        return decision(True, self.limit, self.full_at - now, 0.0, spare=self.left)
+        """A decision without Redis, or None when only Redis can say."""
+        live = now < self.ends_at
+        if live and self.left >= quantity:
+            self.left -= quantity
+            if self.usage is not None:
+                self.unreported += quantity
+            return decision(True, self.limit, self.full_at - now, 0.0, spare=self.left)
+        if now < self.refused_until and quantity >= self.refused:
+            spare = self.left if live else 0
+            return decision(False, self.limit, self.full_at - now, self.refused_until - now, spare=spare)
+        return None
 
     def wanted(self, now: float, need: int) -> int:
         """Units to ask Redis for: ``need``, or what this process spent in a lease's lifetime at the pace
@@ -203,8 +213,10 @@ class Lease:
         self.unreported = 0  # the script counted them
         self.full_at = now + until_full / 1e6
         if not allowed:
+            self.refused, self.refused_until = need + spare, now + retry_after / 1e6
             return decision(False, self.limit, until_full / 1e6, retry_after / 1e6, spare=spare)
         self.granted, self.left = granted, granted - need
+        self.refused_until = 0.0  # a new lease: spare units the refusal did not have
         self.taken_at, self.ends_at = now, now + lease_lifetime(self.limit)
         return decision(True, self.limit, until_full / 1e6, 0.0, spare=self.left)
 

@@ -112,3 +112,36 @@ async def test_ratelimit_figures_go_down_with_each_request_served_from_a_lease(
     steps = [before - after for before, after in itertools.pairwise(left)]
     assert all(step >= 0 for step in steps) and steps.count(0) <= refills, (left, refills)
     assert sum(step == 1 for step in steps) >= len(steps) - 2 - refills  # most from the lease, one by one
+
+
+async def test_a_client_over_its_limit_is_refused_without_asking_redis_again_until_it_could_pass(
+    redis_settings: dict[str, Any],
+) -> None:
+    """Refused at 5/second, 20 more requests are refused in the process (Redis would refuse them too until
+    the retry time it gave); a smaller quantity than the one refused still asks; after the wait, a pass."""
+    redis = cast(CountingRedis, CountingRedis.from_url(redis_settings["redis_url"]))
+    limits = Limits(redis, redis_settings["redis_prefix"], fail_open=False)
+    rate, budget = Limit(5, 1), Limit(1_000, 3_600)
+    try:
+        passed = [await limits.take("rate:key:9", rate, 1)]  # and the script is in Redis's cache
+        loaded = redis.evalshas
+        passed += [await limits.take("rate:key:9", rate, 1) for _ in range(4)]
+        refused = [await limits.take("rate:key:9", rate, 1) for _ in range(21)]
+        asked = redis.evalshas - loaded
+        spent = await limits.take("cost:key:9", budget, 900)
+        too_much = await limits.take("cost:key:9", budget, 200)
+        less = await limits.take("cost:key:9", budget, 50)
+        await asyncio.sleep(0.25)
+        later = await limits.take("rate:key:9", rate, 1)
+    finally:
+        await redis.aclose()
+    assert all(answer is not None and answer.allowed for answer in passed)
+    assert asked == 4 + 1
+    assert all(answer is not None and not answer.allowed and answer.remaining == 0 for answer in refused)
+    assert all(0 < answer.retry_after <= 0.2 for answer in refused if answer is not None)
+    assert [answer is not None and answer.allowed for answer in (spent, too_much, less, later)] == [
+        True,
+        False,
+        True,
+        True,
+    ]
