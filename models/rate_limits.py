@@ -159,7 +159,7 @@ return {1, string.format('%.0f', new_tat - now), '0', granted}
 
 
 def lease_ceiling(limit: Limit) -> int:
-    """The most units a lease holds: under 200, one (a request's own: counted in Redis exactly)."""
+    """The most units a lease holds: under 200, one at most, a request's own (so counted in Redis exactly)."""
     return limit.amount // LEASE_SHARE
 
 
