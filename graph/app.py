@@ -270,6 +270,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     changes = ChangeWatcher(engine.url if engine is not None else make_url(settings.database_url))
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     keys = KeyStore(changes, lambda: state["lookups"])
+    limits = Limits(redis, settings.redis_prefix, fail_open=settings.limits_fail_open)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -293,6 +294,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         finally:
             await keys.close()
             await changes.close()
+            await limits.close()  # what was spent from leases, into today's usage counters
             if redis is not None:
                 await redis.aclose()
             if owned:
@@ -366,7 +368,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     app.add_middleware(
         RateLimits,
         path="/graphql",
-        limits=Limits(redis, settings.redis_prefix, fail_open=settings.limits_fail_open),
+        limits=limits,
         key_rate=settings.key_rate,
         key_cost=settings.key_cost,
         anonymous_rate=settings.anonymous_rate,

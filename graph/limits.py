@@ -7,8 +7,8 @@ structured-field syntax of its drafts since 08):
     RateLimit: "default";r=599;t=60             (599 left; the whole quota is back within 60 seconds)
 
 Over the limit: 429 with ``Retry-After`` and a GraphQL error coded RATE_LIMITED. The limit's counting
-(GCRA, in Redis or in the process) is models/rate_limits.py. The request's query-cost budget, charged once
-its document is parsed (graph/cost.py), is handed on in the ASGI scope (``budget_of``).
+(GCRA, in Redis by leases or in the process) is models/rate_limits.py. The request's query-cost budget,
+charged once its document is parsed (graph/cost.py), is handed on in the ASGI scope (``budget_of``).
 
 The client address is the connection's; behind a proxy, run uvicorn with ``--forwarded-allow-ips`` so it is
 the client's rather than the proxy's.
