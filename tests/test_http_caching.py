@@ -27,7 +27,7 @@ from models import ArticleStatus
 from models.api_keys import KeyScope, Limit
 from models.response_cache import Purger
 from tests.conftest import StatementLog, caught_up
-from tests.helpers import serving
+from tests.helpers import free_port, serving
 from tests.test_cli import broadsheet
 from tests.test_scopes import new_key
 
@@ -365,3 +365,19 @@ async def entity_ids(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as connection:
         rows = await connection.execute(text("SELECT name, id FROM entity"))
         return {name: entity_id for name, entity_id in rows}
+
+
+async def test_with_redis_away_answers_are_computed_and_the_log_says_so_once(
+    engine: AsyncEngine, database_url: str, archive: dict[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    away = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    async with running(engine, database_url, redis_url=away, response_cache_seconds=60) as client:
+        answers = [
+            await client.get("/graphql", params={"query": FRONT, "variables": '{"n": 2}'}) for _ in range(3)
+        ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len({answer.headers["etag"] for answer in answers}) == 1
+    unreachable = [
+        record for record in caplog.records if "response cache: Redis is unreachable" in record.message
+    ]
+    assert len(unreachable) == 1
