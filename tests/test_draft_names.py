@@ -91,12 +91,10 @@ async def newsdesk(engine: AsyncEngine) -> dict[str, str]:
     return await new_key(engine, "newsdesk", [KeyScope.READ, KeyScope.DRAFTS])
 
 
-async def ids(client: httpx.AsyncClient, engine: AsyncEngine) -> dict[str, str]:
+async def ids(client: httpx.AsyncClient, drafts_key: dict[str, str]) -> dict[str, str]:
     """The global ids of the draft-only entity and section, as a drafts key finds them."""
     body = await post(
-        client,
-        '{ entity(slug: "sergei-lavrov") { id } section(path: "europe/baltic") { id } }',
-        await newsdesk(engine),
+        client, '{ entity(slug: "sergei-lavrov") { id } section(path: "europe/baltic") { id } }', drafts_key
     )
     assert "errors" not in body, body
     return {"entity": body["data"]["entity"]["id"], "section": body["data"]["section"]["id"]}
@@ -168,7 +166,7 @@ async def test_without_the_drafts_scope_no_name_only_drafts_hold_shows_anywhere(
     """Catches: any one read of entities or sections losing its published condition (the entity list, a
     lookup by slug or by id, the section list, a lookup by path or by id, a section's children), or a
     section shown only when an article is filed in it directly (World, whose breadcrumbs then break)."""
-    found = await ids(client, engine)
+    found = await ids(client, await newsdesk(engine))
     scopes = {
         "anonymous": None,
         "read key": [KeyScope.READ],
@@ -220,7 +218,7 @@ async def test_a_drafts_key_finds_draft_only_names_and_lists_them_when_it_asks(
     `sees_drafts`; `includeDrafts` not reaching the entity list, the section list or a section's children;
     and lists adding draft-only names without being asked (a newsroom tool's navigation is the readers')."""
     headers = await newsdesk(engine)
-    found = await ids(client, engine)
+    found = await ids(client, headers)
     body = await post(client, EVERYWHERE, headers, entityId=found["entity"], sectionId=found["section"])
     assert "errors" not in body, body["errors"]
     data = body["data"]
