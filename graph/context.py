@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode, SelectionSetNode
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -42,50 +42,78 @@ STATEMENT_TIMEOUT_MESSAGE = (
 MAX_RELATED = 50
 
 
-class SectionTreeCache:
-    """The section tree, shared by the requests of one app: it is small, read on almost every request, and
-    changes rarely.
+class Kept(Generic[V]):
+    """One value read from the database and kept while ``scope``'s generation is unchanged
+    (``models.changes``: a notification from any writer, in any process); read again on the first request
+    after a change, or whenever changes cannot be seen (then on every request). One read however many
+    requests wait for it."""
 
-    It is kept while the database's sections are unchanged (``models.changes``: a notification from any
-    writer, in any process) and read again on the first request after a change, or whenever changes cannot
-    be seen (then on every request). A request that meets a section the tree lacks (one written a moment
-    before its notification arrived) reads it again at once too.
-    """
-
-    def __init__(self, changes: ChangeWatcher) -> None:
+    def __init__(
+        self, changes: ChangeWatcher, scope: Scope, load: Callable[[AsyncConnection], Awaitable[V]]
+    ) -> None:
         self.changes = changes
-        self._tree: sections.SectionTree | None = None
+        self.scope = scope
+        self.load = load
+        self._value: V | None = None
         self._generation: int | None = None
-        self._loading: tuple[int | None, asyncio.Future[sections.SectionTree]] | None = None
+        self._loading: tuple[int | None, asyncio.Future[V]] | None = None
 
-    def get(
-        self, engine: AsyncEngine, *, stale: sections.SectionTree | None = None
-    ) -> Awaitable[sections.SectionTree]:
-        """The current tree; pass the tree a request found lacking as ``stale`` to force a new read."""
-        generation = self.changes.generation(Scope.SECTIONS)
-        tree = self._tree
+    def get(self, engine: AsyncEngine, *, stale: V | None = None) -> Awaitable[V]:
+        """The current value; pass one a request found lacking as ``stale`` to force a new read."""
+        generation = self.changes.generation(self.scope)
+        value = self._value
         if (
-            tree is not None
-            and tree is not stale
+            value is not None
+            and value is not stale
             and generation is not None
             and generation == self._generation
         ):
-            return _ready(tree)
+            return _ready(value)
         # One read however many requests are waiting for it, unless it may have begun before what they saw.
         if self._loading is None or self._loading[0] != generation or generation is None or stale is not None:
             self._loading = (generation, asyncio.ensure_future(self._load(engine, generation)))
         return self._loading[1]
 
-    async def _load(self, engine: AsyncEngine, generation: int | None) -> sections.SectionTree:
+    async def _load(self, engine: AsyncEngine, generation: int | None) -> V:
         try:
             async with reading(engine) as connection:
-                tree = await sections.load_section_tree(connection)
+                value = await self.load(connection)
             if generation is not None and (self._generation is None or generation >= self._generation):
-                self._tree, self._generation = tree, generation
-            return tree
+                self._value, self._generation = value, generation
+            return value
         finally:
             if self._loading is not None and self._loading[0] == generation:
                 self._loading = None
+
+
+class SectionTreeCache:
+    """The section tree, shared by the requests of one app: it is small, read on almost every request, and
+    changes rarely. It is kept while the database's sections are unchanged; a request that meets a section
+    the tree lacks (one written a moment before its notification arrived) reads it again at once.
+
+    Beside it, the sections published articles are filed in, kept while no content changes (publishing a
+    draft changes no section), from which the public sections are worked out (``SectionTree.public``) once
+    for each pair: what a request without the drafts scope may list and look up. Kept apart from the tree,
+    so that article pages, which need only the tree, never wait for it.
+    """
+
+    def __init__(self, changes: ChangeWatcher) -> None:
+        self.tree = Kept(changes, Scope.SECTIONS, sections.load_section_tree)
+        self.filed = Kept(changes, Scope.CONTENT, sections.sections_with_published_articles)
+        self._public: tuple[sections.SectionTree, frozenset[int], frozenset[int]] | None = None
+
+    def get(
+        self, engine: AsyncEngine, *, stale: sections.SectionTree | None = None
+    ) -> Awaitable[sections.SectionTree]:
+        """The current tree; pass the tree a request found lacking as ``stale`` to force a new read."""
+        return self.tree.get(engine, stale=stale)
+
+    def public(self, tree: sections.SectionTree, filed: frozenset[int]) -> frozenset[int]:
+        """The public sections of ``tree``, given the sections published articles are ``filed`` in."""
+        kept = self._public
+        if kept is None or kept[0] is not tree or kept[1] is not filed:
+            kept = self._public = (tree, filed, tree.public(filed))
+        return kept[2]
 
 
 class CursorSecretCache:
@@ -103,9 +131,8 @@ class CursorSecretCache:
         return self._secret
 
 
-async def _ready(tree: sections.SectionTree | None) -> sections.SectionTree:
-    assert tree is not None
-    return tree
+async def _ready(value: V) -> V:
+    return value
 
 
 @dataclass
@@ -122,6 +149,7 @@ class Context:
     #: What the answer contains, as cache tags (models/response_cache.py), for the cache and CDNs.
     tags: set[str] = field(default_factory=set, repr=False)
     _section_tree: sections.SectionTree | None = field(default=None, repr=False)
+    _public_sections: frozenset[int] | None = field(default=None, repr=False)
 
     def may(self, scope: KeyScope) -> bool:
         """Whether the request may act within ``scope``: a key, as its scopes say; anonymous requests (let in
@@ -175,6 +203,25 @@ class Context:
             raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
         self._section_tree = tree
         return tree
+
+    async def public_sections(self, *, drafts: bool) -> frozenset[int] | None:
+        """The sections a read may show (resolvers/sections.py says which are public): None, all of them,
+        for a read that may show drafts (a lookup with the drafts scope, a list that asked for drafts)."""
+        if drafts:
+            return None
+        if self._public_sections is not None:  # asked once per section listed: work it out once
+            return self._public_sections
+        try:
+            tree, filed = await asyncio.gather(
+                self.section_tree(), self.sections_cache.filed.get(self.engine)
+            )
+        except StatementTimeout:
+            raise ClientError(STATEMENT_TIMEOUT_MESSAGE, code=ErrorCode.TIMEOUT) from None
+        lacking = next((section_id for section_id in filed if section_id not in tree.by_id), None)
+        if lacking is not None:  # a section published since the tree was read
+            tree = await self.section_tree(missing_id=lacking)
+        self._public_sections = self.sections_cache.public(tree, filed)
+        return self._public_sections
 
     def _loader(
         self, batch: Callable[[AsyncConnection, list[K]], Awaitable[Sequence[V]]], *, lookup: bool = False
@@ -277,7 +324,7 @@ class Context:
     @cached_property
     def entity_by_slug(self) -> DataLoader[str, entities.EntityRow | None]:
         async def batch(connection: AsyncConnection, slugs: list[str]) -> list[entities.EntityRow | None]:
-            found = await entities.entities_by_slugs(connection, slugs)
+            found = await entities.entities_by_slugs(connection, slugs, drafts=self.sees_drafts)
             return [found.get(slug) for slug in slugs]
 
         return self._loader(batch, lookup=True)
@@ -285,7 +332,7 @@ class Context:
     @cached_property
     def entity_by_id(self) -> DataLoader[int, entities.EntityRow | None]:
         async def batch(connection: AsyncConnection, ids: list[int]) -> list[entities.EntityRow | None]:
-            found = await entities.entities_by_ids(connection, ids)
+            found = await entities.entities_by_ids(connection, ids, drafts=self.sees_drafts)
             return [found.get(key) for key in ids]
 
         return self._loader(batch, lookup=True)

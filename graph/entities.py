@@ -187,13 +187,21 @@ def entity_node(context: Context, row: EntityRow | None) -> EntityNode | None:
     return EntityNode.of(row)
 
 
+def entities_list(kind: EntityKind | None, drafts: bool) -> tuple[object, ...]:
+    """What the cursors of an entity list bind (``graph.relay.CursorSecret.for_list``); published lists'
+    as before draft-only entities could be listed."""
+    described = ("entities", None if kind is None else kind.value)
+    return (*described, "drafts") if drafts else described
+
+
 async def entity_connection(
-    info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None
+    info: strawberry.Info, *, kind: EntityKind | None, first: int, after: str | None, include_drafts: bool
 ) -> EntityConnection:
     size = page_size(first)
     context = get_context(info)
-    cursors = await context.list_cursors("entities", None if kind is None else kind.value)
-    rows = await context.entities_page.load(EntitiesQuery(kind, cursors.parse_name(after), size + 1))
+    cursors = await context.list_cursors(*entities_list(kind, include_drafts))
+    query = EntitiesQuery(kind, cursors.parse_name(after), size + 1, drafts=include_drafts)
+    rows = await context.entities_page.load(query)
     context.tags.add(ENTITIES)
     context.tags.update(entity_tag(row.id) for row in rows[:size])
     edges = [

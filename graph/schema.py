@@ -42,11 +42,16 @@ from graph.errors import ClientError, ErrorCode, ValidationErrorCodes, error_cod
 from graph.execution import FastExecutionContext
 from graph.filters import FilterArguments, FilterArgumentsExtension, article_filters
 from graph.relay import Node, parse_global_id
-from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked, RequireScope
+from graph.scopes import (
+    INCLUDE_DRAFT_ENTITIES,
+    INCLUDE_DRAFT_SECTIONS,
+    INCLUDE_DRAFTS,
+    DraftsWhenAsked,
+    RequireScope,
+)
 from graph.search import SearchConnection, SearchOrder, search_connection
-from graph.sections import SectionNode, section_by_path, section_node, section_objects
+from graph.sections import SectionNode, listed_sections, section_by_path, shown_section
 from models.api_keys import KeyScope
-from models.response_cache import SECTIONS
 
 log = logging.getLogger("broadsheet.graphql")
 
@@ -68,8 +73,9 @@ NODE_TYPES = frozenset({"Article", "Entity", "Section"})
 class Query:
     @strawberry.field(
         description=(
-            "Any object by its global id (Relay). A draft article is found only with an API key with the "
-            "`drafts` scope, and is null otherwise, as for an id that names nothing."
+            "Any object by its global id (Relay). A draft article, an entity only drafts mention and a "
+            "section no published article is filed in or below are found only with an API key with the "
+            "`drafts` scope, and are null otherwise, as for an id that names nothing."
         ),
         extensions=[READ],
     )
@@ -89,7 +95,7 @@ class Query:
         if type_name == "Entity":
             return entity_node(context, await context.entity_by_id.load(key))
         tree = await context.section_tree(missing_id=key)  # a Section
-        return section_node(context, tree, tree.by_id.get(key))
+        return await shown_section(info, tree, tree.by_id.get(key))
 
     @strawberry.field(
         description=(
@@ -158,7 +164,12 @@ class Query:
         )
 
     @strawberry.field(
-        description='A section by path ("" or "/" for Home, "europe", "news/business").', extensions=[READ]
+        description=(
+            'A section by path ("" or "/" for Home, "europe", "news/business"); null when there is none. '
+            "A section no published article is filed in or below is found only with an API key with the "
+            "`drafts` scope."
+        ),
+        extensions=[READ],
     )
     async def section(
         self,
@@ -168,16 +179,26 @@ class Query:
         return await section_by_path(info, path)
 
     @strawberry.field(
-        description="Every section, in tree order (Home first, each parent before its children).",
+        description=(
+            "Every section with a published article in or below it, in tree order (Home first, each parent "
+            "before its children); every section with `includeDrafts`."
+        ),
+        extensions=[PermissionExtension([RequireScope(KeyScope.READ), DraftsWhenAsked()])],
+    )
+    async def sections(
+        self,
+        info: strawberry.Info,
+        include_drafts: Annotated[bool, strawberry.argument(description=INCLUDE_DRAFT_SECTIONS)] = False,
+    ) -> list[SectionNode]:
+        return await listed_sections(info, include_drafts=include_drafts)
+
+    @strawberry.field(
+        description=(
+            "An entity by its slug; null when there is none. An entity only drafts mention is found only "
+            "with an API key with the `drafts` scope."
+        ),
         extensions=[READ],
     )
-    async def sections(self, info: strawberry.Info) -> list[SectionNode]:
-        tree = await get_context(info).section_tree()
-        objects = section_objects(tree)
-        get_context(info).tags.add(SECTIONS)
-        return [objects.node(row) for row in tree.walk()]
-
-    @strawberry.field(description="An entity by its slug; null when there is none.", extensions=[READ])
     async def entity(
         self,
         info: strawberry.Info,
@@ -186,7 +207,13 @@ class Query:
         context = get_context(info)
         return entity_node(context, await context.entity_by_slug.load(require(slug, "slug")))
 
-    @strawberry.field(description="Entities by name, optionally of one kind.", extensions=[READ])
+    @strawberry.field(
+        description=(
+            "Entities published articles mention, by name, optionally of one kind; also those only drafts "
+            "mention with `includeDrafts`."
+        ),
+        extensions=[PermissionExtension([RequireScope(KeyScope.READ), DraftsWhenAsked()])],
+    )
     async def entities(
         self,
         info: strawberry.Info,
@@ -197,8 +224,11 @@ class Query:
         after: Annotated[
             str | None, strawberry.argument(description="`endCursor` of the previous page.")
         ] = None,
+        include_drafts: Annotated[bool, strawberry.argument(description=INCLUDE_DRAFT_ENTITIES)] = False,
     ) -> EntityConnection:
-        return await entity_connection(info, kind=kind, first=first, after=after)
+        return await entity_connection(
+            info, kind=kind, first=first, after=after, include_drafts=include_drafts
+        )
 
 
 class RequestedOperation(ExecutionContext):

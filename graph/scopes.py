@@ -9,7 +9,11 @@ the fields (``PermissionExtension``), never checks inside resolvers.
   without the scope, so a client knows its key is wrong rather than seeing an empty preview. Lookups by
   slug or id (``article(slug:)``, ``node(id:)``) find a draft only for a key with the scope
   (``Context.may``), and are null otherwise, as for a slug that names nothing: whether an unpublished
-  story exists is itself news.
+  story exists is itself news. So are the names only drafts hold: an entity no published article mentions
+  and a section no published article is filed in or below are treated as drafts are (lookups by slug,
+  path or id, and the ``mentioning`` and ``section`` filters, find them only with the scope; the entity
+  and section lists and a section's ``children`` add them only with ``includeDrafts: true``), the
+  condition applied where they are read (resolvers/entities.py, resolvers/sections.py).
 - ``write``: ``RequireScope(KeyScope.WRITE)`` is ready for the mutations to come.
 
 The fast executor (graph/execution.py) runs any field with a field extension on Strawberry's own road, so
@@ -79,8 +83,17 @@ class DraftsWhenAsked(BasePermission):
         return not kwargs.get("include_drafts") or get_context(info).may(KeyScope.DRAFTS)
 
 
-#: The description every `includeDrafts` argument has.
+#: The description every `includeDrafts` argument of an article list has.
 INCLUDE_DRAFTS = (
     "Also unpublished articles (`status: DRAFT`), in the same order: needs an API key with the `drafts` "
     "scope (FORBIDDEN otherwise)."
+)
+#: The same argument's, on lists of sections and of entities: the names only drafts hold.
+INCLUDE_DRAFT_SECTIONS = (
+    "Also sections no published article is filed in or below (made for drafts, or emptied), in the same "
+    "order: needs an API key with the `drafts` scope (FORBIDDEN otherwise)."
+)
+INCLUDE_DRAFT_ENTITIES = (
+    "Also entities no published article mentions (only drafts do), in the same order: needs an API key "
+    "with the `drafts` scope (FORBIDDEN otherwise)."
 )

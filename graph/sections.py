@@ -1,4 +1,11 @@
-"""Section and breadcrumb types, built from the request's in-memory section tree."""
+"""Section and breadcrumb types, built from the request's in-memory section tree.
+
+The tree is every section, shared by every request of the process; what a request may see of it is decided
+where a section is served: without the drafts scope a section that is not public (resolvers/sections.py:
+no published article filed in or below it) is read as one that does not exist, by path, by id, in the
+section list and among a section's children. A section reached through a published article (its section,
+parents, breadcrumbs) is public by that very article, so those fields need no check.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,10 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.permission import PermissionExtension
 
-from graph.context import Context, get_context
+from graph.context import get_context
 from graph.execution import PURE
 from graph.relay import Node, global_id
-from graph.scopes import INCLUDE_DRAFTS, DraftsWhenAsked
+from graph.scopes import INCLUDE_DRAFT_SECTIONS, INCLUDE_DRAFTS, DraftsWhenAsked
 from models.response_cache import SECTIONS, section_tag
 from resolvers.articles import NO_FILTERS, ArticleFilters
 from resolvers.sections import SectionRow, SectionTree, normalize_path
@@ -105,10 +112,24 @@ class SectionNode(Node):
         parent_id = self.row.parent_id
         return None if parent_id is None else self.objects.node(self.tree.by_id[parent_id])
 
-    @strawberry.field(description="Sections directly below this one, by name.")
-    def children(self, info: strawberry.Info) -> list[SectionNode]:
-        get_context(info).tags.add(SECTIONS)  # a section added below this one changes the list
-        return [self.objects.node(child) for child in self.row.children]
+    @strawberry.field(
+        description=(
+            "Sections directly below this one, by name: those with a published article in or below them; "
+            "every one with `includeDrafts`."
+        ),
+        extensions=[PermissionExtension([DraftsWhenAsked()])],
+    )
+    async def children(
+        self,
+        info: strawberry.Info,
+        include_drafts: Annotated[bool, strawberry.argument(description=INCLUDE_DRAFT_SECTIONS)] = False,
+    ) -> list[SectionNode]:
+        context = get_context(info)
+        context.tags.add(SECTIONS)  # a section below this one may be added, or shown once published
+        public = await context.public_sections(drafts=include_drafts)
+        return [
+            self.objects.node(child) for child in self.row.children if public is None or child.id in public
+        ]
 
     @strawberry.field(
         description="Published articles in this section, newest first (drafts too with `includeDrafts`).",
@@ -133,19 +154,35 @@ class SectionNode(Node):
 
 
 async def section_by_path(info: strawberry.Info, path: str) -> SectionNode | None:
+    """The section at ``path``, if the request may see it: a lookup, so any section for a key with the
+    drafts scope, as a lookup of an article finds a draft."""
     normalized = normalize_path(path)
+    tree = await get_context(info).section_tree(missing_path=normalized)
+    return await shown_section(info, tree, tree.by_path.get(normalized))
+
+
+async def shown_section(
+    info: strawberry.Info, tree: SectionTree, row: SectionRow | None
+) -> SectionNode | None:
+    """``row``'s node, or None when there is no such section or the request may not see it; its cache tag
+    noted, or on a miss the sections' list tag (a section may be added, or shown once published)."""
     context = get_context(info)
-    tree = await context.section_tree(missing_path=normalized)
-    return section_node(context, tree, tree.by_path.get(normalized))
-
-
-def section_node(context: Context, tree: SectionTree, row: SectionRow | None) -> SectionNode | None:
-    """The section's node, its cache tag noted; a miss notes the sections' list tag (one may be added)."""
-    if row is None:
+    public = None if row is None else await context.public_sections(drafts=context.sees_drafts)
+    if row is None or (public is not None and row.id not in public):
         context.tags.add(SECTIONS)
         return None
     context.tags.add(section_tag(row.id))
     return section_objects(tree).node(row)
+
+
+async def listed_sections(info: strawberry.Info, *, include_drafts: bool) -> list[SectionNode]:
+    """Every section the list may show, in tree order: the public ones, or all with ``include_drafts``."""
+    context = get_context(info)
+    context.tags.add(SECTIONS)
+    public = await context.public_sections(drafts=include_drafts)
+    tree = await context.section_tree()
+    objects = section_objects(tree)
+    return [objects.node(row) for row in tree.walk() if public is None or row.id in public]
 
 
 def section_filters(found: SectionNode, include_subsections: bool) -> ArticleFilters:

@@ -57,7 +57,7 @@ async def reextract(
         summary.entities_created += created
         if purge is not None:
             tags = {*map(article_tag, (article.id for article in batch)), *map(entity_tag, entities)}
-            await purge(tags | {ENTITIES} if created else tags)
+            await purge(tags | {ENTITIES})  # new entities, or ones a published article now names
         summary.articles += len(batch)
         on_progress(len(batch))
         after_id = batch[-1].id

@@ -222,7 +222,6 @@ class _BatchPlan:
         self.slugs = slugs
         self.held = held
         self.sections: dict[tuple[str, ...], int] = {}
-        self.new_sections: list[int] = []
         self.seen: set[int] = set()
         self.inserts: list[tuple[ArticleFields, str]] = []
         self.updates: list[tuple[int, ArticleFields, str, datetime]] = []
@@ -273,7 +272,7 @@ class _BatchPlan:
                 return
         if record.section_path not in self.sections:
             self.sections[record.section_path] = await ensure_section_path(
-                self.connection, record.section_path, self.new_sections
+                self.connection, record.section_path
             )
         fields = _fields(record, self.sections[record.section_path])
         if existing is None:
@@ -329,12 +328,10 @@ async def _write_plan(connection: AsyncConnection, plan: _BatchPlan) -> None:
         written.entities_created = await relink(connection, linked, replacing=relinked, entities=entities)
     entities |= await move_mentions(connection, moved)
     if plan.targets:
-        written.tags.add(ARTICLES)
+        # The lists too: besides new entities and sections, an article (published, or its draft) may show
+        # an entity or a section that only drafts held (graph/scopes.py).
+        written.tags.update((ARTICLES, ENTITIES, SECTIONS))
         written.tags.update(entity_tag(entity_id) for entity_id in entities)
-    if written.entities_created:
-        written.tags.add(ENTITIES)
-    if plan.new_sections:  # new children of sections already cached; sections' lists are tagged so
-        written.tags.add(SECTIONS)
 
 
 async def relink(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -23,6 +23,8 @@ class Entity(SQLModel, table=True):
     """A person, organization or place. ``slug`` is its stable public key."""
 
     __tablename__ = "entity"
+    #: The entity list's order: a page reads its entities in order and stops (migration 0014).
+    __table_args__ = (Index("ix_entity_name", "name", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     # Stored as its value in a plain string column (no database enum type: adding a kind needs no migration).

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import func, insert, select, tuple_, union_all
+from sqlalchemy import Exists, Select, exists, func, insert, select, tuple_, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models import Article, Entity, EntityAlias, EntityKind, Mention
@@ -61,26 +61,55 @@ def normalize_name(name: str) -> str:
     return " ".join(bare.replace(".", "").casefold().split())
 
 
-async def entities_by_slugs(connection: AsyncConnection, slugs: Sequence[str]) -> dict[str, EntityRow]:
-    rows = await connection.execute(
-        select(*ENTITY_COLUMNS).where(_entity.c.slug.in_(list(filter(storable, slugs))))
+def mentioned_in_published() -> Exists:
+    """The entity is mentioned by at least one published article: what makes it public.
+
+    An entity only drafts mention is news before they are published (who a story names, which company a
+    deal involves), so without drafts it is read as one that does not exist. Probed from the entity's
+    mentions (ix_mention_entity_published) and each one's article by key: the first published one ends it,
+    so a well-known entity costs one or two index reads."""
+    return exists(
+        visible(
+            select(_mention.c.article_id)
+            .join(_article, _article.c.id == _mention.c.article_id)
+            .where(_mention.c.entity_id == _entity.c.id),
+            drafts=False,
+        )
     )
-    return {row.slug: entity_row(row) for row in rows}
 
 
-async def entities_by_ids(connection: AsyncConnection, ids: Sequence[int]) -> dict[int, EntityRow]:
-    rows = await connection.execute(select(*ENTITY_COLUMNS).where(_entity.c.id.in_(ids)))
-    return {row.id: entity_row(row) for row in rows}
+def shown(statement: Select[Any], drafts: bool) -> Select[Any]:
+    """Only entities a published article mentions, unless ``drafts``: the one condition every read of
+    entities by slug, id or list applies (those an article's mentions bring are its own, and seen with it)."""
+    return statement if drafts else statement.where(mentioned_in_published())
+
+
+async def entities_by_slugs(
+    connection: AsyncConnection, slugs: Sequence[str], *, drafts: bool = False
+) -> dict[str, EntityRow]:
+    """The entities of these slugs that published articles mention (all of them, if ``drafts``)."""
+    statement = select(*ENTITY_COLUMNS).where(_entity.c.slug.in_(list(filter(storable, slugs))))
+    return {row.slug: entity_row(row) for row in await connection.execute(shown(statement, drafts))}
+
+
+async def entities_by_ids(
+    connection: AsyncConnection, ids: Sequence[int], *, drafts: bool = False
+) -> dict[int, EntityRow]:
+    """The entities of these ids that published articles mention (all of them, if ``drafts``)."""
+    statement = select(*ENTITY_COLUMNS).where(_entity.c.id.in_(ids))
+    return {row.id: entity_row(row) for row in await connection.execute(shown(statement, drafts))}
 
 
 @dataclass(frozen=True, slots=True)
 class EntitiesQuery:
     """One page of entities in name order (then id), which is stable while new entities arrive: of ``kind``
-    (any when None), after the (name, id) ``after``, ``limit`` rows at most."""
+    (any when None), after the (name, id) ``after``, ``limit`` rows at most; those published articles
+    mention, unless ``drafts`` (a list asked for them, and allowed them: graph/scopes.py)."""
 
     kind: EntityKind | None
     after: EntityKey | None
     limit: int
+    drafts: bool = False
 
 
 async def list_entities(
@@ -94,7 +123,7 @@ async def list_entities(
             statement = statement.where(_entity.c.kind == query.kind)
         if query.after is not None:
             statement = statement.where(tuple_(_entity.c.name, _entity.c.id) > tuple_(*query.after))
-        statement = statement.order_by(_entity.c.name, _entity.c.id).limit(query.limit)
+        statement = shown(statement, query.drafts).order_by(_entity.c.name, _entity.c.id).limit(query.limit)
         pages.append([entity_row(row) for row in await connection.execute(statement)])
     return pages
 

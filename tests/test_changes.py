@@ -85,9 +85,14 @@ async def test_caught_up_returns_once_the_server_has_heard_of_every_commit_befor
         # Another process commits while this event loop is held, so the server cannot have read the
         # notification yet: only caught_up lets it in before the next request.
         dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        # A section and its first published article: a section shows only with one (resolvers/sections.py).
         insert = (
-            "INSERT INTO section (parent_id, slug, name, path, created_at)"
-            " SELECT id, 'late', 'Late', 'late', now() FROM section WHERE path = ''"
+            "WITH late AS (INSERT INTO section (parent_id, slug, name, path, created_at)"
+            " SELECT id, 'late', 'Late', 'late', now() FROM section WHERE path = '' RETURNING id)"
+            " INSERT INTO article (slug, headline, body, section_id, status, published_at, updated_at,"
+            " created_at, source_format, authors, word_count)"
+            " SELECT 'late-report', 'Late report', '[]', id, 'published', now(), now(), now(), 'json',"
+            " '[]', 0 FROM late"
         )
         done = subprocess.run(["psql", "-q", dsn, "-c", insert], capture_output=True, text=True)  # noqa: ASYNC221
         assert done.returncode == 0, done.stderr
