@@ -161,6 +161,12 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="A query whose static cost is higher is refused before it runs (QUERY_TOO_COSTLY).",
     )
+    limits_enabled: bool = Field(
+        default=True,
+        description="Count requests against rate limits and charge query cost to budgets. False (a "
+        "private deployment behind its own gateway, or a benchmark) sends no RateLimit header fields and "
+        "charges nothing; `BROADSHEET_MAX_QUERY_COST` still refuses a costly document.",
+    )
     limits_fail_open: bool = Field(
         default=True,
         description="While Redis is unreachable, keep serving with each process limiting on its own (true), "

@@ -365,15 +365,16 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         max_body_bytes=settings.max_body_bytes,
         max_query_bytes=min(MAX_QUERY_STRING_BYTES, settings.max_body_bytes),
     )
-    app.add_middleware(
-        RateLimits,
-        path="/graphql",
-        limits=limits,
-        key_rate=settings.key_rate,
-        key_cost=settings.key_cost,
-        anonymous_rate=settings.anonymous_rate,
-        anonymous_cost=settings.anonymous_cost,
-    )
+    if settings.limits_enabled:  # off: no request sets a budget (budget_of is None), so none is charged
+        app.add_middleware(
+            RateLimits,
+            path="/graphql",
+            limits=limits,
+            key_rate=settings.key_rate,
+            key_cost=settings.key_cost,
+            anonymous_rate=settings.anonymous_rate,
+            anonymous_cost=settings.anonymous_cost,
+        )
     app.add_middleware(
         ApiKeyAuth, path="/graphql", keys=keys, required=settings.require_api_key, graphiql=settings.graphiql
     )

@@ -50,7 +50,8 @@ class Budget:
 
 
 def budget_of(scope: Scope) -> Budget | None:
-    """The budget ``RateLimits`` set for this request; None outside the GraphQL path."""
+    """The budget ``RateLimits`` set for this request; None outside the GraphQL path, and when limits are
+    off (``BROADSHEET_LIMITS_ENABLED``: the middleware is not installed)."""
     budget: Budget | None = scope.get(SCOPE_ENTRY)
     return budget
 

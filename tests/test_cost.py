@@ -128,6 +128,36 @@ async def test_anonymous_budgets_are_per_address(engine: AsyncEngine, database_u
     assert answers["192.0.2.2"][0].json()["extensions"]["cost"]["remaining"] == 60
 
 
+async def test_with_limits_off_nothing_is_counted_or_charged_and_the_maximum_still_holds(
+    engine: AsyncEngine, database_url: str, redis_settings: dict[str, Any]
+) -> None:
+    """Three queries of a key limited to two a minute through a server with limits off, then one through a
+    server with them on, sharing one Redis: the first three pass without RateLimit fields and spend nothing,
+    so the fourth finds the key's rate and budget untouched."""
+    async with engine.begin() as connection:
+        _row, key = await create_key(
+            connection, "partner", [KeyScope.READ], rate=Limit(2, 60), cost=Limit(1_000, 86_400), now=utcnow()
+        )
+    headers = {"authorization": f"Bearer {key}"}
+    shared = {"database_url": database_url, "max_query_cost": 5_000, **redis_settings}
+    off = create_app(Settings(**shared, limits_enabled=False), engine=engine)
+    on = create_app(Settings(**shared), engine=engine)
+    async with off.router.lifespan_context(off), on.router.lifespan_context(on):
+        unlimited = [await ask(off, WORKED_EXAMPLE, headers) for _ in range(3)]
+        costly = await ask(
+            off, "{ articles(first: 100) { nodes { mentions(first: 50) { entity { name } } } } }"
+        )
+        limited = await ask(on, WORKED_EXAMPLE, headers)
+    assert [answer.status_code for answer in unlimited] == [200, 200, 200]
+    assert not any(
+        "ratelimit" in answer.headers or "ratelimit-policy" in answer.headers for answer in unlimited
+    )
+    assert [answer.json()["extensions"]["cost"] for answer in unlimited] == [{"requested": WORKED_COST}] * 3
+    assert costly.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COSTLY"
+    assert limited.status_code == 200 and limited.headers["ratelimit"] == '"default";r=1;t=30'
+    assert limited.json()["extensions"]["cost"]["remaining"] == 1_000 - WORKED_COST
+
+
 SCHEMA = build_schema(Settings())._schema
 
 
