@@ -237,7 +237,9 @@ def _entity_rows(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], 
         names.extend((kind, name) for name in rng.sample(pool, wanted))
     rng.shuffle(names)
     created = datetime(2023, 12, 1, tzinfo=UTC)
-    entities, aliases, slugs = [], [], set()
+    entities: list[dict[str, Any]] = []
+    aliases: list[dict[str, Any]] = []
+    slugs: set[str] = set()
     for number, (kind, name) in enumerate(names, start=1):
         slug = slugify(name)
         while slug in slugs:
@@ -356,7 +358,7 @@ async def _drop_postgres_database(url: str) -> None:
     )
     try:
         async with server.connect() as connection:
-            quoted = connection.dialect.identifier_preparer.quote(parsed.database)
+            quoted = connection.dialect.identifier_preparer.quote(parsed.database or "")
             await connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
     finally:
         await server.dispose()
