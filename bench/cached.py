@@ -23,10 +23,10 @@ uvicorn. The machine's speed drifts, so only figures measured in the same run ar
 5. Two workers: 200 requests of the 100/minute key as fast as 16 threads send them; how many pass.
 
 It prints a markdown table (req/s per round and their mean, the median of the rounds' p50 and p99, the ratio
-to the ceiling) and the targets of issue 18, met or not. Exit 1 on a wrong answer, a non-2xx response or a
-socket error where none is expected; 2 when wrk or Redis is missing; a missed target is reported, not an
-error. Servers are stopped however it ends (Ctrl-C too), the temporary folder removed, and the Redis keys
-written under this run's prefix deleted.
+to the ceiling, the CPU other processes used during the runs) and the targets of issue 18, met or not. Exit
+1 on a wrong answer, a non-2xx response or a socket error where none is expected; 2 when wrk or Redis is
+missing; a missed target is reported, not an error. Servers are stopped however it ends (Ctrl-C too), the
+temporary folder removed, and the Redis keys written under this run's prefix deleted.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -58,7 +59,16 @@ from pathlib import Path
 from typing import Any
 
 from compare import Failure, Measure, free_port, milliseconds
-from frontpage import FRONT_PAGE, MENTIONS_PER_ARTICLE, PAGE_SIZE, ROOT, generate, load_archive
+from frontpage import (
+    FRONT_PAGE,
+    MENTIONS_PER_ARTICLE,
+    PAGE_SIZE,
+    ROOT,
+    cpu_seconds,
+    generate,
+    load_archive,
+    machine_busy_seconds,
+)
 
 BENCH = Path(__file__).resolve().parent
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/broadsheet_bench_cached"
@@ -123,6 +133,7 @@ class Scenario:
     request: Request
     checked: bool = False  # GraphQL errors counted by wrk (see LUA)
     runs: list[Measure] = field(default_factory=list)
+    others: list[float] = field(default_factory=list)  # CPU of other processes during each run, % of a core
 
 
 # HTTP
@@ -350,10 +361,19 @@ def parse_wrk(output: str, checked: bool) -> Measure:
     return Measure(float(rate[1]), milliseconds(p50[1]), milliseconds(p99[1]))
 
 
+def children_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def wrk(scenario: Scenario, args: argparse.Namespace, folder: Path, seconds: int) -> Measure:
+    """One run; the CPU other processes than the server and wrk used meanwhile goes to ``others``."""
     script = folder / f"{scenario.label}.lua"
     script.write_text(lua(scenario.request, scenario.checked))
     command = ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
+    assert scenario.server.process is not None
+    pid = scenario.server.process.pid  # taskset execs the server: the same process
+    before = machine_busy_seconds(), cpu_seconds(pid), children_seconds(), time.monotonic()
     done = subprocess.run(
         [*pinned(1, command, args.pin), f"http://127.0.0.1:{scenario.server.port}/graphql"],
         capture_output=True,
@@ -362,6 +382,12 @@ def wrk(scenario: Scenario, args: argparse.Namespace, folder: Path, seconds: int
     )
     if done.returncode != 0:
         raise Failure(f"{scenario.label}: wrk exited {done.returncode}:\n{done.stdout}{done.stderr}")
+    busy, server, wrk_used = (
+        machine_busy_seconds() - before[0],
+        cpu_seconds(pid) - before[1],
+        children_seconds() - before[2],
+    )
+    scenario.others.append(100 * max(0.0, busy - server - wrk_used) / (time.monotonic() - before[3]))
     try:
         return parse_wrk(done.stdout, scenario.checked)
     except Failure as failure:
@@ -376,6 +402,7 @@ def check(scenario: Scenario) -> None:
 def rounds(scenarios: list[Scenario], args: argparse.Namespace, folder: Path) -> None:
     for scenario in scenarios:
         wrk(scenario, args, folder, WARMUP_SECONDS)
+        scenario.others.clear()
     for number in range(args.rounds):
         shift = number % len(scenarios)
         for scenario in scenarios[shift:] + scenarios[:shift]:
@@ -475,13 +502,15 @@ def prepare(plan: Plan, url: str, folder: Path, pin: bool) -> None:
 
 def table(scenarios: list[Scenario], rounds: int) -> str:
     header = ["scenario", *(f"round {n + 1}" for n in range(rounds)), "mean req/s", "p50 ms", "p99 ms"]
-    lines = [f"| {' | '.join([*header, '/ ceiling'])} |", "| --- |" + " ---: |" * len(header)]
+    header += ["/ ceiling", "others' CPU %"]
+    lines = [f"| {' | '.join(header)} |", "| --- |" + " ---: |" * (len(header) - 1)]
     ceiling = statistics.mean(run.rate for run in scenarios[0].runs)
     for scenario in scenarios:
         mean = statistics.mean(run.rate for run in scenario.runs)
         cells = [scenario.label, *(f"{run.rate:,.1f}" for run in scenario.runs), f"{mean:,.1f}"]
         cells += [f"{statistics.median(run.p50 for run in scenario.runs):.2f}"]
         cells += [f"{statistics.median(run.p99 for run in scenario.runs):.2f}", f"{mean / ceiling:.3f}"]
+        cells += [f"{max(scenario.others):.0f}"]
         lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
@@ -574,7 +603,9 @@ def run(args: argparse.Namespace, folder: Path, prefix: str) -> int:
         f"{MENTIONS_PER_ARTICLE} mentions each; one worker per server (uvicorn {uvicorn.__version__}, "
         f"{' + '.join(implementations)}){', servers on CPU 0, wrk on CPU 1' if args.pin else ''}; "
         f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds in rotating order; "
-        f"{os.cpu_count()} CPUs, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after\n"
+        f"{os.cpu_count()} CPUs, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; others' "
+        "CPU: the most, over the rounds, that processes other than the server and wrk used during a run, "
+        "in % of one core (Redis and PostgreSQL included)\n"
     )
     print(table(scenarios.scenarios, args.rounds))
     print("\nTargets (issue 18):\n")
