@@ -440,10 +440,14 @@ def burst(server: Server, key: str) -> tuple[Counter[int], float]:
     request = persisted_get({"authorization": f"Bearer {key}"})
     started = time.monotonic()
     with ThreadPoolExecutor(16) as pool:
-        statuses = Counter(pool.map(lambda _: fetch(server.port, request)[0], range(BURST)))
+        answers = list(pool.map(lambda _: fetch(server.port, request), range(BURST)))
     elapsed = time.monotonic() - started
+    statuses = Counter(status for status, _headers, _body in answers)
     if set(statuses) - {200, 429}:
         raise Failure(f"two workers: statuses {dict(statuses)}; only 200 and 429 expected")
+    refused = [{name.lower() for name in headers} for status, headers, _body in answers if status == 429]
+    if any("retry-after" not in names for names in refused):
+        raise Failure("two workers: a 429 without Retry-After")
     return statuses, elapsed
 
 
