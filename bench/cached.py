@@ -137,6 +137,7 @@ class Scenario:
     checked: bool = False  # GraphQL errors counted by wrk (see LUA)
     runs: list[Measure] = field(default_factory=list)
     others: list[float] = field(default_factory=list)  # CPU of other processes during each run, % of a core
+    server_cpu: list[float] = field(default_factory=list)  # the server's CPU per request in each run, µs
 
 
 # HTTP
@@ -370,7 +371,8 @@ def children_seconds() -> float:
 
 
 def wrk(scenario: Scenario, args: argparse.Namespace, folder: Path, seconds: int) -> Measure:
-    """One run; the CPU other processes than the server and wrk used meanwhile goes to ``others``."""
+    """One run; the server's CPU per request goes to ``server_cpu``, and the CPU other processes than the
+    server and wrk used meanwhile to ``others``."""
     script = folder / f"{scenario.label}.lua"
     script.write_text(lua(scenario.request, scenario.checked))
     command = ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
@@ -392,6 +394,8 @@ def wrk(scenario: Scenario, args: argparse.Namespace, folder: Path, seconds: int
         children_seconds() - before[2],
     )
     scenario.others.append(100 * max(0.0, busy - server - wrk_used) / (time.monotonic() - before[3]))
+    requests = re.search(r"^\s+(\d+) requests in", done.stdout, re.M)
+    scenario.server_cpu.append(server / int(requests[1]) * 1e6 if requests and int(requests[1]) else 0.0)
     try:
         return parse_wrk(done.stdout, scenario.checked)
     except Failure as failure:
@@ -407,6 +411,7 @@ def rounds(scenarios: list[Scenario], args: argparse.Namespace, folder: Path) ->
     for scenario in scenarios:
         wrk(scenario, args, folder, WARMUP_SECONDS)
         scenario.others.clear()
+        scenario.server_cpu.clear()
     for number in range(args.rounds):
         shift = number % len(scenarios)
         for scenario in scenarios[shift:] + scenarios[:shift]:
@@ -510,7 +515,7 @@ def prepare(plan: Plan, url: str, folder: Path, pin: bool) -> None:
 
 def table(scenarios: list[Scenario], rounds: int) -> str:
     header = ["scenario", *(f"round {n + 1}" for n in range(rounds)), "mean req/s", "p50 ms", "p99 ms"]
-    header += ["/ ceiling", "others' CPU %"]
+    header += ["/ ceiling", "server CPU µs/req", "others' CPU %"]
     lines = [f"| {' | '.join(header)} |", "| --- |" + " ---: |" * (len(header) - 1)]
     ceiling = statistics.mean(run.rate for run in scenarios[0].runs)
     for scenario in scenarios:
@@ -518,7 +523,7 @@ def table(scenarios: list[Scenario], rounds: int) -> str:
         cells = [scenario.label, *(f"{run.rate:,.1f}" for run in scenario.runs), f"{mean:,.1f}"]
         cells += [f"{statistics.median(run.p50 for run in scenario.runs):.2f}"]
         cells += [f"{statistics.median(run.p99 for run in scenario.runs):.2f}", f"{mean / ceiling:.3f}"]
-        cells += [f"{max(scenario.others):.0f}"]
+        cells += [f"{statistics.median(scenario.server_cpu):,.0f}", f"{max(scenario.others):.0f}"]
         lines.append(f"| {' | '.join(cells)} |")
     return "\n".join(lines)
 
@@ -611,7 +616,8 @@ def run(args: argparse.Namespace, folder: Path, prefix: str) -> int:
         f"{MENTIONS_PER_ARTICLE} mentions each; one worker per server (uvicorn {uvicorn.__version__}, "
         f"{' + '.join(implementations)}){', servers on CPU 0, wrk on CPU 1' if args.pin else ''}; "
         f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds in rotating order; "
-        f"{os.cpu_count()} CPUs, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; others' "
+        f"{os.cpu_count()} CPUs, load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; server CPU: "
+        "the median of the rounds' (utime + stime of the server process over the run, per request); others' "
         "CPU: the most, over the rounds, that processes other than the server and wrk used during a run, "
         "in % of one core (Redis and PostgreSQL included)\n"
     )
