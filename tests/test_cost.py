@@ -131,7 +131,8 @@ async def test_anonymous_budgets_are_per_address(engine: AsyncEngine, database_u
 async def test_with_limits_off_nothing_is_counted_or_charged_and_the_maximum_still_holds(
     engine: AsyncEngine, database_url: str, redis_settings: dict[str, Any]
 ) -> None:
-    """Three queries of a key limited to two a minute through a server with limits off, then one through a
+    """Three queries of a key limited to two a minute through a server with limits off (the second and third
+    answered from its response cache, which charges kept answers when limits are on), then one through a
     server with them on, sharing one Redis: the first three pass without RateLimit fields and spend nothing,
     so the fourth finds the key's rate and budget untouched."""
     async with engine.begin() as connection:
@@ -140,7 +141,7 @@ async def test_with_limits_off_nothing_is_counted_or_charged_and_the_maximum_sti
         )
     headers = {"authorization": f"Bearer {key}"}
     shared = {"database_url": database_url, "max_query_cost": 5_000, **redis_settings}
-    off = create_app(Settings(**shared, limits_enabled=False), engine=engine)
+    off = create_app(Settings(**shared, limits_enabled=False, response_cache_seconds=60), engine=engine)
     on = create_app(Settings(**shared), engine=engine)
     async with off.router.lifespan_context(off), on.router.lifespan_context(on):
         unlimited = [await ask(off, WORKED_EXAMPLE, headers) for _ in range(3)]
