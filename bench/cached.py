@@ -81,7 +81,9 @@ WRK_TIMEOUT_SECONDS = 10
 VARIABLES = {"first": PAGE_SIZE}
 HASH = hashlib.sha256(FRONT_PAGE.encode()).hexdigest()
 PERSISTED = {"persistedQuery": {"version": 1, "sha256Hash": HASH}}
-# Far above what a run spends (a limit's amount has at most 9 digits: models/api_keys.py).
+# Far above what a run spends (a limit's amount has at most 9 digits: models/api_keys.py). Cached answers are
+# charged too, 1,700 units per front page: the bucket of a billion refills ~9,800 pages a second and holds
+# the rest of a run at twice that.
 UNLIMITED = "999999999/minute"
 BURST = 200
 BURST_RATE = 100  # per minute: GCRA lets 100 through at once and one more each 0.6 s
