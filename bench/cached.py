@@ -304,7 +304,9 @@ def build_archive(args: argparse.Namespace, folder: Path) -> tuple[str, str, str
         f"{args.articles:,} articles on {args.backend} in {time.perf_counter() - started:.1f} s", flush=True
     )
     key = broadsheet(url, "keys", "create", "bench", "--rate", UNLIMITED, "--cost", UNLIMITED)
-    burst = broadsheet(url, "keys", "create", "bench-burst", "--rate", f"{BURST_RATE}/minute")
+    # A cost budget it cannot spend in the burst, so that its rate is what refuses (1,700 units a page).
+    burst_limits = ["--rate", f"{BURST_RATE}/minute", "--cost", UNLIMITED]
+    burst = broadsheet(url, "keys", "create", "bench-burst", *burst_limits)
     return url, key.strip().splitlines()[-1], burst.strip().splitlines()[-1]
 
 
@@ -452,9 +454,12 @@ def burst(server: Server, key: str) -> tuple[Counter[int], float]:
     statuses = Counter(status for status, _headers, _body in answers)
     if set(statuses) - {200, 429}:
         raise Failure(f"two workers: statuses {dict(statuses)}; only 200 and 429 expected")
-    refused = [{name.lower() for name in headers} for status, headers, _body in answers if status == 429]
-    if any("retry-after" not in names for names in refused):
+    refused = [(headers, body) for status, headers, body in answers if status == 429]
+    if any("retry-after" not in {name.lower() for name in headers} for headers, _body in refused):
         raise Failure("two workers: a 429 without Retry-After")
+    codes = Counter(json.loads(body)["errors"][0]["extensions"]["code"] for _headers, body in refused)
+    if set(codes) - {"RATE_LIMITED"}:
+        raise Failure(f"two workers: refused with {dict(codes)}, where only the rate should refuse")
     return statuses, elapsed
 
 
