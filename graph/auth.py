@@ -24,10 +24,10 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from graph.http import error_response
+from graph.http import error_response, header
 from models.api_keys import read_api_key_secret
 from models.changes import ChangeWatcher
 from models.changes import Scope as ChangeScope
@@ -65,16 +65,16 @@ def authenticated(scope: Scope) -> ApiKeyRow | None:
     return key
 
 
-def presented_key(headers: Headers) -> str | None:
+def presented_key(scope: Scope) -> str | None:
     """The key in ``Authorization: Bearer`` or ``X-API-Key`` (both, if they agree); None when neither."""
-    authorization = headers.get("authorization")
+    authorization = header(scope, b"authorization")
     bearer = None
     if authorization is not None:
         scheme, _, credentials = authorization.strip().partition(" ")
         bearer = credentials.strip()
         if scheme.lower() != "bearer" or not bearer:
             raise Unauthenticated("The Authorization header must be `Bearer <key>`")
-    given = headers.get("x-api-key")
+    given = header(scope, b"x-api-key")
     if given is not None:
         given = given.strip()
         if not given:
@@ -162,26 +162,25 @@ class ApiKeyAuth:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         try:
-            scope[SCOPE_ENTRY] = await self._key(scope, headers)
+            scope[SCOPE_ENTRY] = await self._key(scope)
         except Unauthenticated as refused:
             challenge = {"www-authenticate": refused.challenge}
-            response = error_response(401, str(refused), accept=headers.get("accept"), headers=challenge)
+            response = error_response(401, str(refused), accept=header(scope, b"accept"), headers=challenge)
             await response(scope, receive, send)
             return
         except DatabaseUnavailable:
             log.warning("API key not checked: the database is unreachable", exc_info=True)
             retry = {"retry-after": "1"}
-            response = error_response(503, DATABASE_AWAY, accept=headers.get("accept"), headers=retry)
+            response = error_response(503, DATABASE_AWAY, accept=header(scope, b"accept"), headers=retry)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    async def _key(self, scope: Scope, headers: Headers) -> ApiKeyRow | None:
-        presented = presented_key(headers)
+    async def _key(self, scope: Scope) -> ApiKeyRow | None:
+        presented = presented_key(scope)
         if presented is None:
-            if self.required and not self._opens_graphiql(scope, headers):
+            if self.required and not self._opens_graphiql(scope):
                 raise Unauthenticated(KEY_REQUIRED, NO_KEY)
             return None
         key = await self.keys.find(presented) if KEY_SHAPE.fullmatch(presented) else None
@@ -189,9 +188,13 @@ class ApiKeyAuth:
             raise Unauthenticated(REFUSED_KEY)
         return key
 
-    def _opens_graphiql(self, scope: Scope, headers: Headers) -> bool:
+    def _opens_graphiql(self, scope: Scope) -> bool:
         """A browser opening the playground: it runs nothing, and its user adds the key in its headers."""
-        if not self.graphiql or scope["method"] != "GET" or "text/html" not in headers.get("accept", ""):
+        if (
+            not self.graphiql
+            or scope["method"] != "GET"
+            or "text/html" not in (header(scope, b"accept") or "")
+        ):
             return False
         params = QueryParams(scope.get("query_string", b""))
         return "query" not in params and "extensions" not in params

@@ -195,6 +195,16 @@ class _BodyTooLarge(Exception):
     pass
 
 
+def header(scope: Scope, name: bytes) -> str | None:
+    """The request's first ``name`` header (lowercase, as ASGI gives names), None without one: what
+    Starlette's ``Headers(scope=scope).get`` answers, without decoding every name on the way (the edges ask
+    for a header or two on every request)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 class RequestLimits:
     """Refuses a body over ``max_body_bytes`` with 413 before it is read whole: at once when Content-Length
     says so, otherwise as soon as the streamed (chunked) bytes pass the limit; and a query string over
@@ -210,17 +220,16 @@ class RequestLimits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        accept = headers.get("accept")
+        accept = header(scope, b"accept")
         if len(scope.get("query_string", b"")) > self.max_query_bytes:
             message = f"The query string is over {self.max_query_bytes} bytes: POST the request instead"
             await error_response(414, message, accept=accept)(scope, receive, send)
             return
-        declared = headers.get("content-length", "")
+        declared = header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(scope, receive, send, accept)
             return
-        if scope["method"] == "GET" and not declared and "transfer-encoding" not in headers:
+        if scope["method"] == "GET" and not declared and header(scope, b"transfer-encoding") is None:
             await self.app(scope, receive, send)  # no body to limit (the common GET: served from a cache)
             return
         received = 0
