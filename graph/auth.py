@@ -41,6 +41,8 @@ log = logging.getLogger("broadsheet.auth")
 SCOPE_ENTRY = "broadsheet.api_key"
 #: Seconds between two writes of when keys were last used, per server process.
 USE_RECORDED_EVERY = 60.0
+#: Presented keys whose digest a process remembers.
+MAX_REMEMBERED_DIGESTS = 4096
 
 NO_KEY = 'Bearer realm="broadsheet"'
 BAD_KEY = 'Bearer realm="broadsheet", error="invalid_token"'
@@ -97,13 +99,19 @@ class KeyStore:
         self._next_write = 0.0
         self._writing: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        # The digests of keys presented lately: a keyed hash is 5 µs, a fifth of a cached answer's time.
+        self._digests: dict[str, str] = {}
 
     async def find(self, key: str) -> ApiKeyRow | None:
         """The valid key ``key`` is, or None; its use is noted."""
         if self._secret is None:  # read on first use, so that a server starts while its database is away
             async with reading(self._engine()) as connection:
                 self._secret = await read_api_key_secret(connection)
-        digest = key_digest(self._secret, key)
+        digest = self._digests.get(key)
+        if digest is None:
+            if len(self._digests) >= MAX_REMEMBERED_DIGESTS:
+                self._digests.clear()
+            digest = self._digests[key] = key_digest(self._secret, key)
         generation = self._changes.generation(ChangeScope.CONTENT)  # read before the data, as it is kept
         if generation is None or generation != self._generation:
             self._keys.clear()
