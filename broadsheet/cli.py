@@ -31,7 +31,8 @@ from broadsheet.settings import Settings, SettingsError, get_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from models.api_keys import KeyScope, Limit
+    from broadsheet.quota import Limit
+    from models.api_keys import KeyScope
     from resolvers.api_keys import ApiKeyRow
 
 T = TypeVar("T")
@@ -467,7 +468,7 @@ def _scopes(given: list[str]) -> set[KeyScope]:
 
 
 def _limit(text: str | None, option: str) -> Limit | None:
-    from models.api_keys import Limit
+    from broadsheet.quota import Limit
 
     if text is None:
         return None

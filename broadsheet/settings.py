@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from models.api_keys import Limit
+from broadsheet.quota import Limit
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",

@@ -23,10 +23,10 @@ from functools import lru_cache
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broadsheet.quota import Limit
 from graph.auth import authenticated
 from graph.errors import ErrorCode
 from graph.http import error_response
-from models.api_keys import Limit
 from models.rate_limits import Decision, Limits
 
 SCOPE_ENTRY = "broadsheet.budget"

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from models.api_keys import Limit
+from broadsheet.quota import Limit
 
 log = logging.getLogger("broadsheet.limits")
 

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.api_keys import ApiKey, KeyScope, Limit, read_api_key_secret
+from broadsheet.quota import Limit
+from models.api_keys import ApiKey, KeyScope, read_api_key_secret
 
 _table = ApiKey.__table__  # type: ignore[attr-defined]
 

@@ -16,10 +16,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 import graph.auth
+from broadsheet.quota import Limit
 from broadsheet.settings import Settings
 from graph.app import create_app
 from graph.auth import SCOPE_ENTRY
-from models.api_keys import KeyScope, Limit
+from models.api_keys import KeyScope
 from models.db import create_engine
 from models.types import utcnow
 from resolvers.api_keys import KEY_SHAPE, create_key, list_keys

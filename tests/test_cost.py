@@ -14,11 +14,12 @@ from graphql import parse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from broadsheet.quota import Limit
 from broadsheet.settings import Settings
 from graph.app import create_app
 from graph.cost import LIST_SIZE, operation_cost
 from graph.schema import build_schema
-from models.api_keys import KeyScope, Limit
+from models.api_keys import KeyScope
 from models.types import utcnow
 from resolvers.api_keys import create_key
 

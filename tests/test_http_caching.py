@@ -19,12 +19,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from broadsheet.quota import Limit
 from broadsheet.settings import Settings
 from graph.app import create_app
 from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models import ArticleStatus
-from models.api_keys import KeyScope, Limit
+from models.api_keys import KeyScope
 from models.response_cache import Purger
 from tests.conftest import StatementLog, caught_up
 from tests.helpers import free_port, serving

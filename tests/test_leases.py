@@ -14,8 +14,8 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from broadsheet.quota import Limit
 from broadsheet.settings import Settings
-from models.api_keys import Limit
 from models.rate_limits import Decision, Limits, MemoryLimits, key_usage_today
 from tests.test_limits import QUERY, limited_key, started
 

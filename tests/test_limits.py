@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
+from broadsheet.quota import Limit
 from broadsheet.settings import Settings
 from graph.app import create_app
-from models.api_keys import KeyScope, Limit
+from models.api_keys import KeyScope
 from models.rate_limits import RETRY_SECONDS
 from models.types import utcnow
 from resolvers.api_keys import create_key
