@@ -31,6 +31,8 @@ log = logging.getLogger("broadsheet.response_cache")
 ARTICLES = "articles"
 ENTITIES = "entities"
 SECTIONS = "sections"
+#: Seconds to leave Redis alone after it failed, before trying it again.
+RETRY_SECONDS = 1.0
 #: Seconds between two log lines saying Redis is unreachable.
 LOG_EVERY_SECONDS = 60.0
 
@@ -88,7 +90,8 @@ return gone
 
 class SharedResponses:
     """Answers in Redis under ``{prefix}rc:``. Every method treats Redis being away as a miss (or a
-    no-op), logged at most once a minute: the cache is an accelerator, never a reason to fail a request."""
+    no-op), logged at most once a minute, and leaves Redis alone for a second after it failed: the cache is
+    an accelerator, never a reason to fail or slow a request."""
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
@@ -98,21 +101,16 @@ class SharedResponses:
         self._store = redis.register_script(_STORE)
         self._purge = redis.register_script(_PURGE)
         self._logged_at: float | None = None
+        self._retry_at = 0.0
 
     def _keys(self, digest: str) -> list[str]:
         return [f"{self._prefix}e:{digest}", f"{self._prefix}l:{digest}", self._epoch]
 
-    async def get(self, digest: str) -> bytes | None:
-        try:
-            value = await self._redis.get(f"{self._prefix}e:{digest}")
-        except (RedisError, OSError) as error:
-            self._unreachable(error)
-            return None
-        return value if isinstance(value, bytes) else None
-
     async def claim(self, digest: str, lock_ms: int) -> tuple[bytes | None, bool, str] | None:
         """The entry if there is one; else whether this caller now holds the right to compute it (for
         ``lock_ms``; 0 asks for no lock), and the epoch to store it under. None: Redis is away."""
+        if time.monotonic() < self._retry_at:
+            return None
         try:
             entry, locked, epoch = await self._lookup(keys=self._keys(digest), args=[lock_ms])
         except (RedisError, OSError) as error:
@@ -123,6 +121,8 @@ class SharedResponses:
     async def store(self, digest: str, value: bytes, tags: Iterable[str], seconds: float, epoch: str) -> bool:
         """Keep ``value`` under its tags unless a purge came since ``epoch``; release the lock either way."""
         lifetime = max(1, int(seconds * 1000))
+        if time.monotonic() < self._retry_at:
+            return False
         try:
             stored = await self._store(
                 keys=self._keys(digest), args=[epoch, value, lifetime, f"{self._prefix}t:", *tags]
@@ -139,13 +139,6 @@ class SharedResponses:
         except (RedisError, OSError) as error:
             self._unreachable(error)
 
-    async def locked(self, digest: str) -> bool:
-        try:
-            return bool(await self._redis.exists(f"{self._prefix}l:{digest}"))
-        except (RedisError, OSError) as error:
-            self._unreachable(error)
-            return False
-
     async def purge(self, tags: Iterable[str]) -> int:
         """Delete every answer filed under any of ``tags``; how many went. Raises RedisError: a writer
         must know its purge failed (it says so; the answers then live until they expire)."""
@@ -154,6 +147,7 @@ class SharedResponses:
 
     def _unreachable(self, error: Exception) -> None:
         now = time.monotonic()
+        self._retry_at = now + RETRY_SECONDS  # a Redis that hangs would cost every request its timeout
         if self._logged_at is None or now - self._logged_at >= LOG_EVERY_SECONDS:
             self._logged_at = now
             name = type(error).__name__

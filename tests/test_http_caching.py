@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -26,10 +27,11 @@ from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import store_article
 from models import ArticleStatus
 from models.api_keys import KeyScope
-from models.response_cache import Purger
+from models.response_cache import RETRY_SECONDS, Purger
 from tests.conftest import StatementLog, caught_up
-from tests.helpers import free_port, serving
+from tests.helpers import serving
 from tests.test_cli import broadsheet
+from tests.test_limits import RedisDoor
 from tests.test_scopes import new_key
 
 pytestmark = pytest.mark.api  # over HTTP: CI runs these on both executors (tags are collected by resolvers)
@@ -368,17 +370,45 @@ async def entity_ids(engine: AsyncEngine) -> dict[str, int]:
         return {name: entity_id for name, entity_id in rows}
 
 
-async def test_with_redis_away_answers_are_computed_and_the_log_says_so_once(
-    engine: AsyncEngine, database_url: str, archive: dict[str, int], caplog: pytest.LogCaptureFixture
+async def test_with_redis_away_answers_are_computed_then_shared_again_once_it_is_back(
+    engine: AsyncEngine,
+    database_url: str,
+    archive: dict[str, int],
+    redis_settings: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    sql: StatementLog,
 ) -> None:
-    away = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    async with running(engine, database_url, redis_url=away, response_cache_seconds=60) as client:
-        answers = [
-            await client.get("/graphql", params={"query": FRONT, "variables": '{"n": 2}'}) for _ in range(3)
-        ]
-    assert [answer.status_code for answer in answers] == [200, 200, 200]
-    assert len({answer.headers["etag"] for answer in answers}) == 1
+    """Redis away: every answer computed (none refused), the log says so once; back: answers come from
+    Redis again, with nothing restarted."""
+    door = RedisDoor(int(redis_settings["redis_url"].split(":")[2].split("/")[0]))
+    settings = {
+        "redis_url": f"redis://127.0.0.1:{door.port}/0",  # nothing listens there yet
+        "redis_prefix": redis_settings["redis_prefix"],
+        "response_cache_seconds": 60,
+        "response_cache_local_seconds": 0,  # every answer from Redis, or computed
+    }
+    params = {"query": FRONT, "variables": '{"n": 2}'}
+    async with running(engine, database_url, **settings) as client:
+        await client.get("/graphql", params=params)
+        with caplog.at_level(logging.ERROR, logger="broadsheet.response_cache"):
+            sql.clear()
+            away = [await client.get("/graphql", params=params)]
+            computed = sql.count
+            await asyncio.sleep(RETRY_SECONDS + 0.1)  # tried again, failed again: not logged again
+            away.append(await client.get("/graphql", params=params))
+        await door.open()
+        try:
+            await asyncio.sleep(RETRY_SECONDS + 0.1)
+            await client.get("/graphql", params=params)  # computed, and kept in Redis
+            sql.clear()
+            back = await client.get("/graphql", params=params)
+            from_redis = sql.count
+        finally:
+            await door.shut()
+    assert [answer.status_code for answer in away] == [200, 200] and computed > 0
+    assert len({answer.headers["etag"] for answer in [*away, back]}) == 1
     unreachable = [
         record for record in caplog.records if "response cache: Redis is unreachable" in record.message
     ]
     assert len(unreachable) == 1
+    assert back.status_code == 200 and from_redis == 0
