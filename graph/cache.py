@@ -254,7 +254,12 @@ class ResponseCache:
             verdict = await budget.charge(kept.cost)
             if verdict is None or not verdict.allowed:  # refused as any request would be, by the endpoint
                 return False
-            figures = orjson.dumps({"requested": kept.cost, **cost_figures(verdict)})
+            reset_at = cost_figures(verdict)["resetAt"]
+            figures = b'{"requested":%d,"remaining":%d,"resetAt":"%s"}' % (
+                kept.cost,
+                verdict.remaining,
+                reset_at.encode(),
+            )
             body = b"%s%s%s}}" % (kept.data, _EXTENSIONS, figures)
         is_get = scope["method"] == "GET"
         if is_get and _matches(headers.get(b"if-none-match"), kept.etag):
