@@ -32,6 +32,8 @@ from models.rate_limits import Decision, Limits
 SCOPE_ENTRY = "broadsheet.budget"
 #: The policy's name in the header fields (one policy per request: the key's or the address's).
 POLICY = "default"
+#: Clients (keys, addresses) whose counter names a process keeps made.
+MAX_COUNTED = 10_000
 UNAVAILABLE = "Rate limits cannot be checked right now (the shared store is unreachable); retry shortly"
 
 
@@ -94,6 +96,20 @@ class RateLimits:
         self.limits = limits
         self.key_rate, self.key_cost = key_rate, key_cost
         self.anonymous_rate, self.anonymous_cost = anonymous_rate, anonymous_cost
+        # Who -> the names of its counters and its budget, made once rather than on every request.
+        self._counters: dict[tuple[object, ...], tuple[str, str | None, Budget]] = {}
+
+    def _counted(
+        self, who: str, usage: str | None, rate: Limit, cost: Limit
+    ) -> tuple[str, str | None, Budget]:
+        found = self._counters.get((who, rate, cost))
+        if found is None:
+            if len(self._counters) >= MAX_COUNTED:
+                self._counters.clear()
+            budget = Budget(self.limits, f"cost:{who}", cost, f"cost:{usage}" if usage else None)
+            found = (f"rate:{who}", f"rate:{usage}" if usage else None, budget)
+            self._counters[(who, rate, cost)] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
@@ -107,12 +123,13 @@ class RateLimits:
             client = scope.get("client")
             who, usage = f"address:{client[0] if client else 'unknown'}", None
             rate, cost = self.anonymous_rate, self.anonymous_cost
-        verdict = await self.limits.take(f"rate:{who}", rate, 1, f"rate:{usage}" if usage else None)
+        counter, usage_counter, budget = self._counted(who, usage, rate, cost)
+        verdict = await self.limits.take(counter, rate, 1, usage_counter)
         if verdict is None or not verdict.allowed:
             await self._refuse(scope, receive, send, verdict, rate)
             return
         headers = rate_headers(verdict)
-        scope[SCOPE_ENTRY] = Budget(self.limits, f"cost:{who}", cost, f"cost:{usage}" if usage else None)
+        scope[SCOPE_ENTRY] = budget
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
