@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compare import Failure, Measure, free_port, milliseconds
+from compare import LUA_COUNT_ERRORS, Failure, Measure, free_port, milliseconds
 from frontpage import (
     FRONT_PAGE,
     MENTIONS_PER_ARTICLE,
@@ -101,18 +101,6 @@ wrk.path = [==[{path}]==]
 {headers}
 {body}
 {check}"""
-LUA_CHECK = """local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) graphql_errors = 0 end
-function response(status, headers, body)
-  if string.find(body, '"errors":[', 1, true) then graphql_errors = graphql_errors + 1 end
-end
-function done(summary, latency, requests)
-  local total = 0
-  for _, thread in ipairs(threads) do total = total + thread:get("graphql_errors") end
-  io.write(string.format("GraphQL errors: %d\\n", total))
-end
-"""
 
 
 @dataclass
@@ -353,7 +341,7 @@ def lua(request: Request, checked: bool) -> str:
         path=request.path,
         headers=headers,
         body=body,
-        check=LUA_CHECK if checked else "",
+        check=LUA_COUNT_ERRORS if checked else "",
     )
 
 

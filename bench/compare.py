@@ -63,12 +63,9 @@ SEARCH = """query($q: String!) { search(query: $q, first: 20) {
   pageInfo { hasNextPage endCursor } } }"""
 COMMON_TERM = "referendum"  # bench/generate.py's COMMON_TERM: in 2% of the generated articles
 
-# wrk runs this with the request body spliced in. Counting GraphQL errors needs the per-thread counters
-# gathered in done(), which runs in a Lua state of its own.
-LUA = """wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[%s]==]
-local threads = {}
+# Counting GraphQL errors in wrk needs the per-thread counters gathered in done(), which runs in a Lua state
+# of its own. bench/cached.py uses it too.
+LUA_COUNT_ERRORS = """local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) graphql_errors = 0 end
 function response(status, headers, body)
@@ -77,8 +74,13 @@ end
 function done(summary, latency, requests)
   local total = 0
   for _, thread in ipairs(threads) do total = total + thread:get("graphql_errors") end
-  io.write(string.format("GraphQL errors: %%d\\n", total))
+  io.write(string.format("GraphQL errors: %d\\n", total))
 end
+"""
+# wrk runs this with the request body spliced in.
+LUA = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[%s]==]
 """
 
 
@@ -253,7 +255,7 @@ def parse_wrk(output: str) -> Measure:
 
 def wrk(build: Build, item: str, args: argparse.Namespace, folder: Path, seconds: int) -> Measure:
     script = folder / f"{item}-{build.label}.lua"
-    script.write_text(LUA % json.dumps(payload(item, build)))
+    script.write_text(LUA % json.dumps(payload(item, build)) + LUA_COUNT_ERRORS)
     command = ["wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s", "--latency", "-s", str(script)]
     done = subprocess.run(
         [*command, f"http://127.0.0.1:{build.port}/graphql"], capture_output=True, text=True, check=False

@@ -8,6 +8,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ingest.captured import parse_captured
+from ingest.document import ArticleDraft, Block, BlockKind
 from ingest.store import Stored, store_article
+from models import ArticleStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,6 +28,30 @@ async def ingest_page(engine: AsyncEngine, path: Path) -> Stored:
     page = await asyncio.to_thread(path.read_text, encoding="utf-8")
     draft = parse_captured(page, source=str(path))
     return await store_article(engine, draft)
+
+
+def json_article(
+    slug: str,
+    headline: str,
+    body: str,
+    *,
+    hour: int,
+    section: tuple[str, ...] = ("World", "Europe"),
+    status: ArticleStatus = ArticleStatus.PUBLISHED,
+    day: tuple[int, int, int] = (2026, 3, 1),
+) -> ArticleDraft:
+    """A one-paragraph article as a JSON record gives it, its slug its source id too (so storing it again
+    updates it), published at ``hour`` on ``day``."""
+    return ArticleDraft(
+        headline=headline,
+        blocks=[Block(BlockKind.PARAGRAPH, body)],
+        section_path=section,
+        slug=slug,
+        published_at=datetime(*day, hour, tzinfo=UTC),
+        source_id=slug,
+        source_format="json",
+        status=status,
+    )
 
 
 def free_port() -> int:

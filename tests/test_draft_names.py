@@ -9,7 +9,6 @@ Each test says which one-line bug it is there to catch."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,27 +16,20 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 
-from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.document import ArticleDraft
 from ingest.store import store_article
 from models import ArticleStatus
 from models.api_keys import KeyScope
 from tests.conftest import StatementLog, caught_up, warm_up
+from tests.helpers import json_article
 from tests.test_scopes import new_key, post
 
 
 def _article(
     slug: str, body: str, *, section: tuple[str, ...], status: ArticleStatus, hour: int
 ) -> ArticleDraft:
-    return ArticleDraft(
-        headline=slug.replace("-", " ").capitalize(),
-        blocks=[Block(BlockKind.PARAGRAPH, body)],
-        section_path=section,
-        slug=slug,
-        published_at=datetime(2026, 3, 1, hour, tzinfo=UTC),
-        source_id=slug,
-        source_format="json",
-        status=status,
-    )
+    headline = slug.replace("-", " ").capitalize()
+    return json_article(slug, headline, body, section=section, status=status, hour=hour)
 
 
 PUBLISHED = _article(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import httpx
@@ -27,7 +26,7 @@ from graph.relay import global_id
 from graph.schema import BroadsheetSchema
 from graph.scopes import RequireScope
 from ingest.bulk import content_hash
-from ingest.document import ArticleDraft, Block, BlockKind
+from ingest.document import ArticleDraft
 from ingest.records import parse_json_line
 from ingest.store import store_article
 from models import ArticleStatus
@@ -35,6 +34,7 @@ from models.api_keys import KeyScope
 from models.types import utcnow
 from resolvers.api_keys import ApiKeyRow, create_key
 from tests.conftest import caught_up
+from tests.helpers import json_article
 
 PUBLISHED_SLUG = "kremlin-talks-resume"
 DRAFT_SLUG = "kremlin-ceasefire-embargoed"
@@ -58,22 +58,7 @@ query Everywhere($draftId: ID!, $draftSlug: String!) {
 """
 
 
-def _article(
-    slug: str, headline: str, body: str, *, section: tuple[str, ...], status: ArticleStatus, hour: int
-) -> ArticleDraft:
-    return ArticleDraft(
-        headline=headline,
-        blocks=[Block(BlockKind.PARAGRAPH, body)],
-        section_path=section,
-        slug=slug,
-        published_at=datetime(2026, 3, 1, hour, tzinfo=UTC),
-        source_id=slug,
-        source_format="json",
-        status=status,
-    )
-
-
-PUBLISHED = _article(
+PUBLISHED = json_article(
     PUBLISHED_SLUG,
     "Kremlin talks resume",
     "Vladimir Putin's envoy met officials in Warsaw as the Kremlin talks resumed.",
@@ -83,7 +68,7 @@ PUBLISHED = _article(
 )
 # Newer than the published one: leaked into a list, it would come first. In a subsection, so that Europe's
 # list reads several sections (a statement of its own on each database).
-DRAFT = _article(
+DRAFT = json_article(
     DRAFT_SLUG,
     "Embargoed: Kremlin agrees ceasefire",
     "Vladimir Putin told officials in Warsaw that the Kremlin would sign the ceasefire.",
