@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compare import LUA_COUNT_ERRORS, Failure, Measure, free_port, milliseconds
+from compare import LUA_COUNT_ERRORS, Failure, Measure, free_port, milliseconds, stop_process
 from frontpage import (
     FRONT_PAGE,
     MENTIONS_PER_ARTICLE,
@@ -236,14 +236,7 @@ def serve(server: Server, database_url: str, folder: Path, pin: bool) -> None:
 
 def stop(servers: list[Server]) -> None:
     for server in servers:
-        if server.process is None or server.process.poll() is not None:
-            continue
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait()
+        stop_process(server.process)
 
 
 @contextmanager

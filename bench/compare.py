@@ -219,16 +219,21 @@ def start_server(build: Build, folder: Path) -> None:
     raise Failure(f"{build.label}: no answer on /healthz in {SERVER_START_SECONDS:.0f} s")
 
 
+def stop_process(process: subprocess.Popen[Any] | None) -> None:
+    """Stop a server and its workers (its process group): politely, then after 10 s not."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def stop_servers(builds: list[Build]) -> None:
     for build in builds:
-        if build.server is None or build.server.poll() is not None:
-            continue
-        os.killpg(build.server.pid, signal.SIGTERM)
-        try:
-            build.server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(build.server.pid, signal.SIGKILL)
-            build.server.wait()
+        stop_process(build.server)
 
 
 def milliseconds(value: str) -> float:
