@@ -261,11 +261,9 @@ class ResponseCache:
                 reset_at.encode(),
             )
             body = b"%s%s%s}}" % (kept.data, _EXTENSIONS, figures)
-        is_get = scope["method"] == "GET"
-        if is_get and _matches(headers.get(b"if-none-match"), kept.etag):
-            await send({"type": "http.response.start", "status": 304, "headers": _http_headers(self, kept)})
-            await send({"type": "http.response.body", "body": b""})
+        if await self._sent_not_modified(scope, send, kept, headers):
             return True
+        is_get = scope["method"] == "GET"
         response_headers = [
             (b"content-type", kept.media_type),
             (b"content-length", str(len(body)).encode()),
@@ -273,6 +271,16 @@ class ResponseCache:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
+        return True
+
+    async def _sent_not_modified(
+        self, scope: Scope, send: Send, kept: Kept, headers: dict[bytes, bytes]
+    ) -> bool:
+        """A 304 when a GET's ``If-None-Match`` names the answer's ETag; whether it was sent."""
+        if scope["method"] != "GET" or not _matches(headers.get(b"if-none-match"), kept.etag):
+            return False
+        await send({"type": "http.response.start", "status": 304, "headers": _http_headers(self, kept)})
+        await send({"type": "http.response.body", "body": b""})
         return True
 
     async def _compute(
@@ -350,11 +358,7 @@ class ResponseCache:
             status, response_headers, kept = self._finished(scope, start, content, cache_control)
             if keep is not None and kept is not None:
                 keep.answer = kept
-            if kept is not None and _matches(headers.get(b"if-none-match"), kept.etag):
-                await send(
-                    {"type": "http.response.start", "status": 304, "headers": _http_headers(self, kept)}
-                )
-                await send({"type": "http.response.body", "body": b""})
+            if kept is not None and await self._sent_not_modified(scope, send, kept, headers):
                 return
             await send({**start, "status": status, "headers": response_headers})
             await send({"type": "http.response.body", "body": content})
